@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Packs Distillation.Core and Distillation.Models, then proves another .NET project can use them:
+# a copy of eng/consumer outside the repository restores the fresh packages from a local folder
+# feed (plus TorchSharp-cpu from the usual NuGet source), builds, and runs a forward pass.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# A unique prerelease version, so NuGet's global cache never serves an older build of the same number.
+suffix="local.$(date -u +%Y%m%d%H%M%S).$$"
+feed="$work/feed"
+
+echo "check-consumer: packing into $feed (version suffix $suffix)"
+dotnet pack "$repo_root/Distillation.sln" -c Release -o "$feed" --version-suffix "$suffix" -nologo -v quiet
+
+version="$(basename "$feed"/Distillation.Core.*.snupkg .snupkg)"
+version="${version#Distillation.Core.}"
+for package in Distillation.Core Distillation.Models; do
+  for extension in nupkg snupkg; do
+    [ -f "$feed/$package.$version.$extension" ] || { echo "check-consumer: missing $package.$version.$extension" >&2; exit 1; }
+  done
+done
+
+# The libraries must leave the native backend to the application.
+nuspec_deps="$(unzip -p "$feed/Distillation.Core.$version.nupkg" Distillation.Core.nuspec)"
+grep -q 'id="TorchSharp"' <<<"$nuspec_deps" || { echo "check-consumer: Distillation.Core does not depend on TorchSharp" >&2; exit 1; }
+if grep -qiE 'id="(TorchSharp-cpu|TorchSharp-cuda|libtorch)' <<<"$nuspec_deps"; then
+  echo "check-consumer: Distillation.Core depends on a native backend; it must not" >&2
+  exit 1
+fi
+for file in README.md LICENSE lib/net8.0/Distillation.Core.xml; do
+  unzip -l "$feed/Distillation.Core.$version.nupkg" | grep -q " $file\$" || { echo "check-consumer: $file missing from Distillation.Core" >&2; exit 1; }
+done
+
+consumer="$work/consumer"
+cp -r "$repo_root/eng/consumer" "$consumer"
+# Adds the folder feed to the machine's configured sources (no <clear/>), so TorchSharp-cpu still resolves.
+cat > "$consumer/nuget.config" <<CONFIG
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <add key="distillation-local" value="$feed" />
+  </packageSources>
+</configuration>
+CONFIG
+
+echo "check-consumer: restoring, building and running the consumer against $version"
+status=0
+dotnet run --project "$consumer/Consumer.csproj" -c Release -p:DistillationVersion="$version" -nologo || status=$?
+
+# Leave no one-off versions behind in the global package cache.
+packages_dir="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+rm -rf "$packages_dir/distillation.core/$version" "$packages_dir/distillation.models/$version"
+exit "$status"

@@ -1,0 +1,57 @@
+using Distillation.Devices;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distillation.Models;
+
+/// <summary>
+/// A network made of a <c>features</c> sequence and a <c>classifier</c> sequence, as the PyTorch
+/// originals are; the two names are the state-dict prefixes (<c>features.0.weight</c>, …).
+/// </summary>
+public abstract class FeatureClassifierNet : nn.Module<Tensor, Tensor>, IFeatureClassifier
+{
+    private readonly Sequential features;
+    private readonly Sequential classifier;
+
+    /// <summary>Registers the two parts under PyTorch's names.</summary>
+    /// <param name="name">The module's name.</param>
+    /// <param name="numClasses">Number of output classes.</param>
+    /// <param name="features">The feature extractor; it receives the images.</param>
+    /// <param name="classifier">The head; it receives the feature map and flattens it itself.</param>
+    protected FeatureClassifierNet(string name, int numClasses, Sequential features, Sequential classifier)
+        : base(name)
+    {
+        NumClasses = numClasses;
+        this.features = features;
+        this.classifier = classifier;
+        register_module(nameof(features), features);
+        register_module(nameof(classifier), classifier);
+    }
+
+    /// <summary>Number of output classes.</summary>
+    public int NumClasses { get; }
+
+    /// <inheritdoc />
+    public Tensor Features(Tensor input) => features.call(input);
+
+    /// <inheritdoc />
+    public Tensor Classify(Tensor features) => classifier.call(features);
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        using var map = features.call(input);
+        return classifier.call(map);
+    }
+
+    /// <summary>Validates a class count before any module is built.</summary>
+    /// <param name="numClasses">The requested number of classes.</param>
+    /// <returns><paramref name="numClasses"/>.</returns>
+    protected static int CheckedClassCount(int numClasses)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(numClasses, 1);
+        TorchRuntime.EnsureAvailable();
+        return numClasses;
+    }
+}
