@@ -1,0 +1,248 @@
+using Distillation.Devices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Distillation.Data;
+
+/// <summary>
+/// A labelled image dataset held in memory as one resident uint8 tensor [N, C, H, W] and one int64
+/// label tensor [N]. Batches are sliced from it (no per-item collation) and normalized on the fly.
+/// The dataset owns both tensors and disposes them.
+/// </summary>
+public sealed class ImageDataset : IDisposable
+{
+    private readonly Dictionary<string, (Tensor Scale, Tensor Shift)> normalizationByDevice = [];
+    private readonly object normalizationLock = new();
+    private bool disposed;
+
+    /// <summary>Creates a dataset over existing tensors, taking ownership of them.</summary>
+    /// <param name="images">uint8 images, shape [N, C, H, W], on the CPU.</param>
+    /// <param name="labels">int64 labels, shape [N], each in [0, classNames.Count).</param>
+    /// <param name="classNames">The class names, indexed by label.</param>
+    /// <param name="normalization">Per-channel normalization; <see cref="ImageNormalization.ImageNet"/> (the notebook's) when null.</param>
+    /// <exception cref="ArgumentException">A tensor has the wrong type or shape, or a label is out of range.</exception>
+    public ImageDataset(Tensor images, Tensor labels, IReadOnlyList<string> classNames, ImageNormalization? normalization = null)
+    {
+        TorchRuntime.EnsureAvailable();
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(classNames);
+        normalization ??= ImageNormalization.ImageNet;
+
+        if (images.dtype != ScalarType.Byte || images.dim() != 4)
+        {
+            throw new ArgumentException($"Images must be a uint8 tensor [N, C, H, W]; got {images.dtype} [{string.Join(", ", images.shape)}].", nameof(images));
+        }
+
+        if (labels.dtype != ScalarType.Int64 || labels.dim() != 1 || labels.shape[0] != images.shape[0])
+        {
+            throw new ArgumentException($"Labels must be an int64 tensor [{images.shape[0]}]; got {labels.dtype} [{string.Join(", ", labels.shape)}].", nameof(labels));
+        }
+
+        if (classNames.Count == 0)
+        {
+            throw new ArgumentException("At least one class name is needed.", nameof(classNames));
+        }
+
+        if (normalization.Mean.Count != images.shape[1])
+        {
+            throw new ArgumentException($"The normalization has {normalization.Mean.Count} channels; the images have {images.shape[1]}.", nameof(normalization));
+        }
+
+        if (labels.shape[0] > 0)
+        {
+            var min = labels.min().item<long>();
+            var max = labels.max().item<long>();
+            if (min < 0 || max >= classNames.Count)
+            {
+                throw new ArgumentException($"Labels must lie in [0, {classNames.Count - 1}]; found [{min}, {max}].", nameof(labels));
+            }
+        }
+
+        Images = images.DetachFromDisposeScope();
+        Labels = labels.DetachFromDisposeScope();
+        ClassNames = classNames.ToArray();
+        Normalization = normalization;
+    }
+
+    /// <summary>The images, uint8 [N, C, H, W], resident on the CPU.</summary>
+    public Tensor Images { get; }
+
+    /// <summary>The labels, int64 [N].</summary>
+    public Tensor Labels { get; }
+
+    /// <summary>The class names, indexed by label.</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>The normalization applied to every batch.</summary>
+    public ImageNormalization Normalization { get; }
+
+    /// <summary>The number of images.</summary>
+    public int Count => (int)Images.shape[0];
+
+    /// <summary>The first <paramref name="count"/> images (all of them when fewer), as a new dataset sharing no tensors with this one.</summary>
+    /// <param name="count">How many images to keep; must be positive.</param>
+    /// <returns>The subset.</returns>
+    public ImageDataset Take(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var n = Math.Min(count, Count);
+        return new ImageDataset(Images.narrow(0, 0, n).clone(), Labels.narrow(0, 0, n).clone(), ClassNames, Normalization);
+    }
+
+    /// <summary>A random subset of <paramref name="count"/> images (all, shuffled, when fewer), drawn reproducibly from <paramref name="seed"/>.</summary>
+    /// <param name="count">How many images to keep; must be positive.</param>
+    /// <param name="seed">The seed of the draw.</param>
+    /// <returns>The subset, in the order drawn.</returns>
+    public ImageDataset Sample(int count, long seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var generator = new Generator((ulong)seed);
+        using var order = randperm(Count, generator: generator);
+        using var chosen = order.narrow(0, 0, Math.Min(count, Count));
+        return new ImageDataset(Images.index_select(0, chosen), Labels.index_select(0, chosen), ClassNames, Normalization);
+    }
+
+    /// <summary>The same images and labels with another normalization, as a new dataset (the tensors are copied).</summary>
+    /// <param name="normalization">The normalization to use.</param>
+    /// <returns>The new dataset.</returns>
+    public ImageDataset WithNormalization(ImageNormalization normalization)
+    {
+        ArgumentNullException.ThrowIfNull(normalization);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return new ImageDataset(Images.clone(), Labels.clone(), ClassNames, normalization);
+    }
+
+    /// <summary>
+    /// Plans one pass over the dataset in batches of <paramref name="batchSize"/> (the last one
+    /// partial), in order, or shuffled through a permutation drawn from <paramref name="shuffle"/>.
+    /// </summary>
+    /// <param name="batchSize">Images per batch; must be positive.</param>
+    /// <param name="shuffle">The generator of the permutation; null keeps the stored order.</param>
+    /// <returns>The plan; dispose it after the pass.</returns>
+    public BatchPlan PlanBatches(int batchSize, Generator? shuffle = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var order = shuffle is null ? null : randperm(Count, generator: shuffle).DetachFromDisposeScope();
+        return new BatchPlan(this, batchSize, order);
+    }
+
+    /// <summary>Slices, moves and normalizes one batch; the tensors join the caller's dispose scope.</summary>
+    internal Batch Slice(long start, long length, Tensor? order, Device device)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        Tensor images, labels;
+        if (order is null)
+        {
+            images = Images.narrow(0, start, length);
+            labels = Labels.narrow(0, start, length);
+        }
+        else
+        {
+            using var indices = order.narrow(0, start, length);
+            images = Images.index_select(0, indices);
+            labels = Labels.index_select(0, indices);
+        }
+
+        // Move as uint8 (a quarter of the bytes), then scale and shift on the device:
+        // x / 255 − mean) / std  ==  x · (1 / (255·std)) − mean / std.
+        using var onDevice = images.to(device);
+        var (scale, shift) = NormalizationOn(device);
+        var normalized = onDevice.to_type(ScalarType.Float32).mul_(scale).sub_(shift);
+        return new Batch(normalized, labels.to(device));
+    }
+
+    private (Tensor Scale, Tensor Shift) NormalizationOn(Device device)
+    {
+        lock (normalizationLock)
+        {
+            var key = device.ToString();
+            if (!normalizationByDevice.TryGetValue(key, out var constants))
+            {
+                var channels = Normalization.Mean.Count;
+                var scale = Normalization.Std.Select(s => 1f / (255f * s)).ToArray();
+                var shift = Normalization.Mean.Zip(Normalization.Std, (m, s) => m / s).ToArray();
+                constants = (
+                    tensor(scale, [1, channels, 1, 1]).to(device).DetachFromDisposeScope(),
+                    tensor(shift, [1, channels, 1, 1]).to(device).DetachFromDisposeScope());
+                normalizationByDevice[key] = constants;
+            }
+
+            return constants;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+
+        disposed = true;
+        Images.Dispose();
+        Labels.Dispose();
+        foreach (var (scale, shift) in normalizationByDevice.Values)
+        {
+            scale.Dispose();
+            shift.Dispose();
+        }
+    }
+}
+
+/// <summary>One batch: normalized float32 images [B, C, H, W] and int64 labels [B], on the target device.</summary>
+/// <param name="Images">The normalized images.</param>
+/// <param name="Labels">The labels.</param>
+public readonly record struct Batch(Tensor Images, Tensor Labels)
+{
+    /// <summary>The number of images in the batch.</summary>
+    public int Size => (int)Labels.shape[0];
+}
+
+/// <summary>
+/// The order of one pass over an <see cref="ImageDataset"/>: fixed at creation, so batch
+/// <c>i</c> is the same whenever it is asked for. Call <see cref="GetBatch"/> inside the step's
+/// dispose scope.
+/// </summary>
+public sealed class BatchPlan : IDisposable
+{
+    private readonly ImageDataset dataset;
+    private readonly Tensor? order;
+
+    internal BatchPlan(ImageDataset dataset, int batchSize, Tensor? order)
+    {
+        this.dataset = dataset;
+        this.order = order;
+        BatchSize = batchSize;
+        BatchCount = (dataset.Count + batchSize - 1) / batchSize;
+    }
+
+    /// <summary>Images per full batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Batches in the pass, the last one possibly partial.</summary>
+    public int BatchCount { get; }
+
+    /// <summary>Images in the pass.</summary>
+    public int ImageCount => dataset.Count;
+
+    /// <summary>Slices batch <paramref name="index"/>, moves it to <paramref name="device"/> and normalizes it.</summary>
+    /// <param name="index">The batch index, in [0, <see cref="BatchCount"/>).</param>
+    /// <param name="device">The device the batch goes to; the CPU when null.</param>
+    /// <returns>The batch, whose tensors join the current dispose scope.</returns>
+    public Batch GetBatch(int index, Device? device = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, BatchCount);
+        long start = (long)index * BatchSize;
+        var length = Math.Min(BatchSize, dataset.Count - start);
+        return dataset.Slice(start, length, order, device ?? CPU);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => order?.Dispose();
+}

@@ -1,0 +1,91 @@
+using System.Globalization;
+
+namespace Distillation.Devices;
+
+/// <summary>Which kind of device to train on.</summary>
+public enum DeviceKind
+{
+    /// <summary>CUDA if available, then MPS (Apple silicon), then the CPU.</summary>
+    Auto,
+
+    /// <summary>The CPU.</summary>
+    Cpu,
+
+    /// <summary>An NVIDIA GPU through CUDA; <see cref="DeviceOptions.CudaIndex"/> picks which.</summary>
+    Cuda,
+
+    /// <summary>Apple's Metal Performance Shaders.</summary>
+    Mps,
+}
+
+/// <summary>Where computation runs and with how many CPU threads.</summary>
+public sealed class DeviceOptions
+{
+    /// <summary>The kind of device. Default: <see cref="DeviceKind.Auto"/>.</summary>
+    public DeviceKind Kind { get; set; } = DeviceKind.Auto;
+
+    /// <summary>The CUDA device index when <see cref="Kind"/> is <see cref="DeviceKind.Cuda"/>. Default: 0.</summary>
+    public int CudaIndex { get; set; }
+
+    /// <summary>
+    /// Whether an explicitly requested CUDA or MPS device that is not available falls back to the
+    /// CPU (with a warning) instead of failing. Default: false.
+    /// </summary>
+    public bool AllowCpuFallback { get; set; }
+
+    /// <summary>
+    /// The intra-op thread count of the CPU backend (<c>torch.set_num_threads</c>); null leaves
+    /// libtorch's default (one per core). Fix it for reproducible CPU runs.
+    /// </summary>
+    public int? Threads { get; set; }
+
+    /// <summary>Checks the values.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown device kind.");
+        }
+
+        if (CudaIndex < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CudaIndex), CudaIndex, "The CUDA device index must be ≥ 0.");
+        }
+
+        if (Threads is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "The thread count must be ≥ 1 (or null for libtorch's default).");
+        }
+    }
+
+    /// <summary>Parses <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>mps</c> (case-insensitive).</summary>
+    /// <param name="text">The device text.</param>
+    /// <returns>Options with <see cref="Kind"/> and <see cref="CudaIndex"/> set.</returns>
+    /// <exception cref="FormatException">The text is none of those.</exception>
+    public static DeviceOptions Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var value = text.Trim().ToLowerInvariant();
+        switch (value)
+        {
+            case "auto": return new DeviceOptions { Kind = DeviceKind.Auto };
+            case "cpu": return new DeviceOptions { Kind = DeviceKind.Cpu };
+            case "cuda": return new DeviceOptions { Kind = DeviceKind.Cuda };
+            case "mps": return new DeviceOptions { Kind = DeviceKind.Mps };
+        }
+
+        if (value.StartsWith("cuda:", StringComparison.Ordinal)
+            && int.TryParse(value.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+        {
+            return new DeviceOptions { Kind = DeviceKind.Cuda, CudaIndex = index };
+        }
+
+        throw new FormatException($"Unknown device '{text}': use auto, cpu, cuda, cuda:N or mps.");
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Kind == DeviceKind.Cuda
+        ? string.Create(CultureInfo.InvariantCulture, $"cuda:{CudaIndex}")
+        : Kind.ToString().ToLowerInvariant();
+}

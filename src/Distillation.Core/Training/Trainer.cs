@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Globalization;
+using Distillation.Data;
+using Distillation.Devices;
+using Distillation.Evaluation;
+using Distillation.Losses;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Distillation.Training;
+
+/// <summary>
+/// Trains a teacher and a student and distills the one into the other: cross-entropy training of
+/// either model, distillation of the student from the frozen teacher with any
+/// <see cref="IDistillationLoss"/>, and evaluation. Both models are moved to the device chosen by
+/// <see cref="TrainerOptions.Device"/> when the trainer is created.
+/// </summary>
+/// <typeparam name="TTeacher">The teacher's type.</typeparam>
+/// <typeparam name="TStudent">The student's type.</typeparam>
+public sealed partial class Trainer<TTeacher, TStudent>
+    where TTeacher : nn.Module<Tensor, Tensor>
+    where TStudent : nn.Module<Tensor, Tensor>
+{
+    private readonly ILogger logger;
+
+    /// <summary>Creates a trainer and moves both models to the chosen device.</summary>
+    /// <param name="teacher">The teacher.</param>
+    /// <param name="student">The student.</param>
+    /// <param name="options">Training settings; the notebook's when null.</param>
+    /// <param name="logger">Receives the device, and one line per epoch; none when null.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <exception cref="DeviceNotAvailableException">The requested device is not available.</exception>
+    public Trainer(TTeacher teacher, TStudent student, TrainerOptions? options = null, ILogger<Trainer<TTeacher, TStudent>>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(teacher);
+        ArgumentNullException.ThrowIfNull(student);
+        Options = options ?? new TrainerOptions();
+        Options.Validate();
+        this.logger = logger ?? (ILogger)NullLogger.Instance;
+
+        Device = DeviceSelector.Resolve(Options.Device, this.logger);
+        Teacher = teacher;
+        Student = student;
+        Teacher.to(Device);
+        Student.to(Device);
+    }
+
+    /// <summary>The settings.</summary>
+    public TrainerOptions Options { get; }
+
+    /// <summary>The device both models live on.</summary>
+    public Device Device { get; }
+
+    /// <summary>The teacher.</summary>
+    public TTeacher Teacher { get; }
+
+    /// <summary>The student.</summary>
+    public TStudent Student { get; }
+
+    /// <summary>Trains the teacher with cross-entropy.</summary>
+    /// <param name="train">The training set, shuffled each epoch.</param>
+    /// <param name="evaluation">Evaluated after the last epoch (and every epoch if asked); none when null.</param>
+    /// <param name="progress">Receives batch progress and epoch reports.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    /// <returns>The history, final evaluation and timings.</returns>
+    public TrainingResult TrainTeacher(ImageDataset train, ImageDataset? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(TrainingPhase.Teacher, Teacher, null, new CrossEntropyLoss(), train, evaluation, progress, cancellationToken);
+
+    /// <summary>Trains the student alone with cross-entropy: the baseline that distillation is measured against.</summary>
+    /// <param name="train">The training set, shuffled each epoch.</param>
+    /// <param name="evaluation">Evaluated after the last epoch (and every epoch if asked); none when null.</param>
+    /// <param name="progress">Receives batch progress and epoch reports.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    /// <returns>The history, final evaluation and timings.</returns>
+    public TrainingResult TrainStudent(ImageDataset train, ImageDataset? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(TrainingPhase.Student, Student, null, new CrossEntropyLoss(), train, evaluation, progress, cancellationToken);
+
+    /// <summary>
+    /// Distills the student from the teacher. The teacher stays in eval mode and runs without
+    /// gradients; only the student's parameters are optimized. The student continues from its
+    /// current weights, so pass a fresh student to distill from scratch.
+    /// </summary>
+    /// <param name="train">The training set, shuffled each epoch.</param>
+    /// <param name="evaluation">Evaluated after the last epoch (and every epoch if asked); none when null.</param>
+    /// <param name="loss">The objective; the notebook's <see cref="KLDivergenceLoss"/> (T = 10, CE + KD) when null.</param>
+    /// <param name="progress">Receives batch progress and epoch reports.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    /// <returns>The history, final evaluation and timings.</returns>
+    public TrainingResult Distill(ImageDataset train, ImageDataset? evaluation = null, IDistillationLoss? loss = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(TrainingPhase.Distillation, Student, Teacher, loss ?? new KLDivergenceLoss(), train, evaluation, progress, cancellationToken);
+
+    /// <summary>Top-1 accuracy of the teacher on <paramref name="data"/>.</summary>
+    /// <param name="data">The labelled images.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    /// <returns>The evaluation.</returns>
+    public EvaluationResult EvaluateTeacher(ImageDataset data, CancellationToken cancellationToken = default) =>
+        Evaluator.Evaluate(Teacher, data, Device, Options.EvaluationBatchSize, cancellationToken);
+
+    /// <summary>Top-1 accuracy of the student on <paramref name="data"/>.</summary>
+    /// <param name="data">The labelled images.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    /// <returns>The evaluation.</returns>
+    public EvaluationResult EvaluateStudent(ImageDataset data, CancellationToken cancellationToken = default) =>
+        Evaluator.Evaluate(Student, data, Device, Options.EvaluationBatchSize, cancellationToken);
+
+    private TrainingResult Run(
+        TrainingPhase phase,
+        nn.Module<Tensor, Tensor> model,
+        nn.Module<Tensor, Tensor>? teacher,
+        IDistillationLoss loss,
+        ImageDataset train,
+        ImageDataset? evaluation,
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (train.Count == 0)
+        {
+            throw new ArgumentException("The training set is empty.", nameof(train));
+        }
+
+        var runTeacher = teacher is not null && loss.NeedsTeacher;
+        var totalTime = Stopwatch.StartNew();
+        var parameters = model.parameters().Sum(p => p.numel());
+        LogRunStarting(logger, phase, loss.Name, parameters, train.Count, Options.Epochs, Device);
+
+        using var optimizer = optim.Adam(model.parameters(), Options.LearningRate);
+        using var shuffle = new Generator((ulong)Options.Seed);
+        var history = new List<EpochReport>(Options.Epochs);
+        var trainingTime = TimeSpan.Zero;
+        EvaluationResult? lastEvaluation = null;
+
+        for (var epoch = 1; epoch <= Options.Epochs; epoch++)
+        {
+            model.train();
+            teacher?.eval();
+            var epochClock = Stopwatch.StartNew();
+            using var plan = train.PlanBatches(Options.BatchSize, shuffle);
+            using var sums = new LossSums(Device);
+
+            for (var step = 0; step < plan.BatchCount; step++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using (NewDisposeScope())
+                {
+                    var batch = plan.GetBatch(step, Device);
+                    Tensor? teacherLogits = null;
+                    if (runTeacher)
+                    {
+                        using var noGrad = no_grad();
+                        teacherLogits = teacher!.call(batch.Images);
+                    }
+
+                    optimizer.zero_grad();
+                    var studentLogits = model.call(batch.Images);
+                    var result = loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits) { Epoch = epoch, Step = step });
+                    result.Total.backward();
+                    optimizer.step();
+                    sums.Add(result);
+                }
+
+                progress?.Report(new BatchProgress(phase, epoch, Options.Epochs, step + 1, plan.BatchCount, epochClock.Elapsed));
+            }
+
+            var epochTime = epochClock.Elapsed;
+            trainingTime += epochTime;
+            var (meanLoss, parts) = sums.Means(plan.BatchCount);
+            if (!double.IsFinite(meanLoss))
+            {
+                throw new TrainingDivergedException(phase, epoch,
+                    string.Create(CultureInfo.InvariantCulture, $"The {phase} loss ({loss.Name}) became {meanLoss} in epoch {epoch}; training stopped. Lower the learning rate or check the inputs."));
+            }
+
+            double? accuracy = null;
+            if (evaluation is not null && (Options.EvaluateEveryEpoch || epoch == Options.Epochs))
+            {
+                lastEvaluation = Evaluator.Evaluate(model, evaluation, Device, Options.EvaluationBatchSize, cancellationToken);
+                accuracy = lastEvaluation.Accuracy;
+            }
+
+            var report = new EpochReport(phase, epoch, Options.Epochs, meanLoss, parts, accuracy, train.Count, epochTime);
+            history.Add(report);
+            LogEpoch(logger, phase, epoch, Options.Epochs, meanLoss, FormatParts(parts), report.ImagesPerSecond, accuracy);
+            progress?.Report(report);
+        }
+
+        model.eval();
+        return new TrainingResult(phase, loss.Name, parameters, history, lastEvaluation, trainingTime, totalTime.Elapsed);
+    }
+
+    private static string FormatParts(IReadOnlyDictionary<string, double> parts) =>
+        string.Join(", ", parts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F4}")));
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "{Phase}: {Loss}, {Parameters} parameters, {Images} images, {Epochs} epochs on {Device}")]
+    private static partial void LogRunStarting(ILogger logger, TrainingPhase phase, string loss, long parameters, int images, int epochs, Device device);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "{Phase} epoch {Epoch}/{Epochs}: loss {Loss:F4} ({Parts}), {ImagesPerSecond:F0} images/s, accuracy {Accuracy:P2}")]
+    private static partial void LogEpoch(ILogger logger, TrainingPhase phase, int epoch, int epochs, double loss, string parts, double imagesPerSecond, double? accuracy);
+
+    /// <summary>
+    /// Running sums of the loss and its parts, kept on the device so no batch forces a host
+    /// synchronisation; read once per epoch.
+    /// </summary>
+    private sealed class LossSums(Device device) : IDisposable
+    {
+        private readonly Tensor total = zeros(1, ScalarType.Float64, device).DetachFromDisposeScope();
+        private readonly Dictionary<string, Tensor> parts = new(StringComparer.Ordinal);
+
+        public void Add(LossResult result)
+        {
+            total.add_(result.Total.detach());
+            foreach (var part in result.Parts)
+            {
+                if (!parts.TryGetValue(part.Name, out var sum))
+                {
+                    sum = zeros(1, ScalarType.Float64, device).DetachFromDisposeScope();
+                    parts.Add(part.Name, sum);
+                }
+
+                sum.add_(part.Value);
+            }
+        }
+
+        public (double Mean, IReadOnlyDictionary<string, double> Parts) Means(int batches) => (
+            total.item<double>() / batches,
+            parts.ToDictionary(p => p.Key, p => p.Value.item<double>() / batches, StringComparer.Ordinal));
+
+        public void Dispose()
+        {
+            total.Dispose();
+            foreach (var sum in parts.Values)
+            {
+                sum.Dispose();
+            }
+        }
+    }
+}

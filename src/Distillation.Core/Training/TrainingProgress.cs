@@ -1,0 +1,54 @@
+namespace Distillation.Training;
+
+/// <summary>Which model a training run trains, and how.</summary>
+public enum TrainingPhase
+{
+    /// <summary>The teacher, with cross-entropy.</summary>
+    Teacher,
+
+    /// <summary>The student alone, with cross-entropy (the baseline).</summary>
+    Student,
+
+    /// <summary>The student, distilled from the frozen teacher.</summary>
+    Distillation,
+}
+
+/// <summary>A progress report of a training run: a <see cref="BatchProgress"/> or an <see cref="EpochReport"/>.</summary>
+/// <param name="Phase">The run's phase.</param>
+/// <param name="Epoch">The epoch, from 1.</param>
+/// <param name="Epochs">Epochs in the run.</param>
+public abstract record TrainingProgress(TrainingPhase Phase, int Epoch, int Epochs);
+
+/// <summary>Sent after every training batch; carries no loss, so reporting costs no device synchronisation.</summary>
+/// <param name="Phase">The run's phase.</param>
+/// <param name="Epoch">The epoch, from 1.</param>
+/// <param name="Epochs">Epochs in the run.</param>
+/// <param name="Batch">Batches done in this epoch, from 1.</param>
+/// <param name="BatchCount">Batches in the epoch.</param>
+/// <param name="EpochElapsed">Wall time since the epoch began.</param>
+public sealed record BatchProgress(TrainingPhase Phase, int Epoch, int Epochs, int Batch, int BatchCount, TimeSpan EpochElapsed)
+    : TrainingProgress(Phase, Epoch, Epochs);
+
+/// <summary>Sent after every epoch.</summary>
+/// <param name="Phase">The run's phase.</param>
+/// <param name="Epoch">The epoch, from 1.</param>
+/// <param name="Epochs">Epochs in the run.</param>
+/// <param name="MeanLoss">The mean over the epoch's batches of the total loss, as the notebook prints it.</param>
+/// <param name="LossParts">The mean of each named, unweighted part of the loss (e.g. <c>ce</c>, <c>kd</c>).</param>
+/// <param name="Accuracy">Top-1 accuracy on the evaluation set when it was evaluated this epoch, else null.</param>
+/// <param name="Images">Training images seen in the epoch.</param>
+/// <param name="TrainingTime">Wall time of the epoch's training steps (evaluation excluded).</param>
+public sealed record EpochReport(
+    TrainingPhase Phase,
+    int Epoch,
+    int Epochs,
+    double MeanLoss,
+    IReadOnlyDictionary<string, double> LossParts,
+    double? Accuracy,
+    long Images,
+    TimeSpan TrainingTime)
+    : TrainingProgress(Phase, Epoch, Epochs)
+{
+    /// <summary>Training throughput of the epoch.</summary>
+    public double ImagesPerSecond => TrainingTime > TimeSpan.Zero ? Images / TrainingTime.TotalSeconds : 0;
+}

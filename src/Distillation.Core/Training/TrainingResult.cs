@@ -1,0 +1,27 @@
+using Distillation.Evaluation;
+
+namespace Distillation.Training;
+
+/// <summary>What a training run did: every epoch's report, the final evaluation and the timings.</summary>
+/// <param name="Phase">The run's phase.</param>
+/// <param name="LossName">The objective's name.</param>
+/// <param name="Parameters">Trainable parameters of the trained model.</param>
+/// <param name="History">One report per epoch, in order.</param>
+/// <param name="FinalEvaluation">The evaluation after the last epoch; null when no evaluation set was given.</param>
+/// <param name="TrainingTime">Wall time of all training steps (evaluation excluded).</param>
+/// <param name="TotalTime">Wall time of the whole call.</param>
+public sealed record TrainingResult(
+    TrainingPhase Phase,
+    string LossName,
+    long Parameters,
+    IReadOnlyList<EpochReport> History,
+    EvaluationResult? FinalEvaluation,
+    TimeSpan TrainingTime,
+    TimeSpan TotalTime)
+{
+    /// <summary>The mean loss of the last epoch.</summary>
+    public double LastEpochLoss => History[^1].MeanLoss;
+
+    /// <summary>Top-1 accuracy after the last epoch, or null without an evaluation set.</summary>
+    public double? FinalAccuracy => FinalEvaluation?.Accuracy;
+}
