@@ -1,0 +1,282 @@
+using Distillation.Data;
+using Distillation.Devices;
+using Distillation.Losses;
+using Distillation.Training;
+using Distillation.Tests.TestSupport;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Distillation.Tests.Training;
+
+public sealed class TrainerTests : IDisposable
+{
+    private readonly int threadsBefore = get_num_threads();
+
+    public void Dispose() => set_num_threads(threadsBefore);
+
+    /// <summary>A small CNN for 8×8 images, defined here to show the trainer takes any module.</summary>
+    private sealed class TinyNet : Module<Tensor, Tensor>
+    {
+        private readonly Sequential layers;
+
+        public TinyNet(int width, int classes = 4)
+            : base(nameof(TinyNet))
+        {
+            layers = Sequential(
+                Conv2d(3, width, kernel_size: 3, padding: 1), ReLU(), MaxPool2d(kernel_size: 2),
+                Flatten(), Linear(width * 16, classes));
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor input) => layers.call(input);
+    }
+
+    /// <summary>Wraps a teacher and records, at every forward, whether it was in training mode and whether gradients were on.</summary>
+    private sealed class ObservedTeacher : Module<Tensor, Tensor>
+    {
+        private readonly TinyNet inner;
+
+        public ObservedTeacher(TinyNet inner)
+            : base(nameof(ObservedTeacher))
+        {
+            this.inner = inner;
+            RegisterComponents();
+        }
+
+        public List<(bool Training, bool GradEnabled)> Calls { get; } = [];
+
+        public override Tensor forward(Tensor input)
+        {
+            Calls.Add((training, is_grad_enabled()));
+            return inner.call(input);
+        }
+    }
+
+    /// <summary>4 classes of 8×8 images: class c is noise plus a bright quadrant c. Easy to learn.</summary>
+    private static ImageDataset Quadrants(int n, long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        var labels = randint(0, 4, [n], generator: generator, dtype: ScalarType.Int64);
+        var images = rand([n, 3, 8, 8], generator: generator).mul(100);
+        for (var c = 0; c < 4; c++)
+        {
+            var mask = labels.eq(c).reshape(n, 1, 1, 1).to_type(ScalarType.Float32);
+            var (row, col) = (c / 2 * 4, c % 2 * 4);
+            images[.., .., row..(row + 4), col..(col + 4)] += mask * 150;
+        }
+
+        var dataset = new ImageDataset(images.to_type(ScalarType.Byte), labels, ["q0", "q1", "q2", "q3"], ImageNormalization.UnitRange);
+        return dataset;
+    }
+
+    private static TrainerOptions Options(int epochs = 3) => new()
+    {
+        Epochs = epochs,
+        BatchSize = 32,
+        LearningRate = 0.01,
+        Seed = 11,
+        Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
+    };
+
+    private static Trainer<TinyNet, TinyNet> NewTrainer(TrainerOptions options, long initSeed = 1)
+    {
+        manual_seed(initSeed);
+        return new Trainer<TinyNet, TinyNet>(new TinyNet(16), new TinyNet(4), options);
+    }
+
+    [Fact]
+    public void Cross_entropy_training_learns_and_reports_every_epoch()
+    {
+        using var train = Quadrants(400, seed: 1);
+        using var test = Quadrants(200, seed: 2);
+        var trainer = NewTrainer(Options(epochs: 4));
+        var reports = new List<TrainingProgress>();
+
+        var result = trainer.TrainStudent(train, test, new SynchronousProgress<TrainingProgress>(reports.Add));
+
+        result.Phase.Should().Be(TrainingPhase.Student);
+        result.History.Should().HaveCount(4);
+        result.History[^1].MeanLoss.Should().BeLessThan(result.History[0].MeanLoss);
+        result.FinalAccuracy.Should().BeGreaterThan(0.9);
+        result.FinalEvaluation!.Total.Should().Be(200);
+        result.Parameters.Should().Be(trainer.Student.parameters().Sum(p => p.numel()));
+        result.History.Should().AllSatisfy(r => r.LossParts.Keys.Should().Equal("ce"));
+        result.History.Select(r => r.Accuracy).Should().Equal(null, null, null, result.FinalAccuracy);
+
+        // 400 images in batches of 32: 13 batches, the last of 16, per epoch.
+        reports.OfType<BatchProgress>().Should().HaveCount(4 * 13);
+        reports.OfType<EpochReport>().Select(r => r.Epoch).Should().Equal(1, 2, 3, 4);
+        reports.OfType<EpochReport>().Should().AllSatisfy(r => r.Images.Should().Be(400));
+        reports.OfType<EpochReport>().Should().AllSatisfy(r => r.ImagesPerSecond.Should().BePositive());
+    }
+
+    [Fact]
+    public void Evaluating_every_epoch_fills_each_report()
+    {
+        using var train = Quadrants(100, seed: 1);
+        using var test = Quadrants(50, seed: 2);
+        var options = Options(epochs: 2);
+        options.EvaluateEveryEpoch = true;
+
+        var result = NewTrainer(options).TrainTeacher(train, test);
+
+        result.History.Should().AllSatisfy(r => r.Accuracy.Should().NotBeNull());
+    }
+
+    [Fact]
+    public void Distillation_runs_the_teacher_frozen_in_eval_mode_without_gradients()
+    {
+        using var train = Quadrants(96, seed: 1);
+        manual_seed(1);
+        var teacher = new ObservedTeacher(new TinyNet(16));
+        var student = new TinyNet(4);
+        var trainer = new Trainer<ObservedTeacher, TinyNet>(teacher, student, Options(epochs: 2));
+        var teacherBefore = teacher.parameters().Select(p => p.detach().clone()).ToArray();
+
+        var result = trainer.Distill(train);
+
+        teacher.Calls.Should().HaveCount(2 * 3).And.AllSatisfy(c =>
+        {
+            c.Training.Should().BeFalse("the teacher is always in eval mode");
+            c.GradEnabled.Should().BeFalse("the teacher runs under no_grad");
+        });
+        teacher.parameters().Zip(teacherBefore).Should().AllSatisfy(p => p.First.allclose(p.Second, rtol: 0, atol: 0).Should().BeTrue("the teacher is not trained"));
+        result.Phase.Should().Be(TrainingPhase.Distillation);
+        result.History.Should().AllSatisfy(r => r.LossParts.Keys.Should().Equal("ce", "kd"));
+        result.History[0].MeanLoss.Should().BeApproximately(result.History[0].LossParts["ce"] + result.History[0].LossParts["kd"], 1e-4);
+    }
+
+    [Fact]
+    public void Distillation_with_another_loss_reports_its_parts()
+    {
+        using var train = Quadrants(64, seed: 1);
+        var trainer = NewTrainer(Options(epochs: 1));
+
+        var result = trainer.Distill(train, loss: new KLDivergenceLoss(KLDivergenceLossOptions.PyTorchTutorial));
+
+        var report = result.History.Single();
+        report.MeanLoss.Should().BeApproximately(0.75 * report.LossParts["ce"] + 0.25 * report.LossParts["kd"], 1e-4);
+        result.LossName.Should().Contain("T=2");
+    }
+
+    [Fact]
+    public void Distillation_moves_the_student_toward_the_teacher()
+    {
+        using var train = Quadrants(300, seed: 1);
+        var trainer = NewTrainer(Options(epochs: 4));
+        trainer.TrainTeacher(train);
+
+        var distilled = trainer.Distill(train, loss: new KLDivergenceLoss(new KLDivergenceLossOptions(4.0, HardWeight: 0, SoftWeight: 1)));
+
+        distilled.History[^1].LossParts["kd"].Should().BeLessThan(distilled.History[0].LossParts["kd"] * 0.7);
+    }
+
+    [Fact]
+    public void Live_tensor_count_does_not_grow_across_steps()
+    {
+        using var train = Quadrants(320, seed: 1);
+        var trainer = NewTrainer(Options(epochs: 2));
+        var live = new List<long>();
+
+        trainer.Distill(train, progress: new SynchronousProgress<TrainingProgress>(p =>
+        {
+            if (p is BatchProgress)
+            {
+                live.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            }
+        }));
+
+        // The first step creates Adam's state; from the second step on nothing may accumulate.
+        live.Should().HaveCount(20);
+        live.Skip(1).Take(9).Should().AllBeEquivalentTo(live[1], "within an epoch every step frees what it made");
+        live.Skip(11).Should().AllBeEquivalentTo(live[11], "and so it does in the next epoch");
+        live[11].Should().Be(live[1], "nothing accumulates from one epoch to the next");
+    }
+
+    [Fact]
+    public void Cancellation_stops_between_batches()
+    {
+        using var train = Quadrants(320, seed: 1);
+        var trainer = NewTrainer(Options(epochs: 3));
+        using var cancellation = new CancellationTokenSource();
+        var batches = 0;
+
+        var act = () => trainer.TrainStudent(train, progress: new SynchronousProgress<TrainingProgress>(p =>
+        {
+            if (p is BatchProgress && ++batches == 3)
+            {
+                cancellation.Cancel();
+            }
+        }), cancellationToken: cancellation.Token);
+
+        act.Should().Throw<OperationCanceledException>();
+        batches.Should().Be(3);
+    }
+
+    [Fact]
+    public void Same_seeds_on_a_fixed_thread_count_give_identical_weights()
+    {
+        float[] TrainOnce()
+        {
+            using var train = Quadrants(128, seed: 1);
+            var trainer = NewTrainer(Options(epochs: 2), initSeed: 5);
+            trainer.TrainStudent(train);
+            return trainer.Student.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
+        }
+
+        TrainOnce().Should().Equal(TrainOnce());
+    }
+
+    [Fact]
+    public void A_diverging_loss_stops_training_naming_the_epoch()
+    {
+        using var train = Quadrants(64, seed: 1);
+        var trainer = NewTrainer(Options(epochs: 3));
+
+        var act = () => trainer.Distill(train, loss: new NaNAfterFirstEpoch());
+
+        act.Should().Throw<TrainingDivergedException>().Where(e => e.Epoch == 2).WithMessage("*epoch 2*");
+    }
+
+    private sealed class NaNAfterFirstEpoch : IDistillationLoss
+    {
+        public string Name => "nan-after-first-epoch";
+
+        public bool NeedsTeacher => false;
+
+        public LossResult Compute(DistillationContext context)
+        {
+            var ce = functional.cross_entropy(context.StudentLogits, context.Labels);
+            var total = context.Epoch == 1 ? ce : ce * float.NaN;
+            return new LossResult(total, [new LossPart("ce", total.detach(), 1)]);
+        }
+    }
+
+    [Theory]
+    [InlineData(nameof(TrainerOptions.Epochs))]
+    [InlineData(nameof(TrainerOptions.BatchSize))]
+    [InlineData(nameof(TrainerOptions.LearningRate))]
+    public void Out_of_range_options_are_rejected_by_name(string name)
+    {
+        var options = Options();
+        switch (name)
+        {
+            case nameof(TrainerOptions.Epochs): options.Epochs = 0; break;
+            case nameof(TrainerOptions.BatchSize): options.BatchSize = -1; break;
+            case nameof(TrainerOptions.LearningRate): options.LearningRate = double.NaN; break;
+        }
+
+        var act = () => NewTrainer(options);
+
+        act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(name);
+    }
+}
+
+/// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool).</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}
