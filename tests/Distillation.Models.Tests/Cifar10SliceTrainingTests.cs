@@ -1,5 +1,6 @@
 using Distillation.Data;
 using Distillation.Devices;
+using Distillation.Tests.TestSupport;
 using Distillation.Training;
 using static TorchSharp.torch;
 
@@ -7,24 +8,10 @@ namespace Distillation.Models.Tests;
 
 public class Cifar10SliceTrainingTests
 {
-    private static string? SharedCifar10Root()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Distillation.sln")))
-            {
-                var root = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "datasets"));
-                return Directory.Exists(Path.Combine(root, Cifar10Dataset.FolderName)) ? root : null;
-            }
-        }
-
-        return null;
-    }
-
     [SkippableFact]
     public void Student_trained_briefly_on_a_slice_is_clearly_above_chance_on_held_out_images()
     {
-        var root = SharedCifar10Root();
+        var root = SharedData.Cifar10Root();
         Skip.If(root is null, "The shared CIFAR-10 copy (../shared/datasets/cifar-10-batches-bin) is not beside this checkout.");
         using var fullTrain = Cifar10Dataset.Load(root!, Cifar10Split.Train);
         using var fullTest = Cifar10Dataset.Load(root!, Cifar10Split.Test);

@@ -17,6 +17,9 @@ public static partial class Cifar10Dataset
     /// <summary>The folder the official archive unpacks to.</summary>
     public const string FolderName = "cifar-10-batches-bin";
 
+    /// <summary>The file naming the classes, one per line.</summary>
+    public const string MetaFileName = "batches.meta.txt";
+
     /// <summary>Bytes in one record: a label byte and 3 × 32 × 32 pixel bytes.</summary>
     public const int RecordBytes = 1 + ImageBytes;
 
@@ -47,15 +50,15 @@ public static partial class Cifar10Dataset
 
     /// <summary>
     /// The batches folder for <paramref name="root"/>: <c>root/cifar-10-batches-bin</c>, or
-    /// <paramref name="root"/> itself where it already is that folder.
+    /// <paramref name="root"/> itself where it is that folder (by name, or because it holds the batch files).
     /// </summary>
     /// <param name="root">The data root.</param>
     /// <returns>The full path of the batches folder (which may not exist).</returns>
     public static string ResolveFolder(string root)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(root);
-        var full = Path.GetFullPath(root);
-        return File.Exists(Path.Combine(full, "test_batch.bin")) || File.Exists(Path.Combine(full, "data_batch_1.bin"))
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+        return Path.GetFileName(full) == FolderName || File.Exists(Path.Combine(full, "test_batch.bin")) || File.Exists(Path.Combine(full, "data_batch_1.bin"))
             ? full
             : Path.Combine(full, FolderName);
     }
@@ -81,7 +84,7 @@ public static partial class Cifar10Dataset
             throw new DatasetNotFoundException(folder,
                 $"CIFAR-10 was not found: expected the folder {folder} holding data_batch_1.bin … data_batch_5.bin, test_batch.bin and batches.meta.txt. " +
                 $"Download the binary version (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz) and extract it into {Path.GetDirectoryName(folder)}, " +
-                "or let Cifar10Downloader fetch it (the sample's --download).");
+                "or let Cifar10Downloader fetch it.");
         }
 
         var files = FilesOf(split).Select(name => Path.Combine(folder, name)).ToArray();
@@ -182,7 +185,7 @@ public static partial class Cifar10Dataset
 
     private static IReadOnlyList<string> ReadClassNames(string folder, ILogger logger)
     {
-        var meta = Path.Combine(folder, "batches.meta.txt");
+        var meta = Path.Combine(folder, MetaFileName);
         if (!File.Exists(meta))
         {
             LogMetaMissing(logger, meta);
@@ -199,6 +202,6 @@ public static partial class Cifar10Dataset
         return names;
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "CIFAR-10 class names file {Path} is missing; using the official names.")]
+    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "CIFAR-10 class names file {Path} is missing; using the official names.")]
     private static partial void LogMetaMissing(ILogger logger, string path);
 }

@@ -4,7 +4,6 @@ using System.Formats.Tar;
 using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -20,14 +19,11 @@ namespace Distillation.Data;
 public sealed partial class Cifar10Downloader
 {
     /// <summary>The folder the archive holds and that <see cref="EnsureAsync"/> puts under the root.</summary>
-    public const string FolderName = "cifar-10-batches-bin";
+    public const string FolderName = Cifar10Dataset.FolderName;
 
     /// <summary>The files <see cref="FolderName"/> must hold for the data set to be complete.</summary>
     public static IReadOnlyList<string> ExpectedFiles { get; } =
-    [
-        "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin",
-        "test_batch.bin", "batches.meta.txt",
-    ];
+        [.. Cifar10Dataset.FilesOf(Cifar10Split.Train), .. Cifar10Dataset.FilesOf(Cifar10Split.Test), Cifar10Dataset.MetaFileName];
 
     internal const string ArchiveFileName = "cifar-10-binary.tar.gz";
     internal const string PartialPrefix = ArchiveFileName + ".";
@@ -312,7 +308,7 @@ public sealed partial class Cifar10Downloader
 
             await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
             progress?.Report(new DownloadProgress(received, total ?? received));
-            return (received, ToLowerHex(md5.GetHashAndReset()));
+            return (received, Convert.ToHexString(md5.GetHashAndReset()).ToLowerInvariant());
         }
         finally
         {
@@ -494,7 +490,7 @@ public sealed partial class Cifar10Downloader
 
     private static DownloadException SourceUnreadable(string source, string rootPath, string reason, Exception? innerException) =>
         new(
-            $"The CIFAR-10 archive could not be read from '{source}': {reason}. " +
+            $"The CIFAR-10 archive could not be read from '{source}': {reason.TrimEnd('.')}. " +
             $"To install it by hand, get {ArchiveFileName} (from {Cifar10DownloadOptions.DefaultSource}) on a machine that can reach it, then either " +
             $"extract it into '{rootPath}' so that '{Path.Combine(rootPath, FolderName)}' exists " +
             $"(tar -xzf {ArchiveFileName} -C \"{rootPath}\"), or pass the archive's local path as {nameof(Cifar10DownloadOptions)}.{nameof(Cifar10DownloadOptions.Source)}.",
@@ -519,17 +515,6 @@ public sealed partial class Cifar10Downloader
             && Uri.TryCreate(source, UriKind.Absolute, out var uri)
             ? uri.LocalPath
             : Path.GetFullPath(source);
-
-    private static string ToLowerHex(byte[] bytes)
-    {
-        var text = new StringBuilder(bytes.Length * 2);
-        foreach (var b in bytes)
-        {
-            text.Append(b.ToString("x2", CultureInfo.InvariantCulture));
-        }
-
-        return text.ToString();
-    }
 
     private static string FormatBytes(long bytes) => bytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes";
 

@@ -39,6 +39,15 @@ public sealed class DeviceOptions
     /// </summary>
     public int? Threads { get; set; }
 
+    /// <summary>
+    /// Whether to tune glibc's allocator for CPU training when the CPU is chosen (Linux only):
+    /// raises malloc's mmap and trim thresholds to 1 GiB so that the large buffers freed after each
+    /// step are reused instead of being returned to the kernel and faulted in again. Measured here,
+    /// teacher training ran about 6× faster with it. It is process-wide, and freed memory stays with
+    /// the process. Default: true.
+    /// </summary>
+    public bool TuneCpuAllocator { get; set; } = true;
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
     public void Validate()

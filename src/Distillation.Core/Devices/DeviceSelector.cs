@@ -41,6 +41,11 @@ public static partial class DeviceSelector
         }
 
         var device = Choose(options, probe, logger);
+        if (device.type == DeviceType.CPU && options.TuneCpuAllocator)
+        {
+            CpuAllocatorTuning.Apply(logger);
+        }
+
         LogDeviceChosen(logger, device, options, torch.get_num_threads());
         return device;
     }

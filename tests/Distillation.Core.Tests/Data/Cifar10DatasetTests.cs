@@ -59,7 +59,16 @@ public sealed class Cifar10DatasetTests : IDisposable
 
         var error = act.Should().Throw<DatasetNotFoundException>().Which;
         error.ExpectedPath.Should().Be(Path.Combine(temp.Path, "cifar-10-batches-bin"));
-        error.Message.Should().Contain(error.ExpectedPath).And.Contain("cifar-10-binary.tar.gz").And.Contain("--download");
+        error.Message.Should().Contain(error.ExpectedPath).And.Contain("cifar-10-binary.tar.gz").And.Contain("Cifar10Downloader");
+    }
+
+    [Fact]
+    public void A_missing_batches_folder_given_by_name_is_not_doubled()
+    {
+        var folder = Path.Combine(temp.Path, "cifar-10-batches-bin");
+
+        Cifar10Dataset.ResolveFolder(folder).Should().Be(folder);
+        Cifar10Dataset.ResolveFolder(folder + Path.DirectorySeparatorChar).Should().Be(folder);
     }
 
     [Fact]

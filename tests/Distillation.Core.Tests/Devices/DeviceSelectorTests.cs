@@ -81,6 +81,16 @@ public class DeviceSelectorTests
         DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Auto }).type.Should().Be(DeviceType.CPU);
     }
 
+    [SkippableFact]
+    public void Choosing_the_CPU_on_Linux_raises_glibcs_allocator_thresholds()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "The allocator tuning is for glibc on Linux.");
+
+        DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cpu });
+
+        CpuAllocatorTuning.Apply(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).Should().BeTrue("glibc accepts the raised thresholds");
+    }
+
     [Theory]
     [InlineData("auto", DeviceKind.Auto, 0)]
     [InlineData("CPU", DeviceKind.Cpu, 0)]

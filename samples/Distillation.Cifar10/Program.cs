@@ -1,0 +1,73 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using Distillation.Cifar10;
+
+// The notebook as one command: CIFAR-10, the teacher, the student baseline, the distilled student.
+var data = new Option<string>("--data") { Description = "Folder holding cifar-10-batches-bin/ (created there by the download).", DefaultValueFactory = _ => "./data" };
+var noDownload = new Option<bool>("--no-download") { Description = "Fail instead of downloading CIFAR-10 when it is missing." };
+var downloadSource = new Option<string?>("--download-source") { Description = "Mirror URL or local path of cifar-10-binary.tar.gz (default: the official URL)." };
+var epochs = new Option<int>("--epochs") { Description = "Epochs of each training run.", DefaultValueFactory = _ => 10 };
+var batchSize = new Option<int>("--batch-size") { Description = "Images per training batch.", DefaultValueFactory = _ => 128 };
+var learningRate = new Option<double>("--lr") { Description = "Adam's learning rate.", DefaultValueFactory = _ => 0.001 };
+var temperature = new Option<double>("--temperature") { Description = "Distillation temperature T.", DefaultValueFactory = _ => 10.0 };
+var hardWeight = new Option<double>("--hard-weight") { Description = "Weight of cross-entropy in the distillation loss.", DefaultValueFactory = _ => 1.0 };
+var softWeight = new Option<double>("--soft-weight") { Description = "Weight of the T²-scaled KL term in the distillation loss.", DefaultValueFactory = _ => 1.0 };
+var seed = new Option<long>("--seed") { Description = "Seed of weight initialization and shuffling.", DefaultValueFactory = _ => 42 };
+var threads = new Option<int?>("--threads") { Description = "CPU threads of libtorch (default: one per core)." };
+var device = new Option<string>("--device") { Description = "auto, cpu, cuda, cuda:N or mps.", DefaultValueFactory = _ => "auto" };
+var trainLimit = new Option<int?>("--train-limit") { Description = "Train on a seeded random subset of this many images." };
+var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first this-many test images (the test set's prefixes are class-balanced)." };
+var teacher = new Option<string?>("--teacher") { Description = "Load the teacher's weights from this file instead of training it." };
+var output = new Option<string>("--output") { Description = "Folder for results.json and the trained teacher's weights.", DefaultValueFactory = _ => "./runs/latest" };
+var verbose = new Option<bool>("--verbose") { Description = "Also print the library's log." };
+
+var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation for .NET: trains the teacher, the student baseline and the distilled student, then prints the results table.")
+{
+    data, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
+    seed, threads, device, trainLimit, testLimit, teacher, output, verbose,
+};
+
+root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
+{
+    DataRoot = parse.GetValue(data)!,
+    Download = !parse.GetValue(noDownload),
+    DownloadSource = parse.GetValue(downloadSource),
+    Epochs = parse.GetValue(epochs),
+    BatchSize = parse.GetValue(batchSize),
+    LearningRate = parse.GetValue(learningRate),
+    Temperature = parse.GetValue(temperature),
+    HardWeight = parse.GetValue(hardWeight),
+    SoftWeight = parse.GetValue(softWeight),
+    Seed = parse.GetValue(seed),
+    Threads = parse.GetValue(threads),
+    Device = parse.GetValue(device)!,
+    TrainLimit = parse.GetValue(trainLimit),
+    TestLimit = parse.GetValue(testLimit),
+    TeacherWeights = parse.GetValue(teacher),
+    OutputDirectory = parse.GetValue(output)!,
+    Verbose = parse.GetValue(verbose),
+}).RunAsync(cancellationToken));
+
+var parsed = root.Parse(args);
+var error = parsed.Errors.Count > 0
+    ? parsed.Errors[0].Message
+    : FirstRangeError(
+        Positive(epochs), Positive(batchSize), PositiveOrNull(threads), PositiveOrNull(trainLimit), PositiveOrNull(testLimit),
+        Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0));
+if (error is not null)
+{
+    Console.Error.WriteLine($"error: {error} (see --help)");
+    return 2;
+}
+
+return await parsed.InvokeAsync();
+
+// Range checks run only on values that parsed, so a malformed number is reported by the parser.
+string? Positive(Option<int> option) => parsed.GetValue(option) is var v && v < 1 ? $"{option.Name} must be ≥ 1, was {v}." : null;
+string? PositiveOrNull(Option<int?> option) => parsed.GetValue(option) is { } v && v < 1 ? $"{option.Name} must be ≥ 1, was {v}." : null;
+string? Above(Option<double> option, double bound) => parsed.GetValue(option) is var v && !(double.IsFinite(v) && v > bound)
+    ? $"{option.Name} must be a number > {bound.ToString(CultureInfo.InvariantCulture)}, was {v.ToString(CultureInfo.InvariantCulture)}." : null;
+string? AtLeast(Option<double> option, double bound) => parsed.GetValue(option) is var v && !(double.IsFinite(v) && v >= bound)
+    ? $"{option.Name} must be a number ≥ {bound.ToString(CultureInfo.InvariantCulture)}, was {v.ToString(CultureInfo.InvariantCulture)}." : null;
+static string? FirstRangeError(params string?[] errors) => errors.FirstOrDefault(e => e is not null);

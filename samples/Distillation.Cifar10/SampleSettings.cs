@@ -1,0 +1,23 @@
+namespace Distillation.Cifar10;
+
+/// <summary>The sample's command line, parsed.</summary>
+internal sealed record SampleSettings
+{
+    public required string DataRoot { get; init; }
+    public required bool Download { get; init; }
+    public string? DownloadSource { get; init; }
+    public required int Epochs { get; init; }
+    public required int BatchSize { get; init; }
+    public required double LearningRate { get; init; }
+    public required double Temperature { get; init; }
+    public required double HardWeight { get; init; }
+    public required double SoftWeight { get; init; }
+    public required long Seed { get; init; }
+    public int? Threads { get; init; }
+    public required string Device { get; init; }
+    public int? TrainLimit { get; init; }
+    public int? TestLimit { get; init; }
+    public string? TeacherWeights { get; init; }
+    public required string OutputDirectory { get; init; }
+    public required bool Verbose { get; init; }
+}
