@@ -21,11 +21,21 @@ var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on th
 var teacher = new Option<string?>("--teacher") { Description = "Load the teacher's weights from this file instead of training it." };
 var output = new Option<string>("--output") { Description = "Folder for results.json and the trained teacher's weights.", DefaultValueFactory = _ => "./runs/latest" };
 var verbose = new Option<bool>("--verbose") { Description = "Also print the library's log." };
+var distillFrom = new Option<DistillFrom>("--distill-from")
+{
+    Description = "baseline: distill the student just trained with cross-entropy (the notebook); scratch: a freshly initialised one (the PyTorch tutorial).",
+    DefaultValueFactory = _ => DistillFrom.Baseline,
+};
+var seeds = new Option<string?>("--seeds")
+{
+    Description = "Comma-separated seeds (e.g. 42,43,44): for each, train the baseline student, then (a) distill it, (b) continue it with cross-entropy " +
+        "for as many epochs (the control), (c) distill a fresh student; report mean ± sd and the gains a − b and c − baseline. Reuses --teacher.",
+};
 
 var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation for .NET: trains the teacher, the student baseline and the distilled student, then prints the results table.")
 {
     data, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
-    seed, threads, device, trainLimit, testLimit, teacher, output, verbose,
+    seed, threads, device, trainLimit, testLimit, teacher, output, verbose, distillFrom, seeds,
 };
 
 root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
@@ -47,6 +57,8 @@ root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
     TeacherWeights = parse.GetValue(teacher),
     OutputDirectory = parse.GetValue(output)!,
     Verbose = parse.GetValue(verbose),
+    DistillFrom = parse.GetValue(distillFrom),
+    Seeds = ParseSeeds(parse.GetValue(seeds)),
 }).RunAsync(cancellationToken));
 
 var parsed = root.Parse(args);
@@ -54,7 +66,7 @@ var error = parsed.Errors.Count > 0
     ? parsed.Errors[0].Message
     : FirstRangeError(
         Positive(epochs), Positive(batchSize), PositiveOrNull(threads), PositiveOrNull(trainLimit), PositiveOrNull(testLimit),
-        Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0));
+        Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), SeedsError());
 if (error is not null)
 {
     Console.Error.WriteLine($"error: {error} (see --help)");
@@ -70,4 +82,22 @@ string? Above(Option<double> option, double bound) => parsed.GetValue(option) is
     ? $"{option.Name} must be a number > {bound.ToString(CultureInfo.InvariantCulture)}, was {v.ToString(CultureInfo.InvariantCulture)}." : null;
 string? AtLeast(Option<double> option, double bound) => parsed.GetValue(option) is var v && !(double.IsFinite(v) && v >= bound)
     ? $"{option.Name} must be a number ≥ {bound.ToString(CultureInfo.InvariantCulture)}, was {v.ToString(CultureInfo.InvariantCulture)}." : null;
+string? SeedsError()
+{
+    var text = parsed.GetValue(seeds);
+    return text is null || ParseSeeds(text) is { Count: > 0 } ? null : $"--seeds takes comma-separated whole numbers, was '{text}'.";
+}
+
 static string? FirstRangeError(params string?[] errors) => errors.FirstOrDefault(e => e is not null);
+
+static IReadOnlyList<long>? ParseSeeds(string? text)
+{
+    if (text is null)
+    {
+        return null;
+    }
+
+    var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+    var values = parts.Select(p => long.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : (long?)null).ToArray();
+    return values.Length > 0 && values.All(v => v is not null) ? values.Select(v => v!.Value).Distinct().ToArray() : [];
+}

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Distillation.Evaluation;
 using Distillation.Training;
 
 namespace Distillation.Cifar10;
@@ -18,6 +19,43 @@ internal sealed record RunSummary(
 /// <summary>One epoch in the results file.</summary>
 internal sealed record EpochSummary(int Epoch, double MeanLoss, IReadOnlyDictionary<string, double> LossParts, double ImagesPerSecond, double Seconds);
 
+/// <summary>One seed of the comparison: the baseline and the three students that continue from it or restart.</summary>
+internal sealed record SeedRuns(long Seed, RunSummary Baseline, RunSummary KdFromBaseline, RunSummary CeContinued, RunSummary KdFromScratch);
+
+/// <summary>One run kind over all seeds.</summary>
+internal sealed record ComparisonRow(string Name, Spread Accuracy, Spread LastEpochLoss);
+
+/// <summary>A paired difference over seeds, in accuracy (fractions; ×100 for points).</summary>
+internal sealed record Gain(string Name, Spread Points);
+
+/// <summary>The seeds, every run, the mean ± sd of each kind and the distillation gains.</summary>
+internal sealed record Comparison(IReadOnlyList<long> Seeds, IReadOnlyList<SeedRuns> Runs, IReadOnlyList<ComparisonRow> Rows, IReadOnlyList<Gain> Gains)
+{
+    public static Comparison Of(IReadOnlyList<SeedRuns> runs)
+    {
+        ComparisonRow Row(string name, Func<SeedRuns, RunSummary> pick) => new(
+            name,
+            Spread.Of(runs.Select(r => pick(r).TestAccuracy)),
+            Spread.Of(runs.Select(r => pick(r).LastEpochLoss ?? double.NaN)));
+
+        double[] Accuracies(Func<SeedRuns, RunSummary> pick) => runs.Select(r => pick(r).TestAccuracy).ToArray();
+
+        return new Comparison(
+            runs.Select(r => r.Seed).ToArray(),
+            runs,
+            [
+                Row("Student baseline", r => r.Baseline),
+                Row("(a) KD from baseline", r => r.KdFromBaseline),
+                Row("(b) CE continued", r => r.CeContinued),
+                Row("(c) KD from scratch", r => r.KdFromScratch),
+            ],
+            [
+                new Gain("Gain a − b", Spread.OfDifferences(Accuracies(r => r.KdFromBaseline), Accuracies(r => r.CeContinued))),
+                new Gain("Gain c − baseline", Spread.OfDifferences(Accuracies(r => r.KdFromScratch), Accuracies(r => r.Baseline))),
+            ]);
+    }
+}
+
 /// <summary>Everything the sample writes to results.json.</summary>
 internal sealed record SampleResults(
     DateTimeOffset CreatedUtc,
@@ -27,13 +65,16 @@ internal sealed record SampleResults(
     int TrainImages,
     int TestImages,
     SampleSettings Settings,
-    IReadOnlyList<RunSummary> Runs)
+    IReadOnlyList<RunSummary> Runs,
+    Comparison? Comparison)
 {
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
     };
 
     public static RunSummary Summarize(string name, TrainingResult result) => new(

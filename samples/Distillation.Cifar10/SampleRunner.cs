@@ -10,10 +10,14 @@ using static TorchSharp.torch;
 
 namespace Distillation.Cifar10;
 
-/// <summary>Runs the notebook: data, teacher, student baseline, distilled student, table, JSON.</summary>
+/// <summary>
+/// Runs the notebook (teacher, student baseline, distilled student), or with <c>--seeds</c> the
+/// comparison of distillation against its control over several seeds; prints the tables and writes results.json.
+/// </summary>
 internal sealed class SampleRunner(SampleSettings settings)
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+    private readonly ConsoleProgress console = new();
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -41,7 +45,6 @@ internal sealed class SampleRunner(SampleSettings settings)
         using var loggerFactory = LoggerFactory.Create(builder => builder
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
             .SetMinimumLevel(settings.Verbose ? LogLevel.Information : LogLevel.Warning));
-        var console = new ConsoleProgress();
 
         var deviceOptions = DeviceOptions.Parse(settings.Device);
         deviceOptions.Threads = settings.Threads;
@@ -53,36 +56,20 @@ internal sealed class SampleRunner(SampleSettings settings)
             Seed = settings.Seed,
             Device = deviceOptions,
         };
-        var lossOptions = new KLDivergenceLossOptions(settings.Temperature, settings.HardWeight, settings.SoftWeight);
+        var loss = new KLDivergenceLoss(new KLDivergenceLossOptions(settings.Temperature, settings.HardWeight, settings.SoftWeight));
         trainerOptions.Validate();
-        lossOptions.Validate();
 
         // Fail on an unavailable device before minutes of loading and training.
         DeviceSelector.Resolve(deviceOptions);
 
-        // Data: the sample downloads when the folder is missing (opt out with --no-download).
-        var folder = Cifar10Dataset.ResolveFolder(settings.DataRoot);
-        if (!Directory.Exists(folder) && settings.Download)
-        {
-            Console.WriteLine($"CIFAR-10 not found in {settings.DataRoot}; downloading.");
-            var downloadOptions = new Cifar10DownloadOptions();
-            if (settings.DownloadSource is { } source)
-            {
-                downloadOptions.Source = source;
-            }
-
-            folder = await new Cifar10Downloader(logger: loggerFactory.CreateLogger<Cifar10Downloader>())
-                .EnsureAsync(settings.DataRoot, downloadOptions, console, cancellationToken).ConfigureAwait(false);
-        }
-
+        var folder = await EnsureDataAsync(loggerFactory, cancellationToken).ConfigureAwait(false);
         var dataLogger = loggerFactory.CreateLogger("Distillation.Data");
         using var fullTrain = Cifar10Dataset.Load(folder, Cifar10Split.Train, logger: dataLogger);
         using var fullTest = Cifar10Dataset.Load(folder, Cifar10Split.Test, logger: dataLogger);
         using var train = settings.TrainLimit is { } trainLimit ? fullTrain.Sample(trainLimit, settings.Seed) : null;
         using var test = settings.TestLimit is { } testLimit ? fullTest.Take(testLimit) : null;
-        var trainSet = train ?? fullTrain;
-        var testSet = test ?? fullTest;
-        Console.WriteLine($"CIFAR-10 from {folder}: {trainSet.Count:N0} training and {testSet.Count:N0} test images.");
+        var data = new Splits(folder, train ?? fullTrain, test ?? fullTest);
+        Console.WriteLine($"CIFAR-10 from {folder}: {data.Train.Count:N0} training and {data.Test.Count:N0} test images.");
 
         // As the notebook: each model is created right after torch.manual_seed(seed).
         manual_seed(settings.Seed);
@@ -93,66 +80,192 @@ internal sealed class SampleRunner(SampleSettings settings)
         Console.WriteLine($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
         Console.WriteLine($"Teacher parameters: {CountParameters(teacher):N0}");
         Console.WriteLine($"Student parameters: {CountParameters(student):N0}");
-
-        var runs = new List<RunSummary>();
         Directory.CreateDirectory(settings.OutputDirectory);
 
-        if (settings.TeacherWeights is { } weights)
+        var teacherRun = PrepareTeacher(trainer, data, cancellationToken);
+        if (settings.Seeds is { } seeds)
         {
-            teacher.LoadWeights(weights);
-            Console.WriteLine($"\nTeacher loaded from {weights}.");
-            var evaluation = trainer.EvaluateTeacher(testSet, cancellationToken);
-            Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {evaluation.Accuracy:P2}"));
-            runs.Add(LoadedTeacher(CountParameters(teacher), evaluation));
+            CompareOverSeeds(trainer, seeds, loss, data, teacherRun, cancellationToken);
         }
         else
         {
-            Console.WriteLine("\nTraining the teacher (cross-entropy):");
-            console.StartRun();
-            var result = trainer.TrainTeacher(trainSet, testSet, console, cancellationToken);
-            var saved = Path.Combine(settings.OutputDirectory, "teacher.weights");
-            teacher.SaveWeights(saved);
-            Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {result.FinalAccuracy:P2} (weights saved to {saved})"));
-            runs.Add(SampleResults.Summarize("Teacher", result));
+            RunNotebook(trainer, loss, data, teacherRun, cancellationToken);
+        }
+    }
+
+    private async Task<string> EnsureDataAsync(ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        // The sample downloads when the folder is missing (opt out with --no-download).
+        var folder = Cifar10Dataset.ResolveFolder(settings.DataRoot);
+        if (Directory.Exists(folder) || !settings.Download)
+        {
+            return folder;
         }
 
-        Console.WriteLine("\nTraining the student alone (cross-entropy):");
-        console.StartRun();
-        var baseline = trainer.TrainStudent(trainSet, testSet, console, cancellationToken);
-        Console.WriteLine(string.Create(Invariant, $"Student test accuracy: {baseline.FinalAccuracy:P2}"));
-        runs.Add(SampleResults.Summarize("Student", baseline));
+        Console.WriteLine($"CIFAR-10 not found in {settings.DataRoot}; downloading.");
+        var downloadOptions = new Cifar10DownloadOptions();
+        if (settings.DownloadSource is { } source)
+        {
+            downloadOptions.Source = source;
+        }
 
-        // The notebook distills the student it has just trained; the trainer continues from its weights.
-        var loss = new KLDivergenceLoss(lossOptions);
-        Console.WriteLine($"\nDistilling the student from the teacher ({loss.Name}):");
-        console.StartRun();
-        var distilled = trainer.Distill(trainSet, testSet, loss, console, cancellationToken);
-        Console.WriteLine(string.Create(Invariant, $"Distilled student test accuracy: {distilled.FinalAccuracy:P2}"));
-        runs.Add(SampleResults.Summarize("Distilled student", distilled));
+        return await new Cifar10Downloader(logger: loggerFactory.CreateLogger<Cifar10Downloader>())
+            .EnsureAsync(settings.DataRoot, downloadOptions, console, cancellationToken).ConfigureAwait(false);
+    }
 
-        PrintTable(runs);
-        var resultsPath = Path.Combine(settings.OutputDirectory, "results.json");
-        new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), folder, trainSet.Count, testSet.Count, settings, runs)
-            .WriteTo(resultsPath);
-        Console.WriteLine($"\nResults written to {resultsPath}");
+    /// <summary>Loads the teacher given with --teacher, or trains it and saves its weights.</summary>
+    private RunSummary PrepareTeacher(Trainer<TeacherNet, StudentNet> trainer, Splits data, CancellationToken cancellationToken)
+    {
+        if (settings.TeacherWeights is { } weights)
+        {
+            trainer.Teacher.LoadWeights(weights);
+            Console.WriteLine($"\nTeacher loaded from {weights}.");
+            var evaluation = trainer.EvaluateTeacher(data.Test, cancellationToken);
+            Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {evaluation.Accuracy:P2}"));
+            return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(trainer.Teacher), 0, null, evaluation.Accuracy, []);
+        }
+
+        Console.WriteLine("\nTraining the teacher (cross-entropy):");
+        console.StartRun();
+        var result = trainer.TrainTeacher(data.Train, data.Test, console, cancellationToken);
+        var saved = Path.Combine(settings.OutputDirectory, "teacher.weights");
+        trainer.Teacher.SaveWeights(saved);
+        Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {result.FinalAccuracy:P2} (weights saved to {saved})"));
+        return SampleResults.Summarize("Teacher", result);
+    }
+
+    /// <summary>The notebook: the student alone, then distilled from the baseline (or from scratch).</summary>
+    private void RunNotebook(Trainer<TeacherNet, StudentNet> trainer, KLDivergenceLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    {
+        var runs = new List<RunSummary> { teacherRun };
+        var baseline = Train("Student", "Training the student alone (cross-entropy)", t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), trainer);
+        runs.Add(baseline);
+
+        if (settings.DistillFrom == DistillFrom.Baseline)
+        {
+            // The notebook distills the student it has just trained; the trainer continues from its weights.
+            runs.Add(Train("Distilled student", $"Distilling the trained student from the teacher ({loss.Name})",
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer));
+        }
+        else
+        {
+            using var fresh = FreshStudent(settings.Seed);
+            runs.Add(Train("Distilled student", $"Distilling a fresh student from the teacher ({loss.Name})",
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer.WithStudent(fresh)));
+        }
+
+        PrintTable("Results", runs);
+        Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Test.Count, settings, runs, null));
+    }
+
+    /// <summary>
+    /// Per seed: the baseline; (a) distillation continuing from it; (b) the control, cross-entropy
+    /// continuing from it for as many epochs; (c) distillation of a fresh student.
+    /// </summary>
+    private void CompareOverSeeds(Trainer<TeacherNet, StudentNet> trainer, IReadOnlyList<long> seeds, KLDivergenceLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    {
+        var perSeed = new List<SeedRuns>();
+        foreach (var seed in seeds)
+        {
+            Console.WriteLine($"\n=== Seed {seed}");
+            var options = new TrainerOptions
+            {
+                Epochs = trainer.Options.Epochs,
+                BatchSize = trainer.Options.BatchSize,
+                EvaluationBatchSize = trainer.Options.EvaluationBatchSize,
+                LearningRate = trainer.Options.LearningRate,
+                Seed = seed,
+                Device = trainer.Options.Device,
+            };
+
+            using var baselineStudent = FreshStudent(seed);
+            var baseline = Train("Student baseline", "Student alone (cross-entropy)",
+                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), trainer.WithStudent(baselineStudent, options));
+
+            using var continuedWithKd = CopyOf(baselineStudent);
+            var a = Train("(a) KD from baseline", $"(a) distilling the trained baseline ({loss.Name})",
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer.WithStudent(continuedWithKd, options));
+
+            using var continuedWithCe = CopyOf(baselineStudent);
+            var b = Train("(b) CE continued", "(b) control: the trained baseline continued with cross-entropy",
+                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), trainer.WithStudent(continuedWithCe, options));
+
+            using var scratch = FreshStudent(seed);
+            var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})",
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer.WithStudent(scratch, options));
+
+            perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
+            PrintTable($"Seed {seed}", [baseline, a, b, c]);
+
+            // Written after every seed, so an interrupted comparison keeps the seeds it finished.
+            Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Test.Count, settings, [teacherRun], Comparison.Of(perSeed)));
+        }
+
+        PrintComparison(teacherRun, Comparison.Of(perSeed));
+    }
+
+    private RunSummary Train(string name, string title, Func<Trainer<TeacherNet, StudentNet>, TrainingResult> run, Trainer<TeacherNet, StudentNet> trainer)
+    {
+        Console.WriteLine($"\n{title}:");
+        console.StartRun();
+        var result = run(trainer);
+        Console.WriteLine(string.Create(Invariant, $"{name} test accuracy: {result.FinalAccuracy:P2}"));
+        return SampleResults.Summarize(name, result);
+    }
+
+    private static StudentNet FreshStudent(long seed)
+    {
+        manual_seed(seed);
+        return new StudentNet();
+    }
+
+    private static StudentNet CopyOf(StudentNet trained)
+    {
+        var copy = new StudentNet();
+        copy.load_state_dict(trained.state_dict());
+        return copy;
+    }
+
+    private void Write(SampleResults results)
+    {
+        var path = Path.Combine(settings.OutputDirectory, "results.json");
+        results.WriteTo(path);
+        Console.WriteLine($"\nResults written to {path}");
     }
 
     private static long CountParameters(nn.Module module) => module.parameters().Sum(p => p.numel());
 
-    private RunSummary LoadedTeacher(long parameters, EvaluationResult evaluation) =>
-        new("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + settings.TeacherWeights, parameters, 0, null, evaluation.Accuracy, []);
-
-    private static void PrintTable(IReadOnlyList<RunSummary> runs)
+    private static void PrintTable(string title, IReadOnlyList<RunSummary> runs)
     {
-        Console.WriteLine();
-        Console.WriteLine($"{"Model",-20} {"Parameters",12} {"Time to train",15} {"Last-epoch loss",16} {"Test accuracy",14}");
-        Console.WriteLine(new string('-', 81));
+        Console.WriteLine($"\n{title}");
+        Console.WriteLine($"{"Model",-22} {"Parameters",12} {"Time to train",15} {"Last-epoch loss",16} {"Test accuracy",14}");
+        Console.WriteLine(new string('-', 83));
         foreach (var run in runs)
         {
             var time = run.TrainingSeconds > 0 ? ConsoleProgress.Format(TimeSpan.FromSeconds(run.TrainingSeconds)) : "(loaded)";
             var loss = run.LastEpochLoss is { } l ? l.ToString("F4", Invariant) : "-";
             Console.WriteLine(string.Create(Invariant,
-                $"{run.Name,-20} {run.Parameters,12:N0} {time,15} {loss,16} {run.TestAccuracy,14:P2}"));
+                $"{run.Name,-22} {run.Parameters,12:N0} {time,15} {loss,16} {run.TestAccuracy,14:P2}"));
         }
     }
+
+    private static void PrintComparison(RunSummary teacher, Comparison comparison)
+    {
+        Console.WriteLine(string.Create(Invariant, $"\nOver seeds {string.Join(", ", comparison.Seeds)} (teacher {teacher.TestAccuracy:P2}): test accuracy and last-epoch loss, mean ± sd"));
+        Console.WriteLine($"{"Run",-22} {"Accuracy (%)",18} {"Last-epoch loss",20}   Per seed (%)");
+        Console.WriteLine(new string('-', 90));
+        foreach (var row in comparison.Rows)
+        {
+            Console.WriteLine(string.Create(Invariant,
+                $"{row.Name,-22} {row.Accuracy.Mean * 100,8:F2} ± {row.Accuracy.StandardDeviation * 100,5:F2}   {row.LastEpochLoss.Mean,9:F4} ± {row.LastEpochLoss.StandardDeviation,7:F4}   {string.Join(" ", row.Accuracy.Values.Select(v => (v * 100).ToString("F2", Invariant)))}"));
+        }
+
+        foreach (var gain in comparison.Gains)
+        {
+            Console.WriteLine(string.Create(Invariant,
+                $"{gain.Name,-22} {gain.Points.Mean * 100,+8:F2} ± {gain.Points.StandardDeviation * 100,5:F2} points   per seed {string.Join(" ", gain.Points.Values.Select(v => (v * 100).ToString("+0.00;-0.00", Invariant)))}"));
+        }
+    }
+
+    private sealed record Splits(string Folder, ImageDataset Train, ImageDataset Test);
 }

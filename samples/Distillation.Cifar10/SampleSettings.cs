@@ -20,4 +20,16 @@ internal sealed record SampleSettings
     public string? TeacherWeights { get; init; }
     public required string OutputDirectory { get; init; }
     public required bool Verbose { get; init; }
+    public required DistillFrom DistillFrom { get; init; }
+    public IReadOnlyList<long>? Seeds { get; init; }
+}
+
+/// <summary>Which student the distillation starts from.</summary>
+internal enum DistillFrom
+{
+    /// <summary>The student just trained with cross-entropy, as the notebook does.</summary>
+    Baseline,
+
+    /// <summary>A freshly initialised student, as the PyTorch tutorial does.</summary>
+    Scratch,
 }

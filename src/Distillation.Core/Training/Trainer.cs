@@ -33,19 +33,35 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="DeviceNotAvailableException">The requested device is not available.</exception>
     public Trainer(TTeacher teacher, TStudent student, TrainerOptions? options = null, ILogger<Trainer<TTeacher, TStudent>>? logger = null)
+        : this(teacher, student, options ?? new TrainerOptions(), logger ?? (ILogger)NullLogger.Instance, device: null)
+    {
+    }
+
+    private Trainer(TTeacher teacher, TStudent student, TrainerOptions options, ILogger logger, Device? device)
     {
         ArgumentNullException.ThrowIfNull(teacher);
         ArgumentNullException.ThrowIfNull(student);
-        Options = options ?? new TrainerOptions();
-        Options.Validate();
-        this.logger = logger ?? (ILogger)NullLogger.Instance;
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        this.logger = logger;
 
-        Device = DeviceSelector.Resolve(Options.Device, this.logger);
+        Device = device ?? DeviceSelector.Resolve(Options.Device, this.logger);
         Teacher = teacher;
         Student = student;
         Teacher.to(Device);
         Student.to(Device);
     }
+
+    /// <summary>
+    /// A trainer for another student with the same teacher, device and logger: to distill a freshly
+    /// initialised student (from scratch), or a copy of a trained one, without touching this trainer's.
+    /// </summary>
+    /// <param name="student">The other student; moved to this trainer's device.</param>
+    /// <param name="options">Settings for the new trainer; this trainer's when null. Its device settings are ignored: the device stays.</param>
+    /// <returns>The new trainer.</returns>
+    public Trainer<TTeacher, TStudent> WithStudent(TStudent student, TrainerOptions? options = null) =>
+        new(Teacher, student, options ?? Options, logger, Device);
 
     /// <summary>The settings.</summary>
     public TrainerOptions Options { get; }
