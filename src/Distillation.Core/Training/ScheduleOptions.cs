@@ -1,0 +1,135 @@
+namespace Distillation.Training;
+
+/// <summary>How the learning rate changes from epoch to epoch (after any warm-up).</summary>
+public enum ScheduleKind
+{
+    /// <summary>The base rate throughout.</summary>
+    Constant,
+
+    /// <summary>The base rate times <c>Gamma</c> once per <c>StepSize</c> completed epochs (PyTorch's <c>StepLR</c>).</summary>
+    Step,
+
+    /// <summary>The base rate times <c>Gamma</c> once per milestone passed (PyTorch's <c>MultiStepLR</c>).</summary>
+    MultiStep,
+
+    /// <summary>Cosine annealing from the base rate towards <c>MinLearningRate</c> over the epochs after warm-up (PyTorch's <c>CosineAnnealingLR</c>).</summary>
+    Cosine,
+}
+
+/// <summary>
+/// Settings of a <see cref="LearningRateSchedule"/>. The rate is set once per epoch; epochs are
+/// numbered from 1, as in the trainer's reports. Default: a constant rate, no warm-up.
+/// </summary>
+/// <remarks>
+/// With <c>e</c> the epoch (1-based), <c>E</c> the run's epochs, <c>W</c> = <see cref="WarmupEpochs"/>
+/// and <c>base</c> the optimizer's learning rate:
+/// <list type="bullet">
+/// <item>warm-up, <c>e ≤ W</c>: <c>base · e / (W + 1)</c>, a linear ramp that reaches
+/// <c>base</c> at epoch <c>W + 1</c>, where the schedule takes over;</item>
+/// <item>Step: <c>base · Gamma^⌊(e − 1) / StepSize⌋</c>;</item>
+/// <item>MultiStep: <c>base · Gamma^(number of milestones m with m ≤ e − 1)</c>;</item>
+/// <item>Cosine: <c>min + (base − min) · (1 + cos(π · t / T)) / 2</c> with <c>t = e − 1 − W</c> and
+/// <c>T = E − W</c>, so it starts at <c>base</c> right after warm-up and reaches about
+/// <c>min</c> in the last epoch.</item>
+/// </list>
+/// Step sizes and milestones count completed epochs from the start of the run, warm-up included, as
+/// PyTorch's 0-based epoch counter does: milestone 30 lowers the rate from epoch 31 on.
+/// </remarks>
+public sealed record ScheduleOptions
+{
+    /// <summary>The schedule. Default: <see cref="ScheduleKind.Constant"/>.</summary>
+    public ScheduleKind Kind { get; init; } = ScheduleKind.Constant;
+
+    /// <summary>Completed epochs between two decays of <see cref="ScheduleKind.Step"/>; required (≥ 1) for it. Default: 0 (unset).</summary>
+    public int StepSize { get; init; }
+
+    /// <summary>
+    /// Completed-epoch counts after which <see cref="ScheduleKind.MultiStep"/> multiplies the rate by
+    /// <see cref="Gamma"/>, strictly increasing and ≥ 1; required (non-empty) for it. Default: empty.
+    /// </summary>
+    public IReadOnlyList<int> Milestones { get; init; } = [];
+
+    /// <summary>The factor of each decay of Step and MultiStep, &gt; 0. Default: 0.1.</summary>
+    public double Gamma { get; init; } = 0.1;
+
+    /// <summary>The rate <see cref="ScheduleKind.Cosine"/> anneals towards, in [0, base rate]. Default: 0.</summary>
+    public double MinLearningRate { get; init; }
+
+    /// <summary>Epochs of linear warm-up at the start of the run, fewer than the run's epochs. Default: 0 (none).</summary>
+    public int WarmupEpochs { get; init; }
+
+    /// <summary>Checks the values that do not depend on the run.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown schedule kind.");
+        }
+
+        if (StepSize < 0 || (Kind == ScheduleKind.Step && StepSize < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(StepSize), StepSize, "The step size must be ≥ 1 epoch for a Step schedule (and never negative).");
+        }
+
+        if (Milestones is null)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Milestones), null, "Milestones must not be null.");
+        }
+
+        if (Kind == ScheduleKind.MultiStep && Milestones.Count == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Milestones), "[]", "A MultiStep schedule needs at least one milestone.");
+        }
+
+        for (var i = 0; i < Milestones.Count; i++)
+        {
+            if (Milestones[i] < 1 || (i > 0 && Milestones[i] <= Milestones[i - 1]))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Milestones), $"[{string.Join(", ", Milestones)}]", "Milestones must be ≥ 1 and strictly increasing.");
+            }
+        }
+
+        if (!double.IsFinite(Gamma) || Gamma <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Gamma), Gamma, "Gamma must be a finite number > 0.");
+        }
+
+        if (!double.IsFinite(MinLearningRate) || MinLearningRate < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinLearningRate), MinLearningRate, "The minimum learning rate must be a finite number ≥ 0.");
+        }
+
+        if (WarmupEpochs < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(WarmupEpochs), WarmupEpochs, "Warm-up epochs must be ≥ 0.");
+        }
+    }
+
+    /// <summary>Checks every value, including those that depend on the run.</summary>
+    /// <param name="baseLearningRate">The optimizer's learning rate, finite and &gt; 0.</param>
+    /// <param name="totalEpochs">The run's epochs, ≥ 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
+    public void Validate(double baseLearningRate, int totalEpochs)
+    {
+        Validate();
+        if (!double.IsFinite(baseLearningRate) || baseLearningRate <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(baseLearningRate), baseLearningRate, "The base learning rate must be a finite number > 0.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(totalEpochs, 1);
+        if (WarmupEpochs >= totalEpochs)
+        {
+            throw OutOfRange(nameof(WarmupEpochs), WarmupEpochs, $"Warm-up must leave at least one epoch of the {totalEpochs} to the schedule.");
+        }
+
+        if (Kind == ScheduleKind.Cosine && MinLearningRate > baseLearningRate)
+        {
+            throw OutOfRange(nameof(MinLearningRate), MinLearningRate, FormattableString.Invariant($"The minimum learning rate must not exceed the base rate {baseLearningRate}."));
+        }
+    }
+
+    // Names a property rather than a parameter of the method that throws (CA2208 would object to the direct constructor call).
+    private static ArgumentOutOfRangeException OutOfRange(string property, object value, string message) => new(property, value, message);
+}
