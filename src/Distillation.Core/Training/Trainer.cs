@@ -138,11 +138,20 @@ public sealed partial class Trainer<TTeacher, TStudent>
         }
 
         var runTeacher = teacher is not null && loss.NeedsTeacher;
+        if (teacher is null && (loss.NeedsTeacher || loss.TeacherFeatureModules.Count > 0))
+        {
+            throw new ArgumentException($"The {loss.Name} loss needs a teacher; use Distill.", nameof(loss));
+        }
+
         var totalTime = Stopwatch.StartNew();
         var parameters = model.parameters().Sum(p => p.numel());
         LogRunStarting(logger, phase, loss.Name, parameters, train.Count, Options.Epochs, Device);
 
-        using var optimizer = optim.Adam(model.parameters(), Options.LearningRate);
+        // Feature terms read hooked module outputs; a loss's own parameters (e.g. a hint regressor) train with the student.
+        using var studentFeatures = new FeatureCapture(model, loss.StudentFeatureModules);
+        using var teacherFeatures = runTeacher ? new FeatureCapture(teacher!, loss.TeacherFeatureModules) : null;
+        loss.MoveTo(Device);
+        using var optimizer = optim.Adam(model.parameters().Concat(loss.TrainableParameters), Options.LearningRate);
         using var shuffle = new Generator((ulong)Options.Seed);
         var history = new List<EpochReport>(Options.Epochs);
         var trainingTime = TimeSpan.Zero;
@@ -171,10 +180,19 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
                     optimizer.zero_grad();
                     var studentLogits = model.call(batch.Images);
-                    var result = loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits) { Epoch = epoch, Step = step });
+                    var result = loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits)
+                    {
+                        StudentFeatures = studentFeatures.Outputs,
+                        TeacherFeatures = teacherFeatures?.Outputs ?? DistillationContext.NoFeatures,
+                        Epoch = epoch,
+                        Epochs = Options.Epochs,
+                        Step = step,
+                    });
                     result.Total.backward();
                     optimizer.step();
                     sums.Add(result);
+                    studentFeatures.Clear();
+                    teacherFeatures?.Clear();
                 }
 
                 progress?.Report(new BatchProgress(phase, epoch, Options.Epochs, step + 1, plan.BatchCount, epochClock.Elapsed));
