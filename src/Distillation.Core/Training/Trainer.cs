@@ -151,8 +151,14 @@ public sealed partial class Trainer<TTeacher, TStudent>
         using var studentFeatures = new FeatureCapture(model, loss.StudentFeatureModules);
         using var teacherFeatures = runTeacher ? new FeatureCapture(teacher!, loss.TeacherFeatureModules) : null;
         loss.MoveTo(Device);
-        using var optimizer = optim.Adam(model.parameters().Concat(loss.TrainableParameters), Options.LearningRate);
+        var trained = model.parameters().Concat(loss.TrainableParameters).ToArray();
+        using var optimizer = Optimization.CreateOptimizer(trained, Options.Optimizer);
+        var schedule = new LearningRateSchedule(Options.Schedule, Options.Optimizer.LearningRate, Options.Epochs);
+        var augmentation = Options.Augmentation is { } augmentationOptions ? new BatchAugmentation(augmentationOptions, train.Normalization) : null;
         using var shuffle = new Generator((ulong)Options.Seed);
+
+        // A generator of its own, so turning augmentation on does not change the shuffling order.
+        using var augmentationDraws = new Generator((ulong)Options.Seed ^ 0x5DEECE66DUL);
         var history = new List<EpochReport>(Options.Epochs);
         var trainingTime = TimeSpan.Zero;
         EvaluationResult? lastEvaluation = null;
@@ -161,6 +167,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         {
             model.train();
             teacher?.eval();
+            var learningRate = schedule.Apply(optimizer, epoch);
             var epochClock = Stopwatch.StartNew();
             using var plan = train.PlanBatches(Options.BatchSize, shuffle);
             using var sums = new LossSums(Device);
@@ -171,15 +178,16 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 using (NewDisposeScope())
                 {
                     var batch = plan.GetBatch(step, Device);
+                    var images = augmentation?.Apply(batch.Images, augmentationDraws) ?? batch.Images;
                     Tensor? teacherLogits = null;
                     if (runTeacher)
                     {
                         using var noGrad = no_grad();
-                        teacherLogits = teacher!.call(batch.Images);
+                        teacherLogits = teacher!.call(images);
                     }
 
                     optimizer.zero_grad();
-                    var studentLogits = model.call(batch.Images);
+                    var studentLogits = model.call(images);
                     var result = loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits)
                     {
                         StudentFeatures = studentFeatures.Outputs,
@@ -189,6 +197,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
                         Step = step,
                     });
                     result.Total.backward();
+                    if (Options.Optimizer.GradientClipNorm is { } maxNorm)
+                    {
+                        Optimization.ClipGradients(trained, maxNorm);
+                    }
+
                     optimizer.step();
                     sums.Add(result);
                     studentFeatures.Clear();
@@ -214,7 +227,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 accuracy = lastEvaluation.Accuracy;
             }
 
-            var report = new EpochReport(phase, epoch, Options.Epochs, meanLoss, parts, accuracy, train.Count, epochTime);
+            var report = new EpochReport(phase, epoch, Options.Epochs, meanLoss, parts, accuracy, train.Count, epochTime, learningRate);
             history.Add(report);
             LogEpoch(logger, phase, epoch, Options.Epochs, meanLoss, FormatParts(parts), report.ImagesPerSecond, accuracy);
             progress?.Report(report);

@@ -1,3 +1,4 @@
+using Distillation.Data;
 using Distillation.Devices;
 
 namespace Distillation.Training;
@@ -14,8 +15,24 @@ public sealed class TrainerOptions
     /// <summary>Images per evaluation batch (does not change results). Default: 256.</summary>
     public int EvaluationBatchSize { get; set; } = 256;
 
-    /// <summary>Adam's learning rate. Default: 0.001.</summary>
-    public double LearningRate { get; set; } = 1e-3;
+    /// <summary>The base learning rate: a shortcut to <see cref="OptimizerOptions.LearningRate"/> of <see cref="Optimizer"/>. Default: 0.001.</summary>
+    public double LearningRate
+    {
+        get => Optimizer.LearningRate;
+        set => Optimizer = Optimizer with { LearningRate = value };
+    }
+
+    /// <summary>The optimizer and its hyper-parameters, and gradient clipping. Default: Adam, learning rate 0.001, as the notebook.</summary>
+    public OptimizerOptions Optimizer { get; set; } = new();
+
+    /// <summary>The learning-rate schedule and warm-up, applied per epoch. Default: constant.</summary>
+    public ScheduleOptions Schedule { get; set; } = new();
+
+    /// <summary>
+    /// Training-batch augmentation (random crop from padding, horizontal flip), seeded from
+    /// <see cref="Seed"/>; null for none. Default: null, so the notebook's runs stay reproducible.
+    /// </summary>
+    public AugmentationOptions? Augmentation { get; set; }
 
     /// <summary>The seed of the shuffling generator; each training call starts it afresh. Default: 42.</summary>
     public long Seed { get; set; } = 42;
@@ -45,10 +62,11 @@ public sealed class TrainerOptions
             throw new ArgumentOutOfRangeException(nameof(EvaluationBatchSize), EvaluationBatchSize, "The evaluation batch size must be ≥ 1.");
         }
 
-        if (!double.IsFinite(LearningRate) || LearningRate <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a finite number > 0.");
-        }
+        ArgumentNullException.ThrowIfNull(Optimizer, nameof(Optimizer));
+        ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
+        Optimizer.Validate();
+        Schedule.Validate(Optimizer.LearningRate, Epochs);
+        Augmentation?.Validate();
 
         ArgumentNullException.ThrowIfNull(Device, nameof(Device));
         Device.Validate();

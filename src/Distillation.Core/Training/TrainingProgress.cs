@@ -38,6 +38,7 @@ public sealed record BatchProgress(TrainingPhase Phase, int Epoch, int Epochs, i
 /// <param name="Accuracy">Top-1 accuracy on the evaluation set when it was evaluated this epoch, else null.</param>
 /// <param name="Images">Training images seen in the epoch.</param>
 /// <param name="TrainingTime">Wall time of the epoch's training steps (evaluation excluded).</param>
+/// <param name="LearningRate">The learning rate of the epoch, after schedule and warm-up.</param>
 public sealed record EpochReport(
     TrainingPhase Phase,
     int Epoch,
@@ -46,7 +47,8 @@ public sealed record EpochReport(
     IReadOnlyDictionary<string, double> LossParts,
     double? Accuracy,
     long Images,
-    TimeSpan TrainingTime)
+    TimeSpan TrainingTime,
+    double LearningRate = double.NaN)
     : TrainingProgress(Phase, Epoch, Epochs)
 {
     /// <summary>Training throughput of the epoch.</summary>

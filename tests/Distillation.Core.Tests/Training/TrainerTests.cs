@@ -1,4 +1,5 @@
 using Distillation.Data;
+using OptimizerOptions = Distillation.Training.OptimizerOptions;
 using Distillation.Devices;
 using Distillation.Losses;
 using Distillation.Training;
@@ -253,6 +254,57 @@ public sealed class TrainerTests : IDisposable
             var total = context.Epoch == 1 ? ce : ce * float.NaN;
             return new LossResult(total, [new LossPart("ce", total.detach(), 1)]);
         }
+    }
+
+    [Fact]
+    public void The_schedule_sets_each_epochs_learning_rate_and_the_report_shows_it()
+    {
+        using var train = Quadrants(64, seed: 1);
+        var options = Options(epochs: 4);
+        options.Schedule = new ScheduleOptions { Kind = ScheduleKind.Step, StepSize = 2, Gamma = 0.5 };
+
+        var result = NewTrainer(options).TrainStudent(train);
+
+        // Step: 0.01 · 0.5^⌊(e − 1) / 2⌋ = 0.01, 0.01, 0.005, 0.005.
+        result.History.Select(r => r.LearningRate).Should().Equal(0.01, 0.01, 0.005, 0.005);
+    }
+
+    [Fact]
+    public void Augmentation_changes_the_batches_reproducibly_without_changing_the_order()
+    {
+        double[] Losses(bool augment)
+        {
+            using var train = Quadrants(96, seed: 1);
+            var options = Options(epochs: 2);
+            options.Augmentation = augment ? new AugmentationOptions() : null;
+            return NewTrainer(options).TrainStudent(train).History.Select(r => r.MeanLoss).ToArray();
+        }
+
+        var plain = Losses(augment: false);
+        var augmented = Losses(augment: true);
+
+        augmented.Should().NotEqual(plain, "crops and flips change what the model sees");
+        Losses(augment: true).Should().Equal(augmented, "the augmentation draws come from the seed");
+    }
+
+    [Fact]
+    public void Gradient_clipping_bounds_each_update()
+    {
+        float Change(double? clip)
+        {
+            using var train = Quadrants(32, seed: 1);
+            var options = Options(epochs: 1);
+            options.Optimizer = new OptimizerOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0, GradientClipNorm = clip };
+            var trainer = NewTrainer(options);
+            var before = trainer.Student.parameters().Select(p => p.detach().clone()).ToArray();
+            trainer.TrainStudent(train);
+            return trainer.Student.parameters().Zip(before).Sum(p => (p.First - p.Second).pow(2).sum().item<float>());
+        }
+
+        // One SGD step (32 images, batch 32) moves the weights by lr · g; clipped to norm 1e-3 the move is at most 0.1 · 1e-3.
+        var clipped = Change(1e-3);
+        Math.Sqrt(clipped).Should().BeLessThanOrEqualTo(0.1 * 1e-3 * 1.0001);
+        Change(null).Should().BeGreaterThan(clipped * 100);
     }
 
     [Theory]
