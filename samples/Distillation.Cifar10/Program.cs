@@ -26,6 +26,12 @@ var distillFrom = new Option<DistillFrom>("--distill-from")
     Description = "baseline: distill the student just trained with cross-entropy (the notebook); scratch: a freshly initialised one (the PyTorch tutorial).",
     DefaultValueFactory = _ => DistillFrom.Baseline,
 };
+var method = new Option<string>("--method") { Description = MethodSpec.Help, DefaultValueFactory = _ => "kd" };
+var augment = new Option<bool>("--augment") { Description = "Augment training batches: random 32×32 crop from 4-pixel padding and horizontal flip (seeded)." };
+var optimizer = new Option<string>("--optimizer") { Description = "adam, adamw or sgd (momentum 0.9); with --weight-decay.", DefaultValueFactory = _ => "adam" };
+var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay of the optimizer.", DefaultValueFactory = _ => 0.0 };
+var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: constant, step (×0.1 every third of the run), multistep (×0.1 at 50 % and 75 %) or cosine.", DefaultValueFactory = _ => "constant" };
+var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learning-rate warm-up.", DefaultValueFactory = _ => 0 };
 var seeds = new Option<string?>("--seeds")
 {
     Description = "Comma-separated seeds (e.g. 42,43,44): for each, train the baseline student, then (a) distill it, (b) continue it with cross-entropy " +
@@ -36,6 +42,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
 {
     data, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
     seed, threads, device, trainLimit, testLimit, teacher, output, verbose, distillFrom, seeds,
+    method, augment, optimizer, weightDecay, schedule, warmup,
 };
 
 root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
@@ -59,6 +66,12 @@ root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
     Verbose = parse.GetValue(verbose),
     DistillFrom = parse.GetValue(distillFrom),
     Seeds = ParseSeeds(parse.GetValue(seeds)),
+    Method = parse.GetValue(method)!,
+    Augment = parse.GetValue(augment),
+    Optimizer = parse.GetValue(optimizer)!,
+    WeightDecay = parse.GetValue(weightDecay),
+    Schedule = parse.GetValue(schedule)!,
+    WarmupEpochs = parse.GetValue(warmup),
 }).RunAsync(cancellationToken));
 
 var parsed = root.Parse(args);
@@ -66,7 +79,8 @@ var error = parsed.Errors.Count > 0
     ? parsed.Errors[0].Message
     : FirstRangeError(
         Positive(epochs), Positive(batchSize), PositiveOrNull(threads), PositiveOrNull(trainLimit), PositiveOrNull(testLimit),
-        Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), SeedsError());
+        Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), AtLeast(weightDecay, 0), SeedsError(),
+        OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup));
 if (error is not null)
 {
     Console.Error.WriteLine($"error: {error} (see --help)");
@@ -82,6 +96,10 @@ string? Above(Option<double> option, double bound) => parsed.GetValue(option) is
     ? $"{option.Name} must be a number > {bound.ToString(CultureInfo.InvariantCulture)}, was {v.ToString(CultureInfo.InvariantCulture)}." : null;
 string? AtLeast(Option<double> option, double bound) => parsed.GetValue(option) is var v && !(double.IsFinite(v) && v >= bound)
     ? $"{option.Name} must be a number ≥ {bound.ToString(CultureInfo.InvariantCulture)}, was {v.ToString(CultureInfo.InvariantCulture)}." : null;
+string? OneOf(Option<string> option, params string[] choices) => parsed.GetValue(option) is { } v && !choices.Contains(v.ToLowerInvariant())
+    ? $"{option.Name} must be one of {string.Join(", ", choices)}, was '{v}'." : null;
+string? NonNegative(Option<int> option) => parsed.GetValue(option) is var v && v < 0 ? $"{option.Name} must be ≥ 0, was {v}." : null;
+
 string? SeedsError()
 {
     var text = parsed.GetValue(seeds);

@@ -52,11 +52,18 @@ internal sealed class SampleRunner(SampleSettings settings)
         {
             Epochs = settings.Epochs,
             BatchSize = settings.BatchSize,
-            LearningRate = settings.LearningRate,
             Seed = settings.Seed,
             Device = deviceOptions,
+            Optimizer = new Training.OptimizerOptions
+            {
+                Kind = Enum.Parse<OptimizerKind>(settings.Optimizer, ignoreCase: true),
+                LearningRate = settings.LearningRate,
+                WeightDecay = settings.WeightDecay,
+            },
+            Schedule = ScheduleFor(settings.Schedule, settings.Epochs, settings.WarmupEpochs),
+            Augmentation = settings.Augment ? new AugmentationOptions() : null,
         };
-        var loss = new KLDivergenceLoss(new KLDivergenceLossOptions(settings.Temperature, settings.HardWeight, settings.SoftWeight));
+        var loss = MethodSpec.Create(settings.Method, settings.Temperature, settings.HardWeight, settings.SoftWeight);
         trainerOptions.Validate();
 
         // Fail on an unavailable device before minutes of loading and training.
@@ -135,7 +142,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>The notebook: the student alone, then distilled from the baseline (or from scratch).</summary>
-    private void RunNotebook(Trainer<TeacherNet, StudentNet> trainer, KLDivergenceLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void RunNotebook(Trainer<TeacherNet, StudentNet> trainer, IDistillationLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var runs = new List<RunSummary> { teacherRun };
         var baseline = Train("Student", "Training the student alone (cross-entropy)", t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), trainer);
@@ -162,7 +169,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     /// Per seed: the baseline; (a) distillation continuing from it; (b) the control, cross-entropy
     /// continuing from it for as many epochs; (c) distillation of a fresh student.
     /// </summary>
-    private void CompareOverSeeds(Trainer<TeacherNet, StudentNet> trainer, IReadOnlyList<long> seeds, KLDivergenceLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void CompareOverSeeds(Trainer<TeacherNet, StudentNet> trainer, IReadOnlyList<long> seeds, IDistillationLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var perSeed = new List<SeedRuns>();
         foreach (var seed in seeds)
@@ -203,6 +210,15 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         PrintComparison(teacherRun, Comparison.Of(perSeed));
     }
+
+    private static ScheduleOptions ScheduleFor(string name, int epochs, int warmup) => name.ToLowerInvariant() switch
+    {
+        "constant" => new ScheduleOptions { WarmupEpochs = warmup },
+        "step" => new ScheduleOptions { Kind = ScheduleKind.Step, StepSize = Math.Max(1, epochs / 3), WarmupEpochs = warmup },
+        "multistep" => new ScheduleOptions { Kind = ScheduleKind.MultiStep, Milestones = [Math.Max(1, epochs / 2), Math.Max(2, epochs * 3 / 4)], WarmupEpochs = warmup },
+        "cosine" => new ScheduleOptions { Kind = ScheduleKind.Cosine, WarmupEpochs = warmup },
+        _ => throw new FormatException($"--schedule: unknown schedule '{name}'; use constant, step, multistep or cosine."),
+    };
 
     private RunSummary Train(string name, string title, Func<Trainer<TeacherNet, StudentNet>, TrainingResult> run, Trainer<TeacherNet, StudentNet> trainer)
     {

@@ -22,6 +22,12 @@ internal sealed record SampleSettings
     public required bool Verbose { get; init; }
     public required DistillFrom DistillFrom { get; init; }
     public IReadOnlyList<long>? Seeds { get; init; }
+    public required string Method { get; init; }
+    public required bool Augment { get; init; }
+    public required string Optimizer { get; init; }
+    public required string Schedule { get; init; }
+    public required int WarmupEpochs { get; init; }
+    public required double WeightDecay { get; init; }
 }
 
 /// <summary>Which student the distillation starts from.</summary>
