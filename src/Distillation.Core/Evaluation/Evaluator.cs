@@ -17,39 +17,8 @@ public static class Evaluator
     /// <param name="batchSize">Images per forward pass.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>Correct and total counts, and timing.</returns>
-    public static EvaluationResult Evaluate(nn.Module<Tensor, Tensor> model, ImageDataset data, Device device, int batchSize = 256, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(data);
-        ArgumentNullException.ThrowIfNull(device);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-
-        var wasTraining = model.training;
-        var stopwatch = Stopwatch.StartNew();
-        model.eval();
-        try
-        {
-            using var noGrad = no_grad();
-            using var plan = data.PlanBatches(batchSize);
-            using var correct = zeros(1, ScalarType.Int64, device).DetachFromDisposeScope();
-            for (var b = 0; b < plan.BatchCount; b++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var batch = plan.GetBatch(b, device);
-                var predictions = model.call(batch.Images).argmax(1);
-
-                // Counted on the device: one host synchronisation per evaluation, not per batch.
-                correct.add_(predictions.eq(batch.Labels).sum());
-            }
-
-            return new EvaluationResult(correct.item<long>(), data.Count, stopwatch.Elapsed);
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
-    }
+    public static EvaluationResult Evaluate(nn.Module<Tensor, Tensor> model, ImageDataset data, Device device, int batchSize = 256, CancellationToken cancellationToken = default) =>
+        EvaluateDetailed(model, data, device, batchSize, cancellationToken).ToEvaluationResult();
 
     /// <summary>
     /// Top-1 and top-5 accuracy, accuracy per class and the confusion matrix of

@@ -1,5 +1,6 @@
 using Distillation.Data;
 using Distillation.Evaluation;
+using Distillation.Tests.TestSupport;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -41,22 +42,6 @@ public sealed class DetailedEvaluationTests
         }
     }
 
-    /// <summary>A small CNN for 8×8 images.</summary>
-    private sealed class TinyNet : Module<Tensor, Tensor>
-    {
-        private readonly Sequential layers;
-
-        public TinyNet(int width, int classes)
-            : base(nameof(TinyNet))
-        {
-            layers = Sequential(
-                Conv2d(3, width, kernel_size: 3, padding: 1), ReLU(), MaxPool2d(kernel_size: 2),
-                Flatten(), Linear(width * 16, classes));
-            RegisterComponents();
-        }
-
-        public override Tensor forward(Tensor input) => layers.call(input);
-    }
 
     /// <summary>Images 0 … n − 1, each a 1×1 RGB image whose bytes all equal its index.</summary>
     private static ImageDataset Indexed(long[] labels, IReadOnlyList<string> classNames)

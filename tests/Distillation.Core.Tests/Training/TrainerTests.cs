@@ -17,22 +17,6 @@ public sealed class TrainerTests : IDisposable
 
     public void Dispose() => set_num_threads(threadsBefore);
 
-    /// <summary>A small CNN for 8×8 images, defined here to show the trainer takes any module.</summary>
-    private sealed class TinyNet : Module<Tensor, Tensor>
-    {
-        private readonly Sequential layers;
-
-        public TinyNet(int width, int classes = 4)
-            : base(nameof(TinyNet))
-        {
-            layers = Sequential(
-                Conv2d(3, width, kernel_size: 3, padding: 1), ReLU(), MaxPool2d(kernel_size: 2),
-                Flatten(), Linear(width * 16, classes));
-            RegisterComponents();
-        }
-
-        public override Tensor forward(Tensor input) => layers.call(input);
-    }
 
     /// <summary>Wraps a teacher and records, at every forward, whether it was in training mode and whether gradients were on.</summary>
     private sealed class ObservedTeacher : Module<Tensor, Tensor>
