@@ -11,10 +11,9 @@ public class Cifar10SliceTrainingTests
     [SkippableFact]
     public void Student_trained_briefly_on_a_slice_is_clearly_above_chance_on_held_out_images()
     {
-        var root = SharedData.Cifar10Root();
-        Skip.If(root is null, "The shared CIFAR-10 copy (../shared/datasets/cifar-10-batches-bin) is not beside this checkout.");
-        using var fullTrain = Cifar10Dataset.Load(root!, Cifar10Split.Train);
-        using var fullTest = Cifar10Dataset.Load(root!, Cifar10Split.Test);
+        var root = SharedData.Cifar10RootOrSkip();
+        using var fullTrain = Cifar10Dataset.Load(root, Cifar10Split.Train);
+        using var fullTest = Cifar10Dataset.Load(root, Cifar10Split.Test);
         using var train = fullTrain.Sample(5_000, seed: 42);
         using var test = fullTest.Take(1_000);
         manual_seed(42);

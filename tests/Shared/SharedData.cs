@@ -16,4 +16,12 @@ internal static class SharedData
 
         return null;
     }
+
+    /// <summary>The shared CIFAR-10 root; the calling test is reported as skipped (not passed) where the copy is absent.</summary>
+    public static string Cifar10RootOrSkip()
+    {
+        var root = Cifar10Root();
+        Skip.If(root is null, "The shared CIFAR-10 copy (../shared/datasets/cifar-10-batches-bin) is not beside this checkout.");
+        return root!;
+    }
 }

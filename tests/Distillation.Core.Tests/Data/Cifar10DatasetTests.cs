@@ -149,11 +149,10 @@ public sealed class Cifar10DatasetTests : IDisposable
     [SkippableFact]
     public void Shared_copy_loads_all_60000_records_balanced_by_class()
     {
-        var root = SharedData.Cifar10Root();
-        Skip.If(root is null, "The shared CIFAR-10 copy (../shared/datasets/cifar-10-batches-bin) is not beside this checkout.");
+        var root = SharedData.Cifar10RootOrSkip();
 
-        using var train = Cifar10Dataset.Load(root!, Cifar10Split.Train);
-        using var test = Cifar10Dataset.Load(root!, Cifar10Split.Test);
+        using var train = Cifar10Dataset.Load(root, Cifar10Split.Train);
+        using var test = Cifar10Dataset.Load(root, Cifar10Split.Test);
 
         train.Count.Should().Be(50_000);
         test.Count.Should().Be(10_000);
