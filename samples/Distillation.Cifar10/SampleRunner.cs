@@ -48,21 +48,7 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         var deviceOptions = DeviceOptions.Parse(settings.Device);
         deviceOptions.Threads = settings.Threads;
-        var trainerOptions = new TrainerOptions
-        {
-            Epochs = settings.Epochs,
-            BatchSize = settings.BatchSize,
-            Seed = settings.Seed,
-            Device = deviceOptions,
-            Optimizer = new Training.OptimizerOptions
-            {
-                Kind = Enum.Parse<OptimizerKind>(settings.Optimizer, ignoreCase: true),
-                LearningRate = settings.LearningRate,
-                WeightDecay = settings.WeightDecay,
-            },
-            Schedule = ScheduleFor(settings.Schedule, settings.Epochs, settings.WarmupEpochs),
-            Augmentation = settings.Augment ? new AugmentationOptions() : null,
-        };
+        var trainerOptions = TrainerOptionsFor(settings.Seed, deviceOptions);
         var loss = MethodSpec.Create(settings.Method, settings.Temperature, settings.HardWeight, settings.SoftWeight);
         trainerOptions.Validate();
 
@@ -175,15 +161,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         foreach (var seed in seeds)
         {
             Console.WriteLine($"\n=== Seed {seed}");
-            var options = new TrainerOptions
-            {
-                Epochs = trainer.Options.Epochs,
-                BatchSize = trainer.Options.BatchSize,
-                EvaluationBatchSize = trainer.Options.EvaluationBatchSize,
-                LearningRate = trainer.Options.LearningRate,
-                Seed = seed,
-                Device = trainer.Options.Device,
-            };
+            var options = TrainerOptionsFor(seed, trainer.Options.Device);
 
             using var baselineStudent = FreshStudent(seed);
             var baseline = Train("Student baseline", "Student alone (cross-entropy)",
@@ -210,6 +188,23 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         PrintComparison(teacherRun, Comparison.Of(perSeed));
     }
+
+    /// <summary>The run's training settings for one seed: every run of the sample is built here, so no option is lost.</summary>
+    private TrainerOptions TrainerOptionsFor(long seed, DeviceOptions device) => new()
+    {
+        Epochs = settings.Epochs,
+        BatchSize = settings.BatchSize,
+        Seed = seed,
+        Device = device,
+        Optimizer = new Training.OptimizerOptions
+        {
+            Kind = Enum.Parse<OptimizerKind>(settings.Optimizer, ignoreCase: true),
+            LearningRate = settings.LearningRate,
+            WeightDecay = settings.WeightDecay,
+        },
+        Schedule = ScheduleFor(settings.Schedule, settings.Epochs, settings.WarmupEpochs),
+        Augmentation = settings.Augment ? new AugmentationOptions() : null,
+    };
 
     private static ScheduleOptions ScheduleFor(string name, int epochs, int warmup) => name.ToLowerInvariant() switch
     {
