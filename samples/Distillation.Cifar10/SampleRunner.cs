@@ -69,7 +69,8 @@ internal sealed class SampleRunner(SampleSettings settings)
         using var teacher = new TeacherNet();
         manual_seed(settings.Seed);
         using var student = new StudentNet();
-        var trainer = new Trainer<TeacherNet, StudentNet>(teacher, student, trainerOptions, loggerFactory.CreateLogger<Trainer<TeacherNet, StudentNet>>());
+        var trainerLogger = loggerFactory.CreateLogger<Trainer<TeacherNet, StudentNet>>();
+        var trainer = new Trainer<TeacherNet, StudentNet>(teacher, student, trainerOptions, trainerLogger);
         Console.WriteLine($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
         Console.WriteLine($"Teacher parameters: {CountParameters(teacher):N0}");
         Console.WriteLine($"Student parameters: {CountParameters(student):N0}");
@@ -78,7 +79,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         var teacherRun = PrepareTeacher(trainer, data, cancellationToken);
         if (settings.Seeds is { } seeds)
         {
-            CompareOverSeeds(trainer, seeds, loss, data, teacherRun, cancellationToken);
+            CompareOverSeeds(trainer, trainerLogger, seeds, loss, data, teacherRun, cancellationToken);
         }
         else
         {
@@ -155,7 +156,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     /// Per seed: the baseline; (a) distillation continuing from it; (b) the control, cross-entropy
     /// continuing from it for as many epochs; (c) distillation of a fresh student.
     /// </summary>
-    private void CompareOverSeeds(Trainer<TeacherNet, StudentNet> trainer, IReadOnlyList<long> seeds, IDistillationLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void CompareOverSeeds(Trainer<TeacherNet, StudentNet> trainer, ILogger<Trainer<TeacherNet, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, IDistillationLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var perSeed = new List<SeedRuns>();
         foreach (var seed in seeds)
@@ -163,21 +164,25 @@ internal sealed class SampleRunner(SampleSettings settings)
             Console.WriteLine($"\n=== Seed {seed}");
             var options = TrainerOptionsFor(seed, trainer.Options.Device);
 
+            // The baseline and (c) start the seed's shuffling stream afresh, so they see the same batches;
+            // (a) and (b) continue copies of the baseline's stream, as the notebook's global generator
+            // would: the same batches as each other, and not a replay of the baseline's epochs.
             using var baselineStudent = FreshStudent(seed);
+            var baselineTrainer = new Trainer<TeacherNet, StudentNet>(trainer.Teacher, baselineStudent, options, trainerLogger);
             var baseline = Train("Student baseline", "Student alone (cross-entropy)",
-                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), trainer.WithStudent(baselineStudent, options));
+                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), baselineTrainer);
 
             using var continuedWithKd = CopyOf(baselineStudent);
             var a = Train("(a) KD from baseline", $"(a) distilling the trained baseline ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer.WithStudent(continuedWithKd, options));
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), baselineTrainer.WithStudent(continuedWithKd));
 
             using var continuedWithCe = CopyOf(baselineStudent);
             var b = Train("(b) CE continued", "(b) control: the trained baseline continued with cross-entropy",
-                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), trainer.WithStudent(continuedWithCe, options));
+                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), baselineTrainer.WithStudent(continuedWithCe));
 
             using var scratch = FreshStudent(seed);
             var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer.WithStudent(scratch, options));
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), new Trainer<TeacherNet, StudentNet>(trainer.Teacher, scratch, options, trainerLogger));
 
             perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
             PrintTable($"Seed {seed}", [baseline, a, b, c]);

@@ -24,6 +24,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     where TStudent : nn.Module<Tensor, Tensor>
 {
     private readonly ILogger logger;
+    private readonly RandomStreams streams;
 
     /// <summary>Creates a trainer and moves both models to the chosen device.</summary>
     /// <param name="teacher">The teacher.</param>
@@ -33,11 +34,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="DeviceNotAvailableException">The requested device is not available.</exception>
     public Trainer(TTeacher teacher, TStudent student, TrainerOptions? options = null, ILogger<Trainer<TTeacher, TStudent>>? logger = null)
-        : this(teacher, student, options ?? new TrainerOptions(), logger ?? (ILogger)NullLogger.Instance, device: null)
+        : this(teacher, student, options ?? new TrainerOptions(), logger ?? (ILogger)NullLogger.Instance, device: null, streams: null)
     {
     }
 
-    private Trainer(TTeacher teacher, TStudent student, TrainerOptions options, ILogger logger, Device? device)
+    private Trainer(TTeacher teacher, TStudent student, TrainerOptions options, ILogger logger, Device? device, RandomStreams? streams)
     {
         ArgumentNullException.ThrowIfNull(teacher);
         ArgumentNullException.ThrowIfNull(student);
@@ -45,6 +46,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         options.Validate();
         Options = options;
         this.logger = logger;
+        this.streams = streams ?? RandomStreams.FromSeed(options.Seed);
 
         Device = device ?? DeviceSelector.Resolve(Options.Device, this.logger);
         Teacher = teacher;
@@ -57,11 +59,21 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// A trainer for another student with the same teacher, device and logger: to distill a freshly
     /// initialised student (from scratch), or a copy of a trained one, without touching this trainer's.
     /// </summary>
+    /// <remarks>
+    /// When the new settings keep this trainer's <see cref="TrainerOptions.Seed"/> (always so when
+    /// <paramref name="options"/> is null), the new trainer continues from a copy of this trainer's
+    /// shuffling and augmentation streams: it draws the permutations this trainer would draw next,
+    /// so two students continued from one trained model see the same batches as each other, and
+    /// none the model has already seen in that order. With another seed its streams start afresh.
+    /// </remarks>
     /// <param name="student">The other student; moved to this trainer's device.</param>
     /// <param name="options">Settings for the new trainer; this trainer's when null. Its device settings are ignored: the device stays.</param>
     /// <returns>The new trainer.</returns>
-    public Trainer<TTeacher, TStudent> WithStudent(TStudent student, TrainerOptions? options = null) =>
-        new(Teacher, student, options ?? Options, logger, Device);
+    public Trainer<TTeacher, TStudent> WithStudent(TStudent student, TrainerOptions? options = null)
+    {
+        var settings = options ?? Options;
+        return new(Teacher, student, settings, logger, Device, settings.Seed == Options.Seed ? streams.Copy() : null);
+    }
 
     /// <summary>The settings.</summary>
     public TrainerOptions Options { get; }
@@ -155,82 +167,89 @@ public sealed partial class Trainer<TTeacher, TStudent>
         using var optimizer = Optimization.CreateOptimizer(trained, Options.Optimizer);
         var schedule = new LearningRateSchedule(Options.Schedule, Options.Optimizer.LearningRate, Options.Epochs);
         var augmentation = Options.Augmentation is { } augmentationOptions ? new BatchAugmentation(augmentationOptions, train.Normalization) : null;
-        using var shuffle = new Generator((ulong)Options.Seed);
-
-        // A generator of its own, so turning augmentation on does not change the shuffling order.
-        using var augmentationDraws = new Generator((ulong)Options.Seed ^ 0x5DEECE66DUL);
+        var (shuffle, augmentationDraws) = streams.Open();
+        using var disposeShuffle = shuffle;
+        using var disposeAugmentationDraws = augmentationDraws;
         var history = new List<EpochReport>(Options.Epochs);
         var trainingTime = TimeSpan.Zero;
         EvaluationResult? lastEvaluation = null;
 
-        for (var epoch = 1; epoch <= Options.Epochs; epoch++)
+        try
         {
-            model.train();
-            teacher?.eval();
-            var learningRate = schedule.Apply(optimizer, epoch);
-            var epochClock = Stopwatch.StartNew();
-            using var plan = train.PlanBatches(Options.BatchSize, shuffle);
-            using var sums = new LossSums(Device);
-
-            for (var step = 0; step < plan.BatchCount; step++)
+            for (var epoch = 1; epoch <= Options.Epochs; epoch++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                using (NewDisposeScope())
+                model.train();
+                teacher?.eval();
+                var learningRate = schedule.Apply(optimizer, epoch);
+                var epochClock = Stopwatch.StartNew();
+                using var plan = train.PlanBatches(Options.BatchSize, shuffle);
+                using var sums = new LossSums(Device);
+
+                for (var step = 0; step < plan.BatchCount; step++)
                 {
-                    var batch = plan.GetBatch(step, Device);
-                    var images = augmentation?.Apply(batch.Images, augmentationDraws) ?? batch.Images;
-                    Tensor? teacherLogits = null;
-                    if (runTeacher)
+                    cancellationToken.ThrowIfCancellationRequested();
+                    using (NewDisposeScope())
                     {
-                        using var noGrad = no_grad();
-                        teacherLogits = teacher!.call(images);
+                        var batch = plan.GetBatch(step, Device);
+                        var images = augmentation?.Apply(batch.Images, augmentationDraws) ?? batch.Images;
+                        Tensor? teacherLogits = null;
+                        if (runTeacher)
+                        {
+                            using var noGrad = no_grad();
+                            teacherLogits = teacher!.call(images);
+                        }
+
+                        optimizer.zero_grad();
+                        var studentLogits = model.call(images);
+                        var result = loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits)
+                        {
+                            StudentFeatures = studentFeatures.Outputs,
+                            TeacherFeatures = teacherFeatures?.Outputs ?? DistillationContext.NoFeatures,
+                            Epoch = epoch,
+                            Epochs = Options.Epochs,
+                            Step = step,
+                        });
+                        result.Total.backward();
+                        if (Options.Optimizer.GradientClipNorm is { } maxNorm)
+                        {
+                            Optimization.ClipGradients(trained, maxNorm);
+                        }
+
+                        optimizer.step();
+                        sums.Add(result);
+                        studentFeatures.Clear();
+                        teacherFeatures?.Clear();
                     }
 
-                    optimizer.zero_grad();
-                    var studentLogits = model.call(images);
-                    var result = loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits)
-                    {
-                        StudentFeatures = studentFeatures.Outputs,
-                        TeacherFeatures = teacherFeatures?.Outputs ?? DistillationContext.NoFeatures,
-                        Epoch = epoch,
-                        Epochs = Options.Epochs,
-                        Step = step,
-                    });
-                    result.Total.backward();
-                    if (Options.Optimizer.GradientClipNorm is { } maxNorm)
-                    {
-                        Optimization.ClipGradients(trained, maxNorm);
-                    }
-
-                    optimizer.step();
-                    sums.Add(result);
-                    studentFeatures.Clear();
-                    teacherFeatures?.Clear();
+                    progress?.Report(new BatchProgress(phase, epoch, Options.Epochs, step + 1, plan.BatchCount, epochClock.Elapsed));
                 }
 
-                progress?.Report(new BatchProgress(phase, epoch, Options.Epochs, step + 1, plan.BatchCount, epochClock.Elapsed));
-            }
+                var epochTime = epochClock.Elapsed;
+                trainingTime += epochTime;
+                var (meanLoss, parts) = sums.Means(plan.BatchCount);
+                if (!double.IsFinite(meanLoss))
+                {
+                    throw new TrainingDivergedException(phase, epoch,
+                        string.Create(CultureInfo.InvariantCulture, $"The {phase} loss ({loss.Name}) became {meanLoss} in epoch {epoch}; training stopped. Lower the learning rate or check the inputs."));
+                }
 
-            var epochTime = epochClock.Elapsed;
-            trainingTime += epochTime;
-            var (meanLoss, parts) = sums.Means(plan.BatchCount);
-            if (!double.IsFinite(meanLoss))
-            {
-                throw new TrainingDivergedException(phase, epoch,
-                    string.Create(CultureInfo.InvariantCulture, $"The {phase} loss ({loss.Name}) became {meanLoss} in epoch {epoch}; training stopped. Lower the learning rate or check the inputs."));
-            }
+                double? accuracy = null;
+                if (evaluation is not null && (Options.EvaluateEveryEpoch || epoch == Options.Epochs))
+                {
+                    lastEvaluation = Evaluator.Evaluate(model, evaluation, Device, Options.EvaluationBatchSize, cancellationToken);
+                    accuracy = lastEvaluation.Accuracy;
+                }
 
-            double? accuracy = null;
-            if (evaluation is not null && (Options.EvaluateEveryEpoch || epoch == Options.Epochs))
-            {
-                lastEvaluation = Evaluator.Evaluate(model, evaluation, Device, Options.EvaluationBatchSize, cancellationToken);
-                accuracy = lastEvaluation.Accuracy;
+                var report = new EpochReport(phase, epoch, Options.Epochs, meanLoss, parts, accuracy, train.Count, epochTime, learningRate);
+                history.Add(report);
+                LogEpoch(logger, phase, epoch, Options.Epochs, meanLoss, FormatParts(parts), report.ImagesPerSecond, accuracy);
+                progress?.Report(report);
             }
-
-            var report = new EpochReport(phase, epoch, Options.Epochs, meanLoss, parts, accuracy, train.Count, epochTime, learningRate);
-            history.Add(report);
-            LogEpoch(logger, phase, epoch, Options.Epochs, meanLoss, FormatParts(parts), report.ImagesPerSecond, accuracy);
-            progress?.Report(report);
+        }
+        finally
+        {
+            // Where the streams stand now is where the next training call (or a WithStudent copy) continues.
+            streams.Advance(shuffle, augmentationDraws);
         }
 
         model.eval();

@@ -34,7 +34,11 @@ public sealed class TrainerOptions
     /// </summary>
     public AugmentationOptions? Augmentation { get; set; }
 
-    /// <summary>The seed of the shuffling generator; each training call starts it afresh. Default: 42.</summary>
+    /// <summary>
+    /// The seed of the shuffling (and augmentation) generators. A trainer starts them from this seed
+    /// when it is created, and each training call continues where the previous one stopped, as a
+    /// PyTorch script's global generator does. Default: 42.
+    /// </summary>
     public long Seed { get; set; } = 42;
 
     /// <summary>Whether to evaluate on the evaluation set after every epoch (else only after the last). Default: false.</summary>

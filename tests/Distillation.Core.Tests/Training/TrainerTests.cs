@@ -215,6 +215,88 @@ public sealed class TrainerTests : IDisposable
         TrainOnce().Should().Equal(TrainOnce());
     }
 
+    /// <summary>A student that records a fingerprint (the pixel sum) of every training batch it is given.</summary>
+    private sealed class BatchRecorder : Module<Tensor, Tensor>
+    {
+        private readonly TinyNet inner = new(4);
+
+        public BatchRecorder()
+            : base(nameof(BatchRecorder)) => RegisterComponents();
+
+        public List<float> Batches { get; } = [];
+
+        public override Tensor forward(Tensor input)
+        {
+            if (training)
+            {
+                Batches.Add(input.sum().item<float>());
+            }
+
+            return inner.call(input);
+        }
+    }
+
+    private static Trainer<TinyNet, BatchRecorder> RecordingTrainer(TrainerOptions options)
+    {
+        manual_seed(1);
+        return new Trainer<TinyNet, BatchRecorder>(new TinyNet(16), new BatchRecorder(), options);
+    }
+
+    [Fact]
+    public void Successive_training_calls_continue_the_shuffle_instead_of_replaying_it()
+    {
+        using var train = Quadrants(96, seed: 1);
+        var split = RecordingTrainer(Options(epochs: 2));
+        split.TrainStudent(train);
+        var first = split.Student.Batches.ToList();
+        split.Student.Batches.Clear();
+        split.Distill(train);
+        var second = split.Student.Batches.ToList();
+
+        var whole = RecordingTrainer(Options(epochs: 4));
+        whole.TrainStudent(train);
+
+        second.Should().NotEqual(first, "a second call draws new permutations");
+        whole.Student.Batches.Should().Equal(first.Concat(second), "two calls of 2 epochs see the batches of one call of 4");
+    }
+
+    [Fact]
+    public void Students_handed_on_with_the_same_seed_continue_copies_of_the_stream()
+    {
+        using var train = Quadrants(96, seed: 1);
+        var trainer = RecordingTrainer(Options(epochs: 2));
+        trainer.TrainStudent(train);
+        var seen = trainer.Student.Batches.ToList();
+        trainer.Student.Batches.Clear();
+
+        var distilled = trainer.WithStudent(new BatchRecorder());
+        var continued = trainer.WithStudent(new BatchRecorder(), Options(epochs: 2));
+        distilled.Distill(train);
+        continued.TrainStudent(train);
+        trainer.TrainStudent(train);
+
+        distilled.Student.Batches.Should().Equal(continued.Student.Batches, "both copies start where the trainer stood");
+        trainer.Student.Batches.Should().Equal(distilled.Student.Batches, "the copies do not move the trainer's own stream");
+        distilled.Student.Batches.Should().NotIntersectWith(seen, "the trained student's epochs are not replayed");
+    }
+
+    [Fact]
+    public void A_student_handed_on_with_another_seed_starts_that_seeds_stream()
+    {
+        using var train = Quadrants(96, seed: 1);
+        var trainer = RecordingTrainer(Options(epochs: 2));
+        trainer.TrainStudent(train);
+        var reseeded = Options(epochs: 2);
+        reseeded.Seed = 12;
+        var fresh = RecordingTrainer(reseeded);
+
+        var handedOn = trainer.WithStudent(new BatchRecorder(), reseeded);
+        handedOn.TrainStudent(train);
+        fresh.TrainStudent(train);
+
+        handedOn.Student.Batches.Should().Equal(fresh.Student.Batches);
+    }
+
     [Fact]
     public void A_diverging_loss_stops_training_naming_the_epoch()
     {
