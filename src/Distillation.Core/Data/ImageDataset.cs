@@ -105,6 +105,29 @@ public sealed class ImageDataset : IDisposable
         return new ImageDataset(Images.index_select(0, chosen), Labels.index_select(0, chosen), ClassNames, Normalization);
     }
 
+    /// <summary>
+    /// Splits off a validation set of <paramref name="validationCount"/> images drawn reproducibly
+    /// from <paramref name="seed"/>; the rest is the training set. Both keep this dataset's order,
+    /// normalization and class names, and share no tensors with it.
+    /// </summary>
+    /// <param name="validationCount">Images in the validation set; at least 1 and fewer than <see cref="Count"/>.</param>
+    /// <param name="seed">The seed of the draw.</param>
+    /// <returns>The two disjoint sets; dispose both.</returns>
+    public (ImageDataset Train, ImageDataset Validation) SplitValidation(int validationCount, long seed)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentOutOfRangeException.ThrowIfLessThan(validationCount, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(validationCount, Count);
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)seed);
+        var order = randperm(Count, generator: generator);
+        var validationIndices = order.narrow(0, 0, validationCount).sort().Values;
+        var trainIndices = order.narrow(0, validationCount, Count - validationCount).sort().Values;
+        var validation = new ImageDataset(Images.index_select(0, validationIndices), Labels.index_select(0, validationIndices), ClassNames, Normalization);
+        var train = new ImageDataset(Images.index_select(0, trainIndices), Labels.index_select(0, trainIndices), ClassNames, Normalization);
+        return (train, validation);
+    }
+
     /// <summary>The same images and labels with another normalization, as a new dataset (the tensors are copied).</summary>
     /// <param name="normalization">The normalization to use.</param>
     /// <returns>The new dataset.</returns>

@@ -42,6 +42,31 @@ internal sealed class RandomStreams
         augmentationState = StateOf(augmentation);
     }
 
+    /// <summary>Both positions, base64-encoded, for a checkpoint.</summary>
+    public (string Shuffle, string Augmentation) Export() => (Convert.ToBase64String(shuffleState), Convert.ToBase64String(augmentationState));
+
+    /// <summary>Moves both streams to positions saved by <see cref="Export"/>.</summary>
+    /// <exception cref="FormatException">A position is not base64.</exception>
+    public void Import(string shuffle, string augmentation)
+    {
+        shuffleState = Convert.FromBase64String(shuffle);
+        augmentationState = Convert.FromBase64String(augmentation);
+    }
+
+    /// <summary>The global generator's position (dropout and other in-model randomness), base64-encoded.</summary>
+    public static string ExportGlobal()
+    {
+        using var state = get_rng_state();
+        return Convert.ToBase64String(state.data<byte>().ToArray());
+    }
+
+    /// <summary>Moves the global generator to a position saved by <see cref="ExportGlobal"/>.</summary>
+    public static void ImportGlobal(string state)
+    {
+        using var tensor = TorchSharp.torch.tensor(Convert.FromBase64String(state));
+        set_rng_state(tensor);
+    }
+
     private static byte[] StateOf(Generator generator)
     {
         using var state = generator.get_state();

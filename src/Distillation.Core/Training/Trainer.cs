@@ -4,9 +4,11 @@ using Distillation.Data;
 using Distillation.Devices;
 using Distillation.Evaluation;
 using Distillation.Losses;
+using Distillation.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
+using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 
 namespace Distillation.Training;
@@ -163,20 +165,24 @@ public sealed partial class Trainer<TTeacher, TStudent>
         using var studentFeatures = new FeatureCapture(model, loss.StudentFeatureModules);
         using var teacherFeatures = runTeacher ? new FeatureCapture(teacher!, loss.TeacherFeatureModules) : null;
         loss.MoveTo(Device);
-        var trained = model.parameters().Concat(loss.TrainableParameters).ToArray();
+        var lossParameters = loss.TrainableParameters.ToArray();
+        var trained = model.parameters().Concat(lossParameters).ToArray();
         using var optimizer = Optimization.CreateOptimizer(trained, Options.Optimizer);
         var schedule = new LearningRateSchedule(Options.Schedule, Options.Optimizer.LearningRate, Options.Epochs);
         var augmentation = Options.Augmentation is { } augmentationOptions ? new BatchAugmentation(augmentationOptions, train.Normalization) : null;
+        var identity = new RunIdentity(phase, loss.Name, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, parameters,
+            TeacherWeights: runTeacher && Options.Checkpoints is not null ? ModuleFingerprint.Of(teacher!) : null);
+        using var run = ResumeOrStart(identity, model, lossParameters, optimizer);
+
+        // Early stopping and the best checkpoint need a score every epoch.
+        var evaluateEveryEpoch = Options.EvaluateEveryEpoch || Options.EarlyStopping is not null || Options.Checkpoints is { KeepBest: true };
         var (shuffle, augmentationDraws) = streams.Open();
         using var disposeShuffle = shuffle;
         using var disposeAugmentationDraws = augmentationDraws;
-        var history = new List<EpochReport>(Options.Epochs);
-        var trainingTime = TimeSpan.Zero;
-        EvaluationResult? lastEvaluation = null;
 
         try
         {
-            for (var epoch = 1; epoch <= Options.Epochs; epoch++)
+            for (var epoch = run.CompletedEpochs + 1; epoch <= Options.Epochs && !run.StoppedEarly; epoch++)
             {
                 model.train();
                 teacher?.eval();
@@ -225,7 +231,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 }
 
                 var epochTime = epochClock.Elapsed;
-                trainingTime += epochTime;
+                run.TrainingTime += epochTime;
                 var (meanLoss, parts) = sums.Means(plan.BatchCount);
                 if (!double.IsFinite(meanLoss))
                 {
@@ -233,16 +239,36 @@ public sealed partial class Trainer<TTeacher, TStudent>
                         string.Create(CultureInfo.InvariantCulture, $"The {phase} loss ({loss.Name}) became {meanLoss} in epoch {epoch}; training stopped. Lower the learning rate or check the inputs."));
                 }
 
-                double? accuracy = null;
-                if (evaluation is not null && (Options.EvaluateEveryEpoch || epoch == Options.Epochs))
+                EvaluationResult? epochEvaluation = null;
+                if (evaluation is not null && (evaluateEveryEpoch || epoch == Options.Epochs))
                 {
-                    lastEvaluation = Evaluator.Evaluate(model, evaluation, Device, Options.EvaluationBatchSize, cancellationToken);
-                    accuracy = lastEvaluation.Accuracy;
+                    epochEvaluation = Evaluator.Evaluate(model, evaluation, Device, Options.EvaluationBatchSize, cancellationToken);
+                    run.LastEvaluation = epochEvaluation;
                 }
 
-                var report = new EpochReport(phase, epoch, Options.Epochs, meanLoss, parts, accuracy, train.Count, epochTime, learningRate);
-                history.Add(report);
-                LogEpoch(logger, phase, epoch, Options.Epochs, meanLoss, FormatParts(parts), report.ImagesPerSecond, accuracy);
+                var report = new EpochReport(phase, epoch, Options.Epochs, meanLoss, parts, epochEvaluation?.Accuracy, train.Count, epochTime, learningRate);
+                run.History.Add(report);
+                var score = evaluation is null ? -meanLoss : epochEvaluation?.Accuracy;
+                if (score is { } value && run.Observe(epoch, value, Options.EarlyStopping?.MinDelta ?? 0))
+                {
+                    run.BestEvaluation = epochEvaluation;
+                    KeepBest(phase, model, run);
+                }
+
+                if (Options.EarlyStopping is { } stopping && run.EpochsWithoutImprovement >= stopping.Patience && epoch < Options.Epochs)
+                {
+                    run.StoppedEarly = true;
+                    LogStoppedEarly(logger, phase, epoch, stopping.Patience, run.BestEpoch ?? 0);
+                }
+
+                run.CompletedEpochs = epoch;
+                if (Options.Checkpoints is { } checkpoints)
+                {
+                    streams.Advance(shuffle, augmentationDraws);
+                    WriteCheckpoint(checkpoints.LastCheckpointPath(phase), identity, run, model, lossParameters, optimizer);
+                }
+
+                LogEpoch(logger, phase, epoch, Options.Epochs, meanLoss, FormatParts(parts), report.ImagesPerSecond, epochEvaluation?.Accuracy);
                 progress?.Report(report);
             }
         }
@@ -252,8 +278,65 @@ public sealed partial class Trainer<TTeacher, TStudent>
             streams.Advance(shuffle, augmentationDraws);
         }
 
+        var finalEvaluation = run.LastEvaluation;
+        if (Options.EarlyStopping is { RestoreBest: true } && run.BestState is { } best && run.BestEpoch != run.CompletedEpochs)
+        {
+            model.load_state_dict(best, strict: true);
+            finalEvaluation = run.BestEvaluation ?? finalEvaluation;
+        }
+
         model.eval();
-        return new TrainingResult(phase, loss.Name, parameters, history, lastEvaluation, trainingTime, totalTime.Elapsed);
+        return new TrainingResult(phase, loss.Name, parameters, run.History, finalEvaluation, run.TrainingTime, totalTime.Elapsed)
+        {
+            BestEpoch = run.BestEpoch,
+            StoppedEarly = run.StoppedEarly,
+            ResumedAfterEpoch = run.ResumedAfterEpoch,
+        };
+    }
+
+    /// <summary>Continues from the phase's last checkpoint when asked to and one exists; else a fresh run.</summary>
+    private RunState ResumeOrStart(RunIdentity identity, nn.Module model, IReadOnlyList<Parameter> lossParameters, optim.Optimizer optimizer)
+    {
+        if (Options.Checkpoints is not { Resume: true } checkpoints || !File.Exists(checkpoints.LastCheckpointPath(identity.Phase)))
+        {
+            return new RunState();
+        }
+
+        var path = checkpoints.LastCheckpointPath(identity.Phase);
+        var saved = RunCheckpoint.ReadHeader(path);
+        if (saved.Identity != identity)
+        {
+            throw new CheckpointMismatchException(
+                $"Checkpoint {path} belongs to another run ({saved.Identity}); this run is {identity}. Use another checkpoint folder, or turn Resume off to start afresh." +
+                (saved.Identity.TeacherWeights != identity.TeacherWeights ? " The teacher's weights differ." : ""));
+        }
+
+        var bestState = RunCheckpoint.Restore(path, model, lossParameters, optimizer);
+        var progress = saved.Progress;
+        streams.Import(progress.ShuffleState, progress.AugmentationState);
+        RandomStreams.ImportGlobal(progress.GlobalRandomState);
+        LogResumed(logger, identity.Phase, progress.CompletedEpochs, identity.Epochs, path);
+        return RunState.From(progress, identity, bestState);
+    }
+
+    private void KeepBest(TrainingPhase phase, nn.Module model, RunState run)
+    {
+        if (Options.EarlyStopping is { RestoreBest: true })
+        {
+            run.ReplaceBestState(model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone().DetachFromDisposeScope(), StringComparer.Ordinal));
+        }
+
+        if (Options.Checkpoints is { KeepBest: true } checkpoints)
+        {
+            model.SaveWeights(checkpoints.BestWeightsPath(phase));
+        }
+    }
+
+    private void WriteCheckpoint(string path, RunIdentity identity, RunState run, nn.Module model, IReadOnlyList<Parameter> lossParameters, optim.Optimizer optimizer)
+    {
+        var (shuffleState, augmentationState) = streams.Export();
+        RunCheckpoint.Write(path, identity, run.ToProgress(shuffleState, augmentationState, RandomStreams.ExportGlobal()), model, lossParameters, optimizer, run.BestState);
+        LogCheckpointWritten(logger, identity.Phase, run.CompletedEpochs, path);
     }
 
     private static string FormatParts(IReadOnlyDictionary<string, double> parts) =>
@@ -261,6 +344,15 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "{Phase}: {Loss}, {Parameters} parameters, {Images} images, {Epochs} epochs on {Device}")]
     private static partial void LogRunStarting(ILogger logger, TrainingPhase phase, string loss, long parameters, int images, int epochs, Device device);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "{Phase}: resumed after epoch {Epoch}/{Epochs} from {Path}")]
+    private static partial void LogResumed(ILogger logger, TrainingPhase phase, int epoch, int epochs, string path);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "{Phase}: stopped early after epoch {Epoch}, no improvement for {Patience} epochs; the best was epoch {BestEpoch}")]
+    private static partial void LogStoppedEarly(ILogger logger, TrainingPhase phase, int epoch, int patience, int bestEpoch);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Debug, Message = "{Phase}: checkpoint after epoch {Epoch} written to {Path}")]
+    private static partial void LogCheckpointWritten(ILogger logger, TrainingPhase phase, int epoch, string path);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "{Phase} epoch {Epoch}/{Epochs}: loss {Loss:F4} ({Parts}), {ImagesPerSecond:F0} images/s, accuracy {Accuracy:P2}")]
     private static partial void LogEpoch(ILogger logger, TrainingPhase phase, int epoch, int epochs, double loss, string parts, double imagesPerSecond, double? accuracy);

@@ -41,11 +41,20 @@ public sealed class TrainerOptions
     /// </summary>
     public long Seed { get; set; } = 42;
 
-    /// <summary>Whether to evaluate on the evaluation set after every epoch (else only after the last). Default: false.</summary>
+    /// <summary>
+    /// Whether to evaluate on the evaluation set after every epoch (else only after the last).
+    /// Early stopping, and keeping the best checkpoint, evaluate every epoch regardless. Default: false.
+    /// </summary>
     public bool EvaluateEveryEpoch { get; set; }
 
     /// <summary>Where to train. Default: <see cref="DeviceKind.Auto"/>.</summary>
     public DeviceOptions Device { get; set; } = new();
+
+    /// <summary>Per-epoch checkpoints (last and best) and resuming; null for none. Default: null.</summary>
+    public CheckpointOptions? Checkpoints { get; set; }
+
+    /// <summary>Early stopping on the evaluation set's accuracy; null to train every epoch. Default: null.</summary>
+    public EarlyStoppingOptions? EarlyStopping { get; set; }
 
     /// <summary>Checks every value.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
@@ -71,6 +80,8 @@ public sealed class TrainerOptions
         Optimizer.Validate();
         Schedule.Validate(Optimizer.LearningRate, Epochs);
         Augmentation?.Validate();
+        Checkpoints?.Validate();
+        EarlyStopping?.Validate();
 
         ArgumentNullException.ThrowIfNull(Device, nameof(Device));
         Device.Validate();

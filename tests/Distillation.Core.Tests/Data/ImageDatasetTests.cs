@@ -112,6 +112,48 @@ public sealed class ImageDatasetTests : IDisposable
     }
 
     [Fact]
+    public void A_validation_split_is_disjoint_covers_the_set_keeps_order_and_follows_the_seed()
+    {
+        using var data = Numbered(200);
+
+        var (train, validation) = data.SplitValidation(50, seed: 3);
+        using var disposeTrain = train;
+        using var disposeValidation = validation;
+
+        long[] Ids(ImageDataset d) => d.Images[.., 0, 0, 0].to_type(ScalarType.Int64).data<long>().ToArray();
+        var trainIds = Ids(train);
+        var validationIds = Ids(validation);
+        validation.Count.Should().Be(50);
+        train.Count.Should().Be(150);
+        trainIds.Concat(validationIds).Should().BeEquivalentTo(Enumerable.Range(0, 200).Select(i => (long)i), "every image lands in exactly one set");
+        trainIds.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+        validationIds.Should().BeInAscendingOrder();
+        validation.Labels.data<long>().ToArray().Should().Equal(validationIds.Select(i => i % 10), "labels stay with their images");
+        validationIds.Should().NotEqual(Enumerable.Range(0, 50).Select(i => (long)i), "the split is drawn, not the first images");
+
+        var (again, againValidation) = data.SplitValidation(50, seed: 3);
+        using var disposeAgain = again;
+        using var disposeAgainValidation = againValidation;
+        Ids(againValidation).Should().Equal(validationIds);
+        var (otherTrain, otherValidation) = data.SplitValidation(50, seed: 4);
+        using var disposeOtherTrain = otherTrain;
+        using var disposeOtherValidation = otherValidation;
+        Ids(otherValidation).Should().NotEqual(validationIds);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(200)]
+    public void A_validation_split_must_leave_both_sets_non_empty(int count)
+    {
+        using var data = Numbered(200);
+
+        var act = () => data.SplitValidation(count, seed: 3);
+
+        act.Should().Throw<ArgumentOutOfRangeException>();
+    }
+
+    [Fact]
     public void Labels_outside_the_class_range_are_rejected()
     {
         var images = zeros([2, 3, 2, 2], ScalarType.Byte);

@@ -39,24 +39,6 @@ public sealed class TrainerTests : IDisposable
         }
     }
 
-    /// <summary>4 classes of 8×8 images: class c is noise plus a bright quadrant c. Easy to learn.</summary>
-    private static ImageDataset Quadrants(int n, long seed)
-    {
-        using var scope = NewDisposeScope();
-        using var generator = new Generator((ulong)seed);
-        var labels = randint(0, 4, [n], generator: generator, dtype: ScalarType.Int64);
-        var images = rand([n, 3, 8, 8], generator: generator).mul(100);
-        for (var c = 0; c < 4; c++)
-        {
-            var mask = labels.eq(c).reshape(n, 1, 1, 1).to_type(ScalarType.Float32);
-            var (row, col) = (c / 2 * 4, c % 2 * 4);
-            images[.., .., row..(row + 4), col..(col + 4)] += mask * 150;
-        }
-
-        var dataset = new ImageDataset(images.to_type(ScalarType.Byte), labels, ["q0", "q1", "q2", "q3"], ImageNormalization.UnitRange);
-        return dataset;
-    }
-
     private static TrainerOptions Options(int epochs = 3) => new()
     {
         Epochs = epochs,
@@ -75,8 +57,8 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Cross_entropy_training_learns_and_reports_every_epoch()
     {
-        using var train = Quadrants(400, seed: 1);
-        using var test = Quadrants(200, seed: 2);
+        using var train = Quadrants.Create(400, seed: 1);
+        using var test = Quadrants.Create(200, seed: 2);
         var trainer = NewTrainer(Options(epochs: 4));
         var reports = new List<TrainingProgress>();
 
@@ -101,8 +83,8 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Evaluating_every_epoch_fills_each_report()
     {
-        using var train = Quadrants(100, seed: 1);
-        using var test = Quadrants(50, seed: 2);
+        using var train = Quadrants.Create(100, seed: 1);
+        using var test = Quadrants.Create(50, seed: 2);
         var options = Options(epochs: 2);
         options.EvaluateEveryEpoch = true;
 
@@ -114,7 +96,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Distillation_runs_the_teacher_frozen_in_eval_mode_without_gradients()
     {
-        using var train = Quadrants(96, seed: 1);
+        using var train = Quadrants.Create(96, seed: 1);
         manual_seed(1);
         var teacher = new ObservedTeacher(new TinyNet(16));
         var student = new TinyNet(4);
@@ -137,7 +119,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Distillation_with_another_loss_reports_its_parts()
     {
-        using var train = Quadrants(64, seed: 1);
+        using var train = Quadrants.Create(64, seed: 1);
         var trainer = NewTrainer(Options(epochs: 1));
 
         var result = trainer.Distill(train, loss: new KLDivergenceLoss(KLDivergenceLossOptions.PyTorchTutorial));
@@ -150,7 +132,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Distillation_moves_the_student_toward_the_teacher()
     {
-        using var train = Quadrants(300, seed: 1);
+        using var train = Quadrants.Create(300, seed: 1);
         var trainer = NewTrainer(Options(epochs: 4));
         trainer.TrainTeacher(train);
 
@@ -162,7 +144,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Live_tensor_count_does_not_grow_across_steps()
     {
-        using var train = Quadrants(320, seed: 1);
+        using var train = Quadrants.Create(320, seed: 1);
         var trainer = NewTrainer(Options(epochs: 2));
         var live = new List<long>();
 
@@ -184,7 +166,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Cancellation_stops_between_batches()
     {
-        using var train = Quadrants(320, seed: 1);
+        using var train = Quadrants.Create(320, seed: 1);
         var trainer = NewTrainer(Options(epochs: 3));
         using var cancellation = new CancellationTokenSource();
         var batches = 0;
@@ -206,7 +188,7 @@ public sealed class TrainerTests : IDisposable
     {
         float[] TrainOnce()
         {
-            using var train = Quadrants(128, seed: 1);
+            using var train = Quadrants.Create(128, seed: 1);
             var trainer = NewTrainer(Options(epochs: 2), initSeed: 5);
             trainer.TrainStudent(train);
             return trainer.Student.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
@@ -245,7 +227,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Successive_training_calls_continue_the_shuffle_instead_of_replaying_it()
     {
-        using var train = Quadrants(96, seed: 1);
+        using var train = Quadrants.Create(96, seed: 1);
         var split = RecordingTrainer(Options(epochs: 2));
         split.TrainStudent(train);
         var first = split.Student.Batches.ToList();
@@ -263,7 +245,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Students_handed_on_with_the_same_seed_continue_copies_of_the_stream()
     {
-        using var train = Quadrants(96, seed: 1);
+        using var train = Quadrants.Create(96, seed: 1);
         var trainer = RecordingTrainer(Options(epochs: 2));
         trainer.TrainStudent(train);
         var seen = trainer.Student.Batches.ToList();
@@ -283,7 +265,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void A_student_handed_on_with_another_seed_starts_that_seeds_stream()
     {
-        using var train = Quadrants(96, seed: 1);
+        using var train = Quadrants.Create(96, seed: 1);
         var trainer = RecordingTrainer(Options(epochs: 2));
         trainer.TrainStudent(train);
         var reseeded = Options(epochs: 2);
@@ -300,7 +282,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void A_diverging_loss_stops_training_naming_the_epoch()
     {
-        using var train = Quadrants(64, seed: 1);
+        using var train = Quadrants.Create(64, seed: 1);
         var trainer = NewTrainer(Options(epochs: 3));
 
         var act = () => trainer.Distill(train, loss: new NaNAfterFirstEpoch());
@@ -325,7 +307,7 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void The_schedule_sets_each_epochs_learning_rate_and_the_report_shows_it()
     {
-        using var train = Quadrants(64, seed: 1);
+        using var train = Quadrants.Create(64, seed: 1);
         var options = Options(epochs: 4);
         options.Schedule = new ScheduleOptions { Kind = ScheduleKind.Step, StepSize = 2, Gamma = 0.5 };
 
@@ -340,7 +322,7 @@ public sealed class TrainerTests : IDisposable
     {
         double[] Losses(bool augment)
         {
-            using var train = Quadrants(96, seed: 1);
+            using var train = Quadrants.Create(96, seed: 1);
             var options = Options(epochs: 2);
             options.Augmentation = augment ? new AugmentationOptions() : null;
             return NewTrainer(options).TrainStudent(train).History.Select(r => r.MeanLoss).ToArray();
@@ -358,7 +340,7 @@ public sealed class TrainerTests : IDisposable
     {
         float Change(double? clip)
         {
-            using var train = Quadrants(32, seed: 1);
+            using var train = Quadrants.Create(32, seed: 1);
             var options = Options(epochs: 1);
             options.Optimizer = new OptimizerOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0, GradientClipNorm = clip };
             var trainer = NewTrainer(options);
