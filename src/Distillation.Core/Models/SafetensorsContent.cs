@@ -1,0 +1,50 @@
+using static TorchSharp.torch;
+
+namespace Distillation.Models;
+
+/// <summary>The tensors of a safetensors file, read onto the CPU; disposing it frees them.</summary>
+public sealed class SafetensorsContent : IDisposable
+{
+    private readonly Dictionary<string, Tensor> tensors;
+
+    internal SafetensorsContent(IReadOnlyList<string> names, Dictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
+    {
+        Names = names;
+        this.tensors = tensors;
+        Metadata = metadata;
+    }
+
+    /// <summary>The tensor names in the order of the file's header.</summary>
+    public IReadOnlyList<string> Names { get; }
+
+    /// <summary>The tensors by name, in the dtypes and shapes the file stores.</summary>
+    public IReadOnlyDictionary<string, Tensor> Tensors => tensors;
+
+    /// <summary>The file's <c>__metadata__</c> strings (empty when it has none).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>Disposes every tensor.</summary>
+    public void Dispose()
+    {
+        foreach (var tensor in tensors.Values)
+        {
+            tensor.Dispose();
+        }
+
+        tensors.Clear();
+    }
+}
+
+/// <summary>A validated safetensors header: the tensors' descriptions in file order, and the metadata.</summary>
+/// <param name="Tensors">Each tensor's name, dtype, shape and data offsets, in the header's order.</param>
+/// <param name="Metadata">The <c>__metadata__</c> strings (empty when the file has none).</param>
+public sealed record SafetensorsHeader(IReadOnlyList<SafetensorsTensorInfo> Tensors, IReadOnlyDictionary<string, string> Metadata);
+
+/// <summary>One tensor's entry in a safetensors header.</summary>
+/// <param name="Name">The tensor's name (for a state dict, the parameter or buffer path).</param>
+/// <param name="DTypeName">The dtype as the file names it (<c>F32</c>, <c>BF16</c>, …).</param>
+/// <param name="DType">The matching torch type.</param>
+/// <param name="Shape">The shape.</param>
+/// <param name="DataBegin">The first byte, relative to the start of the data buffer.</param>
+/// <param name="DataEnd">One past the last byte, relative to the start of the data buffer.</param>
+public sealed record SafetensorsTensorInfo(string Name, string DTypeName, ScalarType DType, IReadOnlyList<long> Shape, long DataBegin, long DataEnd);
