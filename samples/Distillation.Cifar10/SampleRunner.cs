@@ -284,7 +284,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         {
             var written = reports.WriteFiles(settings.OutputDirectory).Select(Path.GetFileName).ToArray();
             var json = written.Count(f => f!.EndsWith(".json", StringComparison.Ordinal));
-            Console.WriteLine($"Reports: {json} per model (report-*.json), {string.Join(", ", written.Where(f => !f!.EndsWith(".json", StringComparison.Ordinal)))}");
+            Console.WriteLine($"Reports: report-*.json ({json} models), {string.Join(", ", written.Where(f => !f!.EndsWith(".json", StringComparison.Ordinal)))}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
