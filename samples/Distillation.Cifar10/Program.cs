@@ -19,7 +19,7 @@ var device = new Option<string>("--device") { Description = "auto, cpu, cuda, cu
 var trainLimit = new Option<int?>("--train-limit") { Description = "Train on a seeded random subset of this many images." };
 var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first this-many test images (the test set's prefixes are class-balanced)." };
 var teacher = new Option<string?>("--teacher") { Description = "Load the teacher's weights from this file instead of training it." };
-var output = new Option<string>("--output") { Description = "Folder for results.json and the trained teacher's weights.", DefaultValueFactory = _ => "./runs/latest" };
+var output = new Option<string>("--output") { Description = "Folder for results.json, the reports (JSON, CSV), the charts (PNG) and the trained teacher's weights.", DefaultValueFactory = _ => "./runs/latest" };
 var verbose = new Option<bool>("--verbose") { Description = "Also print the library's log." };
 var distillFrom = new Option<DistillFrom>("--distill-from")
 {
@@ -32,6 +32,9 @@ var optimizer = new Option<string>("--optimizer") { Description = "adam, adamw o
 var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay of the optimizer.", DefaultValueFactory = _ => 0.0 };
 var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: constant, step (×0.1 every third of the run), multistep (×0.1 at 50 % and 75 %) or cosine.", DefaultValueFactory = _ => "constant" };
 var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learning-rate warm-up.", DefaultValueFactory = _ => 0 };
+var evaluateEveryEpoch = new Option<bool>("--eval-every-epoch") { Description = "Evaluate on the test set after every epoch (accuracy curves in training-curves.png), not only after the last." };
+var noSpeed = new Option<bool>("--no-speed") { Description = "Skip timing each final model's inference (a few hundred images per model)." };
+var noCharts = new Option<bool>("--no-charts") { Description = "Do not draw the PNG charts (training curves, per-class accuracy, confusion matrix)." };
 var seeds = new Option<string?>("--seeds")
 {
     Description = "Comma-separated seeds (e.g. 42,43,44): for each, train the baseline student, then (a) distill it, (b) continue it with cross-entropy " +
@@ -42,7 +45,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
 {
     data, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
     seed, threads, device, trainLimit, testLimit, teacher, output, verbose, distillFrom, seeds,
-    method, augment, optimizer, weightDecay, schedule, warmup,
+    method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, noSpeed, noCharts,
 };
 
 root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
@@ -72,6 +75,9 @@ root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
     WeightDecay = parse.GetValue(weightDecay),
     Schedule = parse.GetValue(schedule)!,
     WarmupEpochs = parse.GetValue(warmup),
+    EvaluateEveryEpoch = parse.GetValue(evaluateEveryEpoch),
+    MeasureSpeed = !parse.GetValue(noSpeed),
+    Charts = !parse.GetValue(noCharts),
 }).RunAsync(cancellationToken));
 
 var parsed = root.Parse(args);

@@ -16,8 +16,8 @@ internal sealed record RunSummary(
     double TestAccuracy,
     IReadOnlyList<EpochSummary> Epochs);
 
-/// <summary>One epoch in the results file.</summary>
-internal sealed record EpochSummary(int Epoch, double MeanLoss, IReadOnlyDictionary<string, double> LossParts, double LearningRate, double ImagesPerSecond, double Seconds);
+/// <summary>One epoch in the results file; <see cref="Accuracy"/> is the test accuracy when the epoch was evaluated, else null.</summary>
+internal sealed record EpochSummary(int Epoch, double MeanLoss, IReadOnlyDictionary<string, double> LossParts, double LearningRate, double ImagesPerSecond, double Seconds, double? Accuracy = null);
 
 /// <summary>One seed of the comparison: the baseline and the three students that continue from it or restart.</summary>
 internal sealed record SeedRuns(long Seed, RunSummary Baseline, RunSummary KdFromBaseline, RunSummary CeContinued, RunSummary KdFromScratch);
@@ -85,7 +85,7 @@ internal sealed record SampleResults(
         Math.Round(result.TrainingTime.TotalSeconds, 2),
         result.LastEpochLoss,
         result.FinalAccuracy ?? double.NaN,
-        result.History.Select(e => new EpochSummary(e.Epoch, e.MeanLoss, e.LossParts, e.LearningRate, Math.Round(e.ImagesPerSecond, 1), Math.Round(e.TrainingTime.TotalSeconds, 2))).ToArray());
+        result.History.Select(e => new EpochSummary(e.Epoch, e.MeanLoss, e.LossParts, e.LearningRate, Math.Round(e.ImagesPerSecond, 1), Math.Round(e.TrainingTime.TotalSeconds, 2), e.Accuracy)).ToArray());
 
     /// <summary>Writes the file atomically: a temporary file renamed over the target.</summary>
     public void WriteTo(string path)

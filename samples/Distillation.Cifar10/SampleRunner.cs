@@ -12,12 +12,18 @@ namespace Distillation.Cifar10;
 
 /// <summary>
 /// Runs the notebook (teacher, student baseline, distilled student), or with <c>--seeds</c> the
-/// comparison of distillation against its control over several seeds; prints the tables and writes results.json.
+/// comparison of distillation against its control over several seeds; prints the tables and writes
+/// results.json, a detailed report of every trained model (JSON, CSV) and the charts (PNG).
 /// </summary>
 internal sealed class SampleRunner(SampleSettings settings)
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    /// <summary>A short timing: one warm-up and three timed passes of 128 images, then the same at batch size 1.</summary>
+    private static readonly LatencyOptions SpeedOptions = new() { WarmupBatches = 1, TimedBatches = 3, BatchSize = 128 };
+
     private readonly ConsoleProgress console = new();
+    private readonly RunReports reports = new();
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -116,6 +122,7 @@ internal sealed class SampleRunner(SampleSettings settings)
             Console.WriteLine($"\nTeacher loaded from {weights}.");
             var evaluation = trainer.EvaluateTeacher(data.Test, cancellationToken);
             Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {evaluation.Accuracy:P2}"));
+            EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(trainer.Teacher), 0, null, evaluation.Accuracy, []);
         }
 
@@ -125,6 +132,8 @@ internal sealed class SampleRunner(SampleSettings settings)
         var saved = Path.Combine(settings.OutputDirectory, "teacher.weights");
         trainer.Teacher.SaveWeights(saved);
         Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {result.FinalAccuracy:P2} (weights saved to {saved})"));
+        reports.AddHistory("Teacher", result);
+        EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
         return SampleResults.Summarize("Teacher", result);
     }
 
@@ -132,20 +141,20 @@ internal sealed class SampleRunner(SampleSettings settings)
     private void RunNotebook(Trainer<TeacherNet, StudentNet> trainer, IDistillationLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var runs = new List<RunSummary> { teacherRun };
-        var baseline = Train("Student", "Training the student alone (cross-entropy)", t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), trainer);
+        var baseline = Train("Student", "Training the student alone (cross-entropy)", t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), trainer, data, null, cancellationToken);
         runs.Add(baseline);
 
         if (settings.DistillFrom == DistillFrom.Baseline)
         {
             // The notebook distills the student it has just trained; the trainer continues from its weights.
             runs.Add(Train("Distilled student", $"Distilling the trained student from the teacher ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer));
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer, data, null, cancellationToken));
         }
         else
         {
             using var fresh = FreshStudent(settings.Seed);
             runs.Add(Train("Distilled student", $"Distilling a fresh student from the teacher ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer.WithStudent(fresh)));
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer.WithStudent(fresh), data, null, cancellationToken));
         }
 
         PrintTable("Results", runs);
@@ -170,19 +179,19 @@ internal sealed class SampleRunner(SampleSettings settings)
             using var baselineStudent = FreshStudent(seed);
             var baselineTrainer = new Trainer<TeacherNet, StudentNet>(trainer.Teacher, baselineStudent, options, trainerLogger);
             var baseline = Train("Student baseline", "Student alone (cross-entropy)",
-                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), baselineTrainer);
+                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), baselineTrainer, data, seed, cancellationToken);
 
             using var continuedWithKd = CopyOf(baselineStudent);
             var a = Train("(a) KD from baseline", $"(a) distilling the trained baseline ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), baselineTrainer.WithStudent(continuedWithKd));
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), baselineTrainer.WithStudent(continuedWithKd), data, seed, cancellationToken);
 
             using var continuedWithCe = CopyOf(baselineStudent);
             var b = Train("(b) CE continued", "(b) control: the trained baseline continued with cross-entropy",
-                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), baselineTrainer.WithStudent(continuedWithCe));
+                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), baselineTrainer.WithStudent(continuedWithCe), data, seed, cancellationToken);
 
             using var scratch = FreshStudent(seed);
             var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), new Trainer<TeacherNet, StudentNet>(trainer.Teacher, scratch, options, trainerLogger));
+                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), new Trainer<TeacherNet, StudentNet>(trainer.Teacher, scratch, options, trainerLogger), data, seed, cancellationToken);
 
             perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
             PrintTable($"Seed {seed}", [baseline, a, b, c]);
@@ -209,6 +218,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         },
         Schedule = ScheduleFor(settings.Schedule, settings.Epochs, settings.WarmupEpochs),
         Augmentation = settings.Augment ? new AugmentationOptions() : null,
+        EvaluateEveryEpoch = settings.EvaluateEveryEpoch,
     };
 
     private static ScheduleOptions ScheduleFor(string name, int epochs, int warmup) => name.ToLowerInvariant() switch
@@ -220,14 +230,33 @@ internal sealed class SampleRunner(SampleSettings settings)
         _ => throw new FormatException($"--schedule: unknown schedule '{name}'; use constant, step, multistep or cosine."),
     };
 
-    private RunSummary Train(string name, string title, Func<Trainer<TeacherNet, StudentNet>, TrainingResult> run, Trainer<TeacherNet, StudentNet> trainer)
+    /// <summary>Trains, then evaluates the trained model in detail (before any later run changes its weights).</summary>
+    private RunSummary Train(string name, string title, Func<Trainer<TeacherNet, StudentNet>, TrainingResult> run, Trainer<TeacherNet, StudentNet> trainer, Splits data, long? seed, CancellationToken cancellationToken)
     {
         Console.WriteLine($"\n{title}:");
         console.StartRun();
         var result = run(trainer);
         Console.WriteLine(string.Create(Invariant, $"{name} test accuracy: {result.FinalAccuracy:P2}"));
+        reports.AddHistory(ModelEvaluation.NameOf(name, seed), result);
+        nn.Module<Tensor, Tensor> model = result.Phase == TrainingPhase.Teacher ? trainer.Teacher : trainer.Student;
+        EvaluateInDetail(name, seed, result.Phase, model, trainer.Device, data, cancellationToken);
         return SampleResults.Summarize(name, result);
     }
+
+    /// <summary>Top-1 and top-5, per class, the confusion matrix, the footprint and (unless --no-speed) a short timing of the model.</summary>
+    private void EvaluateInDetail(string kind, long? seed, TrainingPhase phase, nn.Module<Tensor, Tensor> model, Device device, Splits data, CancellationToken cancellationToken)
+    {
+        var evaluation = Evaluator.EvaluateDetailed(model, data.Test, device, cancellationToken: cancellationToken);
+        var speed = settings.MeasureSpeed ? Evaluator.MeasureSpeed(model, data.Test, device, SpeedOptions, cancellationToken) : null;
+        var name = ModelEvaluation.NameOf(kind, seed);
+        reports.Add(new ModelEvaluation(kind, seed, phase, new EvaluationReport(name, ModelFootprint.Of(model), evaluation, speed)));
+        var timing = speed is null ? string.Empty : string.Create(Invariant,
+            $", {speed.ImagesPerSecond:N0} images/s at batch size {speed.BatchSize}, {speed.MillisecondsPerImageAtBatchSize1:F2} ms per image alone");
+        Console.WriteLine(string.Create(Invariant, $"  top-5 {evaluation.Top5Accuracy:P2}, worst class {WorstClass(evaluation)}{timing}"));
+    }
+
+    private static string WorstClass(DetailedEvaluation evaluation) =>
+        evaluation.PerClass.Where(c => c.Images > 0).OrderBy(c => c.Accuracy).Select(c => string.Create(Invariant, $"{c.Name} {c.Accuracy:P1}")).FirstOrDefault() ?? "-";
 
     private static StudentNet FreshStudent(long seed)
     {
@@ -242,12 +271,37 @@ internal sealed class SampleRunner(SampleSettings settings)
         return copy;
     }
 
+    /// <summary>
+    /// Writes results.json first, then the reports and the charts; a report or chart that cannot be
+    /// written is a warning, so the results of the training are never lost to it.
+    /// </summary>
     private void Write(SampleResults results)
     {
         var path = Path.Combine(settings.OutputDirectory, "results.json");
         results.WriteTo(path);
         Console.WriteLine($"\nResults written to {path}");
+        try
+        {
+            var written = reports.WriteFiles(settings.OutputDirectory).Select(Path.GetFileName).ToArray();
+            var json = written.Count(f => f!.EndsWith(".json", StringComparison.Ordinal));
+            Console.WriteLine($"Reports: report-*.json ({json} models), {string.Join(", ", written.Where(f => !f!.EndsWith(".json", StringComparison.Ordinal)))}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Warn($"reports not written: {e.Message}");
+        }
+
+        if (settings.Charts)
+        {
+            var charts = Charts.WriteAll(settings.OutputDirectory, results, reports.Evaluations, Warn);
+            if (charts.Count > 0)
+            {
+                Console.WriteLine($"Charts: {string.Join(", ", charts.Select(Path.GetFileName))}");
+            }
+        }
     }
+
+    private static void Warn(string message) => Console.Error.WriteLine($"warning: {message}");
 
     private static long CountParameters(nn.Module module) => module.parameters().Sum(p => p.numel());
 

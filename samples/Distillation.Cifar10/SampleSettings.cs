@@ -28,6 +28,15 @@ internal sealed record SampleSettings
     public required string Schedule { get; init; }
     public required int WarmupEpochs { get; init; }
     public required double WeightDecay { get; init; }
+
+    /// <summary>Whether to evaluate on the test set after every epoch (for the accuracy curves), not only after the last.</summary>
+    public bool EvaluateEveryEpoch { get; init; }
+
+    /// <summary>Whether to time each final model's inference (a few hundred images).</summary>
+    public bool MeasureSpeed { get; init; } = true;
+
+    /// <summary>Whether to draw the PNG charts.</summary>
+    public bool Charts { get; init; } = true;
 }
 
 /// <summary>Which student the distillation starts from.</summary>

@@ -119,6 +119,64 @@ public sealed class ConfusionMatrix
         return rows;
     }
 
+    /// <summary>
+    /// The counts divided by their row totals: <c>[t][p]</c> is the share of the images of class
+    /// <c>t</c> that were predicted as <c>p</c>, so each row sums to 1 and the diagonal holds the
+    /// per-class accuracy (recall). A class with no image has a row of NaN.
+    /// </summary>
+    /// <returns>One array of fractions in [0, 1] per true class.</returns>
+    public double[][] ToRowFractions()
+    {
+        var rows = new double[ClassCount][];
+        for (var t = 0; t < ClassCount; t++)
+        {
+            var total = RowTotal(t);
+            rows[t] = new double[ClassCount];
+            for (var p = 0; p < ClassCount; p++)
+            {
+                rows[t][p] = total == 0 ? double.NaN : (double)counts[t * ClassCount + p] / total;
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// The cell-by-cell sum of matrices of the same classes, e.g. the evaluations of several seeds of
+    /// one model; its row fractions are then the pooled shares.
+    /// </summary>
+    /// <param name="matrices">At least one matrix, all with the same number of classes.</param>
+    /// <returns>A new matrix holding the sums.</returns>
+    /// <exception cref="ArgumentException">No matrix is given, or their class counts differ.</exception>
+    public static ConfusionMatrix Sum(IEnumerable<ConfusionMatrix> matrices)
+    {
+        ArgumentNullException.ThrowIfNull(matrices);
+        long[]? sums = null;
+        var classes = 0;
+        foreach (var matrix in matrices)
+        {
+            ArgumentNullException.ThrowIfNull(matrix, nameof(matrices));
+            if (sums is null)
+            {
+                classes = matrix.ClassCount;
+                sums = new long[classes * classes];
+            }
+            else if (matrix.ClassCount != classes)
+            {
+                throw new ArgumentException($"Only matrices of the same classes add up; got {classes} and {matrix.ClassCount} classes.", nameof(matrices));
+            }
+
+            for (var i = 0; i < sums.Length; i++)
+            {
+                sums[i] = checked(sums[i] + matrix.counts[i]);
+            }
+        }
+
+        return sums is null
+            ? throw new ArgumentException("Summing needs at least one confusion matrix.", nameof(matrices))
+            : new ConfusionMatrix(sums, classes);
+    }
+
     /// <summary>Wraps a flat row-major array of <paramref name="classes"/>² counts without copying it.</summary>
     internal static ConfusionMatrix FromFlat(long[] counts, int classes) => new(counts, classes);
 }

@@ -1,0 +1,90 @@
+using System.Text;
+using Distillation.Evaluation;
+using Distillation.Training;
+
+namespace Distillation.Cifar10;
+
+/// <summary>One trained model's detailed evaluation, with the run it came from.</summary>
+/// <param name="Kind">The run's name in the tables (e.g. <c>Teacher</c>, <c>(a) KD from baseline</c>); the same for every seed.</param>
+/// <param name="Seed">The seed of a <c>--seeds</c> run; null in the notebook's runs.</param>
+/// <param name="Phase">How the model was trained (teacher, student alone, distillation).</param>
+/// <param name="Report">The footprint, evaluation and speed; its model name is <see cref="RunName"/>.</param>
+internal sealed record ModelEvaluation(string Kind, long? Seed, TrainingPhase Phase, EvaluationReport Report)
+{
+    /// <summary>The run's name in the CSV files: the kind, and the seed when there is one.</summary>
+    public string RunName => NameOf(Kind, Seed);
+
+    /// <summary>The name a run of <paramref name="kind"/> goes by, e.g. <c>Student baseline, seed 42</c>.</summary>
+    public static string NameOf(string kind, long? seed) => seed is { } s ? $"{kind}, seed {s}" : kind;
+}
+
+/// <summary>
+/// Collects the histories and detailed evaluations of the sample's runs and writes them: one JSON
+/// report per model, the training history of every run in one CSV, and the summary, per-class and
+/// confusion tables (<see cref="EvaluationCsv"/>).
+/// </summary>
+internal sealed class RunReports
+{
+    /// <summary>The training history of every run, one row per run and epoch.</summary>
+    public const string HistoryFileName = "training-history.csv";
+
+    private readonly List<(string Run, TrainingResult Result)> histories = [];
+    private readonly List<ModelEvaluation> evaluations = [];
+
+    /// <summary>The evaluations collected so far, in order.</summary>
+    public IReadOnlyList<ModelEvaluation> Evaluations => evaluations;
+
+    /// <summary>Adds a run's epoch history.</summary>
+    public void AddHistory(string run, TrainingResult result) => histories.Add((run, result));
+
+    /// <summary>Adds a model's evaluation.</summary>
+    public void Add(ModelEvaluation evaluation) => evaluations.Add(evaluation);
+
+    /// <summary>
+    /// The file name of a model's JSON report: <c>report-</c>, then the run name in lower case with
+    /// every run of characters other than letters and digits turned into one hyphen.
+    /// </summary>
+    public static string ReportFileName(string runName)
+    {
+        var slug = new StringBuilder();
+        foreach (var c in runName.ToLowerInvariant())
+        {
+            if (char.IsAsciiLetterOrDigit(c))
+            {
+                slug.Append(c);
+            }
+            else if (slug.Length > 0 && slug[^1] != '-')
+            {
+                slug.Append('-');
+            }
+        }
+
+        return $"report-{slug.ToString().TrimEnd('-')}.json";
+    }
+
+    /// <summary>Writes every file into <paramref name="folder"/>, each atomically; returns the paths written.</summary>
+    public IReadOnlyList<string> WriteFiles(string folder)
+    {
+        var paths = new List<string>();
+        foreach (var evaluation in evaluations)
+        {
+            var path = Path.Combine(folder, ReportFileName(evaluation.RunName));
+            evaluation.Report.WriteJson(path);
+            paths.Add(path);
+        }
+
+        if (histories.Count > 0)
+        {
+            var path = Path.Combine(folder, HistoryFileName);
+            TrainingHistoryCsv.WriteFile(path, histories);
+            paths.Add(path);
+        }
+
+        if (evaluations.Count > 0)
+        {
+            paths.AddRange(EvaluationCsv.WriteFiles(folder, evaluations.Select(e => e.Report)));
+        }
+
+        return paths;
+    }
+}
