@@ -1,0 +1,166 @@
+using System.Globalization;
+
+namespace Distillation.Benchmarks;
+
+/// <summary>The command line: a mode, then <c>--name value</c> pairs.</summary>
+internal sealed class BenchOptions
+{
+    public string Mode { get; init; } = "throughput";
+
+    public int Threads { get; init; } = 2;
+
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Timed rounds; each round runs every case once, alternating.</summary>
+    public int Repeats { get; init; } = 5;
+
+    /// <summary>Untimed rounds first.</summary>
+    public int Warmup { get; init; } = 1;
+
+    /// <summary>The folder holding cifar-10-batches-bin/; synthetic data when it is missing.</summary>
+    public string Data { get; init; } = DefaultData();
+
+    public bool Synthetic { get; init; }
+
+    public string? Output { get; init; }
+
+    /// <summary>Images per run of each case; "quick" runs shrink them for smoke tests.</summary>
+    public int TeacherImages { get; init; } = 2048;
+
+    public int StudentImages { get; init; } = 10240;
+
+    public int DistillImages { get; init; } = 2048;
+
+    public int TeacherEvalImages { get; init; } = 2560;
+
+    public int StudentEvalImages { get; init; } = 10000;
+
+    /// <summary>Arguments BenchmarkDotNet receives in micro mode (after <c>--</c>).</summary>
+    public IReadOnlyList<string> Rest { get; init; } = [];
+
+    public static string DefaultData()
+    {
+        // bench/ sits in the checkout; the shared copy is beside the checkout (../shared/datasets).
+        foreach (var candidate in new[] { "../shared/datasets", "/work/shared/datasets", "./data" })
+        {
+            if (Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return "../shared/datasets";
+    }
+
+    public static BenchOptions Parse(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            throw new UsageException(null);
+        }
+
+        var mode = args[0];
+        if (mode is not ("throughput" or "scaling" or "micro" or "ideas"))
+        {
+            throw new UsageException($"Unknown mode '{mode}'.");
+        }
+
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var flags = new HashSet<string>(StringComparer.Ordinal);
+        var rest = new List<string>();
+        for (var i = 1; i < args.Length; i++)
+        {
+            if (args[i] == "--")
+            {
+                rest.AddRange(args[(i + 1)..]);
+                break;
+            }
+
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new UsageException($"Unexpected argument '{args[i]}'.");
+            }
+
+            var name = args[i][2..];
+            if (name is "synthetic" or "quick")
+            {
+                flags.Add(name);
+            }
+            else if (i + 1 < args.Length)
+            {
+                values[name] = args[++i];
+            }
+            else
+            {
+                throw new UsageException($"--{name} needs a value.");
+            }
+        }
+
+        int Int(string name, int fallback, int min = 1)
+        {
+            if (!values.Remove(name, out var text))
+            {
+                return fallback;
+            }
+
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min
+                ? value
+                : throw new UsageException($"--{name} needs an integer ≥ {min}, got '{text}'.");
+        }
+
+        var quick = flags.Contains("quick");
+        var options = new BenchOptions
+        {
+            Mode = mode,
+            Threads = Int("threads", 2),
+            BatchSize = Int("batch-size", 128),
+            Repeats = Int("repeats", quick ? 1 : 5),
+            Warmup = Int("warmup", 1, min: 0),
+            Data = values.Remove("data", out var data) ? data : DefaultData(),
+            Synthetic = flags.Contains("synthetic"),
+            Output = values.Remove("output", out var output) ? output : null,
+            TeacherImages = Int("teacher-images", quick ? 256 : 2048),
+            StudentImages = Int("student-images", quick ? 1024 : 10240),
+            DistillImages = Int("distill-images", quick ? 256 : 2048),
+            TeacherEvalImages = Int("teacher-eval-images", quick ? 256 : 2560),
+            StudentEvalImages = Int("student-eval-images", quick ? 1024 : 10000),
+            Rest = rest,
+        };
+
+        if (values.Count > 0)
+        {
+            throw new UsageException($"Unknown option --{values.Keys.First()}.");
+        }
+
+        return options;
+    }
+
+    public const string Usage = """
+        Usage: distill-bench <mode> [options]
+
+        Modes:
+          throughput  end-to-end images/s of every phase against the targets, the plain-loop
+                      overhead, the data path's share of a step, memory across rounds
+          scaling     images/s against batch size (32…512) and threads (1, 2); run time against
+                      epochs and dataset size
+          ideas       CPU speed-ups measured against the baseline, alternating (inference mode,
+                      in-place ReLU, channels-last, evaluation batch size)
+          micro       BenchmarkDotNet: KL loss forward+backward, batch slicing+normalization,
+                      augmentation (arguments after -- go to BenchmarkDotNet)
+
+        Options:
+          --threads N        intra-op CPU threads (default 2)
+          --batch-size N     training batch size (default 128)
+          --repeats N        timed rounds, cases alternating within each (default 5)
+          --warmup N         untimed rounds first (default 1)
+          --data DIR         folder holding cifar-10-batches-bin/ (default ../shared/datasets)
+          --synthetic        random images instead of CIFAR-10
+          --output FILE      the JSON results (written atomically)
+          --quick            small slices and one round: a smoke test, not a measurement
+          --teacher-images N, --student-images N, --distill-images N,
+          --teacher-eval-images N, --student-eval-images N   images per run of each case
+        """;
+}
+
+/// <summary>A command-line mistake; the message (if any) is printed above the usage.</summary>
+internal sealed class UsageException(string? message) : Exception(message ?? "");

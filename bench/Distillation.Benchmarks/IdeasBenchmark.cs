@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Distillation.Devices;
+using Distillation.Models;
+using Distillation.Training;
+using static TorchSharp.torch;
+
+namespace Distillation.Benchmarks;
+
+/// <summary>
+/// CPU speed-ups tried against the baseline, each pair alternating within every round on the same
+/// data: evaluation under inference mode instead of no_grad, in-place ReLU, channels-last layout,
+/// and the evaluation batch size.
+/// </summary>
+internal static class IdeasBenchmark
+{
+    public static BenchReport Run(BenchOptions options)
+    {
+        var defaultThreads = get_num_threads();
+        var defaultInterop = get_num_interop_threads();
+        var trainImages = Math.Min(options.TeacherImages, 1024);
+        var evalImages = options.TeacherEvalImages;
+        using var data = BenchData.Load(options, trainImages, evalImages);
+        Console.WriteLine($"Data: {data.Source}");
+        var clock = Stopwatch.StartNew();
+        var notes = new List<string>
+        {
+            $"libtorch's default thread counts in this process: {defaultThreads} intra-op, {defaultInterop} inter-op (before any setting)",
+            ChannelsLastApiNote(),
+        };
+
+        // Resolving the device sets the thread count and the allocator tuning, as the trainer does.
+        DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads });
+        manual_seed(42);
+        using var teacher = new TeacherNet();
+        manual_seed(42);
+        using var inPlace = new InPlaceReluTeacherNet();
+        manual_seed(42);
+        using var teacherForLayout = new TeacherNet();
+        using var baseLoop = new PlainLoop(teacher, data.Train.Normalization);
+        using var inPlaceLoop = new PlainLoop(inPlace, data.Train.Normalization);
+        using var layoutLoop = new PlainLoop(teacherForLayout, data.Train.Normalization, prepare: ChannelsLast.Of);
+
+        // Evaluation input, sliced once: the forward pass alone is compared.
+        var evalBatches = new List<Tensor>();
+        using (var plan = data.Test.PlanBatches(256))
+        {
+            for (var b = 0; b < plan.BatchCount; b++)
+            {
+                evalBatches.Add(plan.GetBatch(b).Images.DetachFromDisposeScope());
+            }
+        }
+
+        var evalChannelsLast = evalBatches.Select(b => ChannelsLast.Of(b).DetachFromDisposeScope()).ToList();
+        notes.Add(LayoutCheck(teacher, evalChannelsLast[0]));
+
+        var trainer256 = new Trainer<TeacherNet, StudentNet>(teacher, new StudentNet(), new TrainerOptions
+        {
+            EvaluationBatchSize = 256, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
+        });
+        var trainer512 = new Trainer<TeacherNet, StudentNet>(teacher, trainer256.Student, new TrainerOptions
+        {
+            EvaluationBatchSize = 512, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
+        });
+
+        var ideas = new List<(string Name, string Measure, long Images, Action Baseline, Action Variant)>
+        {
+            ("inference_mode instead of no_grad", "teacher evaluation forward, batch 256", evalImages,
+                () => Forward(teacher, evalBatches, inference: false), () => Forward(teacher, evalBatches, inference: true)),
+            ("channels-last input (evaluation)", "teacher evaluation forward, batch 256, no_grad", evalImages,
+                () => Forward(teacher, evalBatches, inference: false), () => Forward(teacher, evalChannelsLast, inference: false)),
+            ("evaluation batch 512 instead of 256", "Trainer.EvaluateTeacher", evalImages,
+                () => trainer256.EvaluateTeacher(data.Test), () => trainer512.EvaluateTeacher(data.Test)),
+            ("in-place ReLU", $"teacher training epoch, plain loop, batch {options.BatchSize}", trainImages,
+                () => baseLoop.Epoch(data.Train, options.BatchSize), () => inPlaceLoop.Epoch(data.Train, options.BatchSize)),
+            ("channels-last input (training)", $"teacher training epoch, plain loop, batch {options.BatchSize}", trainImages,
+                () => baseLoop.Epoch(data.Train, options.BatchSize), () => layoutLoop.Epoch(data.Train, options.BatchSize)),
+        };
+
+        var results = new List<IdeaResult>();
+        foreach (var (name, measure, images, baseline, variant) in ideas)
+        {
+            baseline();
+            variant();
+            var a = new List<double>();
+            var b = new List<double>();
+            for (var r = 0; r < options.Repeats; r++)
+            {
+                // Alternate which goes first.
+                if (r % 2 == 0)
+                {
+                    a.Add(images / Seconds(baseline));
+                    b.Add(images / Seconds(variant));
+                }
+                else
+                {
+                    b.Add(images / Seconds(variant));
+                    a.Add(images / Seconds(baseline));
+                }
+            }
+
+            var ratio = Stats.Of(a.Zip(b, (x, y) => y / x).ToList())!;
+            var verdict = ratio.Median >= 1.03 ? "faster" : ratio.Median <= 0.97 ? "slower" : "no measurable difference (within ±3 %)";
+            results.Add(new IdeaResult(name, measure, Stats.Of(a)!, Stats.Of(b)!, ratio, verdict));
+            Console.WriteLine(Invariant($"{name}: baseline {results[^1].Baseline.Median:F0}, variant {results[^1].Variant.Median:F0} images/s, ratio {ratio.Median:F3} ({ratio.Min:F3}–{ratio.Max:F3}): {verdict}"));
+        }
+
+        foreach (var t in evalBatches.Concat(evalChannelsLast))
+        {
+            t.Dispose();
+        }
+
+        return new BenchReport
+        {
+            Mode = "ideas",
+            Environment = BenchEnvironment.Capture(options, data.Source),
+            Ideas = results,
+            Notes = notes,
+            Memory = [MemorySample.Take("end")],
+            WallSeconds = clock.Elapsed.TotalSeconds,
+        };
+    }
+
+    private static void Forward(nn.Module<Tensor, Tensor> model, List<Tensor> batches, bool inference)
+    {
+        model.eval();
+        using IDisposable guard = inference ? inference_mode(true) : no_grad();
+        foreach (var batch in batches)
+        {
+            using var scope = NewDisposeScope();
+            model.call(batch).argmax(1);
+        }
+    }
+
+    /// <summary>What TorchSharp offers for memory formats, by reflection.</summary>
+    private static string ChannelsLastApiNote()
+    {
+        var formatType = typeof(TorchSharp.torch).Assembly.GetType("TorchSharp.memory_format");
+        var takers = typeof(TorchSharp.torch).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods())
+            .Where(m => formatType is not null && m.GetParameters().Any(p => p.ParameterType == formatType))
+            .Select(m => $"{m.DeclaringType?.Name}.{m.Name}")
+            .Distinct()
+            .ToList();
+        return formatType is null
+            ? "TorchSharp has no memory_format type"
+            : takers.Count == 0
+                ? "TorchSharp 0.107 declares an enum memory_format (contiguous_format, channels_last, preserve_format) but no method takes it: no contiguous(memory_format), no to(memory_format); channels-last is reached through strides (permute to NHWC, contiguous, permute back)"
+                : $"methods taking memory_format: {string.Join(", ", takers)}";
+    }
+
+    /// <summary>Whether a channels-last input keeps its layout through the first convolution.</summary>
+    private static string LayoutCheck(TeacherNet teacher, Tensor channelsLastInput)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var input = channelsLastInput.narrow(0, 0, 2);
+        var firstConv = teacher.named_modules().First(m => m.name == "features.0").module as nn.Module<Tensor, Tensor>;
+        var output = firstConv!.call(input);
+        return $"channels-last check: input strides ({string.Join(", ", input.stride())}), first convolution's output strides ({string.Join(", ", output.stride())}), channels-last kept: {ChannelsLast.Is(output)}";
+    }
+
+    private static double Seconds(Action run)
+    {
+        var clock = Stopwatch.StartNew();
+        run();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    public static string Markdown(BenchReport report)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("| Idea | Measured on | Baseline images/s | Variant images/s | Variant / baseline (median, min–max) | Verdict |");
+        text.AppendLine("|---|---|---:|---:|---:|---|");
+        foreach (var i in report.Ideas)
+        {
+            text.AppendLine(Invariant($"| {i.Name} | {i.Measure} | {i.Baseline.Median:N0} | {i.Variant.Median:N0} | {i.Ratio.Median:F3} ({i.Ratio.Min:F3}–{i.Ratio.Max:F3}) | {i.Verdict} |"));
+        }
+
+        foreach (var note in report.Notes)
+        {
+            text.AppendLine();
+            text.AppendLine("- " + note);
+        }
+
+        return text.ToString();
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,56 @@
+using Distillation.Benchmarks;
+using Distillation.Benchmarks.Micro;
+
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (UsageException e)
+{
+    if (e.Message.Length > 0)
+    {
+        Console.Error.WriteLine(e.Message);
+        Console.Error.WriteLine();
+    }
+
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return e.Message.Length > 0 ? 2 : 0;
+}
+
+// Measurements mean nothing from a Debug build.
+#if DEBUG
+Console.Error.WriteLine("Warning: a Debug build; run with -c Release for figures worth reporting.");
+#endif
+
+var report = options.Mode switch
+{
+    "throughput" => ThroughputBenchmark.Run(options),
+    "scaling" => ScalingBenchmark.Run(options),
+    "ideas" => IdeasBenchmark.Run(options),
+    _ => MicroRunner.Run(options),
+};
+
+Console.WriteLine();
+Console.WriteLine(options.Mode switch
+{
+    "throughput" => ThroughputBenchmark.Markdown(report),
+    "scaling" => ScalingBenchmark.Markdown(report),
+    "ideas" => IdeasBenchmark.Markdown(report),
+    _ => string.Join(Environment.NewLine, report.Notes),
+});
+
+var peak = report.Memory.Count > 0 ? report.Memory[^1] : null;
+if (peak is not null)
+{
+    Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"Peak resident memory {peak.PeakResidentMiB:F0} MiB, resident now {peak.ResidentMiB:F0} MiB, live tensors {peak.LiveTensors}"));
+}
+
+if (options.Output is { } output)
+{
+    report.Write(output);
+    Console.WriteLine($"Results written to {output}");
+}
+
+return 0;
