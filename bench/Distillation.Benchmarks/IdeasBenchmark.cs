@@ -64,12 +64,27 @@ internal static class IdeasBenchmark
             EvaluationBatchSize = 512, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
         });
 
+        var distiller = new Trainer<TeacherNet, StudentNet>(teacher, new StudentNet(), new TrainerOptions
+        {
+            Epochs = 1, BatchSize = options.BatchSize, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
+        });
+
+        // Baselines in the default layout, whatever the library's default for eval mode is.
+        teacher.ChannelsLastInference = false;
+        trainer256.Student.ChannelsLastInference = false;
+
         var ideas = new List<(string Name, string Measure, long Images, Action Baseline, Action Variant)>
         {
             ("inference_mode instead of no_grad", "teacher evaluation forward, batch 256", evalImages,
                 () => Forward(teacher, evalBatches, inference: false), () => Forward(teacher, evalBatches, inference: true)),
-            ("channels-last input (evaluation)", "teacher evaluation forward, batch 256, no_grad", evalImages,
+            ("channels-last input (evaluation)", "teacher evaluation forward, batch 256, no_grad, input converted outside the timing", evalImages,
                 () => Forward(teacher, evalBatches, inference: false), () => Forward(teacher, evalChannelsLast, inference: false)),
+            ("ChannelsLastInference on the teacher", "Trainer.EvaluateTeacher, batch 256", evalImages,
+                () => WithLayout(teacher, false, () => trainer256.EvaluateTeacher(data.Test)), () => WithLayout(teacher, true, () => trainer256.EvaluateTeacher(data.Test))),
+            ("ChannelsLastInference on the student", "Trainer.EvaluateStudent, batch 256", evalImages,
+                () => WithLayout(trainer256.Student, false, () => trainer256.EvaluateStudent(data.Test)), () => WithLayout(trainer256.Student, true, () => trainer256.EvaluateStudent(data.Test))),
+            ("ChannelsLastInference on the teacher", $"Trainer.Distill (live teacher, notebook KL loss), batch {options.BatchSize}", trainImages,
+                () => WithLayout(teacher, false, () => distiller.Distill(data.Train)), () => WithLayout(teacher, true, () => distiller.Distill(data.Train))),
             ("evaluation batch 512 instead of 256", "Trainer.EvaluateTeacher", evalImages,
                 () => trainer256.EvaluateTeacher(data.Test), () => trainer512.EvaluateTeacher(data.Test)),
             ("in-place ReLU", $"teacher training epoch, plain loop, batch {options.BatchSize}", trainImages,
@@ -120,6 +135,20 @@ internal static class IdeasBenchmark
             Memory = [MemorySample.Take("end")],
             WallSeconds = clock.Elapsed.TotalSeconds,
         };
+    }
+
+    private static void WithLayout(FeatureClassifierNet model, bool channelsLast, Action run)
+    {
+        var before = model.ChannelsLastInference;
+        model.ChannelsLastInference = channelsLast;
+        try
+        {
+            run();
+        }
+        finally
+        {
+            model.ChannelsLastInference = before;
+        }
     }
 
     private static void Forward(nn.Module<Tensor, Tensor> model, List<Tensor> batches, bool inference)

@@ -38,9 +38,29 @@ public abstract class FeatureClassifierNet : nn.Module<Tensor, Tensor>, IFeature
     /// <inheritdoc />
     public Tensor Classify(Tensor features) => classifier.call(features);
 
+    /// <summary>
+    /// Whether, in eval mode on the CPU, a 4-dimensional input is first laid out channels-last
+    /// (NHWC strides, the same logical [N, C, H, W] values) so that libtorch's convolutions run
+    /// in their channels-last kernels. Results are the same up to float rounding; training mode
+    /// is never affected. Measured on 2 CPU cores (bench/, mode ideas), teacher evaluation and
+    /// distillation with a live teacher ran faster with it. Default: true.
+    /// </summary>
+    public bool ChannelsLastInference { get; set; } = true;
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
+        ArgumentNullException.ThrowIfNull(input);
+        if (ChannelsLastInference && !training && input.dim() == 4 && input.device_type == DeviceType.CPU && input.stride(1) != 1)
+        {
+            // TorchSharp takes no memory_format argument: NHWC, contiguous, then back to NCHW indexing.
+            using var nhwc = input.permute(0, 2, 3, 1);
+            using var packed = nhwc.contiguous();
+            using var channelsLast = packed.permute(0, 3, 1, 2);
+            using var channelsLastMap = features.call(channelsLast);
+            return classifier.call(channelsLastMap);
+        }
+
         using var map = features.call(input);
         return classifier.call(map);
     }
