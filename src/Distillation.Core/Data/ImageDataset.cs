@@ -266,6 +266,18 @@ public sealed class BatchPlan : IDisposable
         return dataset.Slice(start, length, order, device ?? CPU);
     }
 
+    /// <summary>The dataset indices of the images in batch <paramref name="index"/>, int64 on the CPU; they join the caller's dispose scope.</summary>
+    /// <param name="index">The batch, from 0 to <see cref="BatchCount"/> − 1.</param>
+    /// <returns>The indices, in the batch's order.</returns>
+    public Tensor GetIndices(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, BatchCount);
+        long start = (long)index * BatchSize;
+        var length = Math.Min(BatchSize, dataset.Count - start);
+        return order is null ? arange(start, start + length, dtype: ScalarType.Int64) : order.narrow(0, start, length);
+    }
+
     /// <inheritdoc />
     public void Dispose() => order?.Dispose();
 }

@@ -170,6 +170,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         using var optimizer = Optimization.CreateOptimizer(trained, Options.Optimizer);
         var schedule = new LearningRateSchedule(Options.Schedule, Options.Optimizer.LearningRate, Options.Epochs);
         var augmentation = Options.Augmentation is { } augmentationOptions ? new BatchAugmentation(augmentationOptions, train.Normalization) : null;
+        using var teacherCache = runTeacher ? PrepareTeacherCache(teacher!, teacherFeatures, train, augmented: augmentation is not null, cancellationToken) : null;
         var identity = new RunIdentity(phase, loss.Name, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, parameters,
             TeacherWeights: runTeacher && Options.Checkpoints is not null ? ModuleFingerprint.Of(teacher!) : null);
         using var run = ResumeOrStart(identity, model, lossParameters, optimizer);
@@ -199,7 +200,12 @@ public sealed partial class Trainer<TTeacher, TStudent>
                         var batch = plan.GetBatch(step, Device);
                         var images = augmentation?.Apply(batch.Images, augmentationDraws) ?? batch.Images;
                         Tensor? teacherLogits = null;
-                        if (runTeacher)
+                        IReadOnlyDictionary<string, Tensor>? cachedTeacherFeatures = null;
+                        if (teacherCache is not null)
+                        {
+                            (teacherLogits, cachedTeacherFeatures) = teacherCache.Lookup(plan.GetIndices(step));
+                        }
+                        else if (runTeacher)
                         {
                             using var noGrad = no_grad();
                             teacherLogits = teacher!.call(images);
@@ -210,7 +216,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
                         var result = loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits)
                         {
                             StudentFeatures = studentFeatures.Outputs,
-                            TeacherFeatures = teacherFeatures?.Outputs ?? DistillationContext.NoFeatures,
+                            TeacherFeatures = cachedTeacherFeatures ?? teacherFeatures?.Outputs ?? DistillationContext.NoFeatures,
                             Epoch = epoch,
                             Epochs = Options.Epochs,
                             Step = step,
@@ -291,7 +297,53 @@ public sealed partial class Trainer<TTeacher, TStudent>
             BestEpoch = run.BestEpoch,
             StoppedEarly = run.StoppedEarly,
             ResumedAfterEpoch = run.ResumedAfterEpoch,
+            TeacherOutputsCached = teacherCache is not null,
         };
+    }
+
+    /// <summary>
+    /// The teacher's outputs over the training set, loaded or computed once, when caching is on and
+    /// the inputs do not change between epochs (no augmentation); null to run the teacher live.
+    /// </summary>
+    private TeacherOutputCache? PrepareTeacherCache(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, ImageDataset train, bool augmented, CancellationToken cancellationToken)
+    {
+        var settings = Options.TeacherOutputs;
+        if (settings.Caching == TeacherOutputCaching.Never || augmented)
+        {
+            return null;
+        }
+
+        var clock = Stopwatch.StartNew();
+        var featurePaths = capture?.Paths.ToArray() ?? [];
+        var file = settings.Directory is { } directory ? TeacherOutputCache.FileFor(directory, teacher, train, featurePaths) : null;
+        if (file is not null && TeacherOutputCache.TryLoad(file, train.Count, featurePaths, Device) is { } loaded)
+        {
+            LogTeacherCacheLoaded(logger, file, loaded.Bytes, clock.Elapsed.TotalSeconds);
+            return loaded;
+        }
+
+        var bytes = TeacherOutputCache.EstimateBytes(teacher, capture, train, Device);
+        if (bytes > settings.MaxBytes)
+        {
+            LogTeacherCacheTooLarge(logger, bytes, settings.MaxBytes);
+            return null;
+        }
+
+        var cache = TeacherOutputCache.Build(teacher, capture, train, Device, Options.EvaluationBatchSize, cancellationToken);
+        if (file is not null)
+        {
+            try
+            {
+                cache.Save(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                LogTeacherCacheNotSaved(logger, file, e.Message);
+            }
+        }
+
+        LogTeacherCacheBuilt(logger, train.Count, cache.Bytes, clock.Elapsed.TotalSeconds);
+        return cache;
     }
 
     /// <summary>Continues from the phase's last checkpoint when asked to and one exists; else a fresh run.</summary>
@@ -353,6 +405,18 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
     [LoggerMessage(EventId = 104, Level = LogLevel.Debug, Message = "{Phase}: checkpoint after epoch {Epoch} written to {Path}")]
     private static partial void LogCheckpointWritten(ILogger logger, TrainingPhase phase, int epoch, string path);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Teacher outputs of {Images} images cached ({Bytes} bytes) in {Seconds:F1} s")]
+    private static partial void LogTeacherCacheBuilt(ILogger logger, int images, long bytes, double seconds);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "Teacher outputs loaded from {Path} ({Bytes} bytes) in {Seconds:F1} s")]
+    private static partial void LogTeacherCacheLoaded(ILogger logger, string path, long bytes, double seconds);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Teacher outputs not cached: {Bytes} bytes exceed the limit of {MaxBytes}; the teacher runs live")]
+    private static partial void LogTeacherCacheTooLarge(ILogger logger, long bytes, long maxBytes);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "Teacher outputs not saved to {Path}: {Reason}")]
+    private static partial void LogTeacherCacheNotSaved(ILogger logger, string path, string reason);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "{Phase} epoch {Epoch}/{Epochs}: loss {Loss:F4} ({Parts}), {ImagesPerSecond:F0} images/s, accuracy {Accuracy:P2}")]
     private static partial void LogEpoch(ILogger logger, TrainingPhase phase, int epoch, int epochs, double loss, string parts, double imagesPerSecond, double? accuracy);

@@ -53,6 +53,9 @@ public sealed class TrainerOptions
     /// <summary>Per-epoch checkpoints (last and best) and resuming; null for none. Default: null.</summary>
     public CheckpointOptions? Checkpoints { get; set; }
 
+    /// <summary>Caching of the teacher's outputs in distillation. Default: cached when there is no augmentation.</summary>
+    public TeacherOutputOptions TeacherOutputs { get; set; } = new();
+
     /// <summary>Early stopping on the evaluation set's accuracy; null to train every epoch. Default: null.</summary>
     public EarlyStoppingOptions? EarlyStopping { get; set; }
 
@@ -81,6 +84,8 @@ public sealed class TrainerOptions
         Schedule.Validate(Optimizer.LearningRate, Epochs);
         Augmentation?.Validate();
         Checkpoints?.Validate();
+        ArgumentNullException.ThrowIfNull(TeacherOutputs, nameof(TeacherOutputs));
+        TeacherOutputs.Validate();
         EarlyStopping?.Validate();
 
         ArgumentNullException.ThrowIfNull(Device, nameof(Device));

@@ -31,6 +31,9 @@ public sealed record TrainingResult(
     /// <summary>The epoch after which the run was resumed from a checkpoint; 0 for a run from the start.</summary>
     public int ResumedAfterEpoch { get; init; }
 
+    /// <summary>Whether the teacher's outputs were computed once and reused every epoch rather than run live.</summary>
+    public bool TeacherOutputsCached { get; init; }
+
     /// <summary>The epochs trained (fewer than planned after early stopping).</summary>
     public int EpochsTrained => History.Count;
 

@@ -108,19 +108,23 @@ public sealed class TrainerTests : IDisposable
         result.History.Should().AllSatisfy(r => r.Accuracy.Should().NotBeNull());
     }
 
-    [Fact]
-    public void Distillation_runs_the_teacher_frozen_in_eval_mode_without_gradients()
+    [Theory]
+    [InlineData(TeacherOutputCaching.Never, 2 * 3)]
+    [InlineData(TeacherOutputCaching.Auto, 2)] // once on one image to size the cache, once over the 96 images in one evaluation batch
+    public void Distillation_runs_the_teacher_frozen_in_eval_mode_without_gradients(TeacherOutputCaching caching, int teacherCalls)
     {
         using var train = Quadrants.Create(96, seed: 1);
         manual_seed(1);
         var teacher = new ObservedTeacher(new TinyNet(16));
         var student = new TinyNet(4);
-        var trainer = new Trainer<ObservedTeacher, TinyNet>(teacher, student, Options(epochs: 2));
+        var options = Options(epochs: 2);
+        options.TeacherOutputs = new TeacherOutputOptions { Caching = caching };
+        var trainer = new Trainer<ObservedTeacher, TinyNet>(teacher, student, options);
         var teacherBefore = teacher.parameters().Select(p => p.detach().clone()).ToArray();
 
         var result = trainer.Distill(train);
 
-        teacher.Calls.Should().HaveCount(2 * 3).And.AllSatisfy(c =>
+        teacher.Calls.Should().HaveCount(teacherCalls).And.AllSatisfy(c =>
         {
             c.Training.Should().BeFalse("the teacher is always in eval mode");
             c.GradEnabled.Should().BeFalse("the teacher runs under no_grad");

@@ -1,0 +1,52 @@
+namespace Distillation.Training;
+
+/// <summary>When the frozen teacher's outputs are computed once and reused, rather than recomputed every epoch.</summary>
+public enum TeacherOutputCaching
+{
+    /// <summary>Cache when the training inputs are the same every epoch, that is without augmentation; else run the teacher live.</summary>
+    Auto,
+
+    /// <summary>Always run the teacher live, batch by batch.</summary>
+    Never,
+}
+
+/// <summary>
+/// Caching of the teacher's outputs during distillation. The teacher is frozen and in eval mode,
+/// so without augmentation its logits (and the hooked features a loss term reads) are the same
+/// every epoch: they are computed once, before the first epoch, held on the training device and
+/// sliced per batch. The losses equal those of a live teacher.
+/// </summary>
+public sealed class TeacherOutputOptions
+{
+    /// <summary>When to cache. Default: <see cref="TeacherOutputCaching.Auto"/>.</summary>
+    public TeacherOutputCaching Caching { get; set; } = TeacherOutputCaching.Auto;
+
+    /// <summary>
+    /// Largest cache to hold, in bytes (logits plus features of the whole training set); a larger
+    /// one is not built and the teacher runs live, with a warning. Default: 2 GiB (CIFAR-10's
+    /// logits take 2 MB; a 2,048-float feature map per image about 400 MB).
+    /// </summary>
+    public long MaxBytes { get; set; } = 2L << 30;
+
+    /// <summary>
+    /// A folder to keep the cache in between runs, one file per teacher, training set and feature
+    /// list (keyed by SHA-256 of the teacher's weights and of the images); null to keep it in memory
+    /// only. A damaged or mismatched file is rebuilt. Default: null.
+    /// </summary>
+    public string? Directory { get; set; }
+
+    /// <summary>Checks every value.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Caching))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Caching), Caching, "Unknown caching mode.");
+        }
+
+        if (MaxBytes < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBytes), MaxBytes, "The cache size limit must be ≥ 0.");
+        }
+    }
+}
