@@ -41,6 +41,10 @@ internal static class IdeasBenchmark
         using var baseLoop = new PlainLoop(teacher, data.Train.Normalization);
         using var inPlaceLoop = new PlainLoop(inPlace, data.Train.Normalization);
         using var layoutLoop = new PlainLoop(teacherForLayout, data.Train.Normalization, prepare: ChannelsLast.Of);
+        manual_seed(42);
+        using var teacherWithLayoutWeights = new TeacherNet();
+        ChannelsLast.ConvertWeights(teacherWithLayoutWeights);
+        using var layoutWeightsLoop = new PlainLoop(teacherWithLayoutWeights, data.Train.Normalization, prepare: ChannelsLast.Of);
 
         // Evaluation input, sliced once: the forward pass alone is compared.
         var evalBatches = new List<Tensor>();
@@ -67,6 +71,7 @@ internal static class IdeasBenchmark
         var distiller = new Trainer<TeacherNet, StudentNet>(teacher, new StudentNet(), new TrainerOptions
         {
             Epochs = 1, BatchSize = options.BatchSize, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
+            TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never },
         });
 
         // Baselines in the default layout, whatever the library's default for eval mode is.
@@ -91,6 +96,8 @@ internal static class IdeasBenchmark
                 () => baseLoop.Epoch(data.Train, options.BatchSize), () => inPlaceLoop.Epoch(data.Train, options.BatchSize)),
             ("channels-last input (training)", $"teacher training epoch, plain loop, batch {options.BatchSize}", trainImages,
                 () => baseLoop.Epoch(data.Train, options.BatchSize), () => layoutLoop.Epoch(data.Train, options.BatchSize)),
+            ("channels-last input and convolution weights (training)", $"teacher training epoch, plain loop, batch {options.BatchSize}", trainImages,
+                () => baseLoop.Epoch(data.Train, options.BatchSize), () => layoutWeightsLoop.Epoch(data.Train, options.BatchSize)),
         };
 
         var results = new List<IdeaResult>();

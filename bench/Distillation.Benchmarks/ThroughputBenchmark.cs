@@ -21,6 +21,7 @@ internal static class ThroughputBenchmark
     private const string StudentTraining = "student training";
     private const string LiveDistillation = "distillation, live teacher";
     private const string CachedDistillation = "distillation, cached teacher outputs";
+    private const string CachedDistillationWithBuild = "distillation, cached, one epoch including the cache build";
     private const string TeacherEvaluation = "teacher evaluation";
     private const string StudentEvaluation = "student evaluation";
 
@@ -36,26 +37,30 @@ internal static class ThroughputBenchmark
         using var studentEval = data.Test.Take(options.StudentEvalImages);
         Console.WriteLine($"Data: {data.Source}");
 
-        var trainerOptions = new TrainerOptions
+        TrainerOptions TrainerOptions(TeacherOutputCaching caching) => new()
         {
             Epochs = 1,
             BatchSize = options.BatchSize,
             Seed = 42,
             Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
+            TeacherOutputs = new TeacherOutputOptions { Caching = caching },
         };
 
         manual_seed(42);
         using var teacher = new TeacherNet();
         manual_seed(42);
         using var student = new StudentNet();
-        var trainer = new Trainer<TeacherNet, StudentNet>(teacher, student, trainerOptions);
+
+        // Two trainers over the same models: the live teacher, and the teacher's outputs computed once
+        // per training call (in memory) and sliced per batch, the library's default without augmentation.
+        var trainer = new Trainer<TeacherNet, StudentNet>(teacher, student, TrainerOptions(TeacherOutputCaching.Never));
+        var cachingTrainer = new Trainer<TeacherNet, StudentNet>(teacher, student, TrainerOptions(TeacherOutputCaching.Auto));
         var kd = new KLDivergenceLoss(KLDivergenceLossOptions.Notebook);
+        var cachedEpochRates = new List<double>();
 
         manual_seed(42);
         using var plainTeacher = new TeacherNet();
         using var plain = new PlainLoop(plainTeacher, teacherSlice.Normalization);
-
-        var cached = CachedTeacherOutputs.Prepare(trainer, distillSlice, kd);
 
         // Each case runs one epoch (or one evaluation) and returns images and seconds, end to end.
         var cases = new List<(string Name, Func<(long Images, double Seconds)> Run)>
@@ -65,15 +70,24 @@ internal static class ThroughputBenchmark
             (StudentTraining, () => Timed(studentSlice.Count, () => trainer.TrainStudent(studentSlice))),
             (LiveDistillation, () => Timed(distillSlice.Count, () => trainer.Distill(distillSlice, loss: kd))),
         };
-        if (cached.Available)
+        // End to end, one call is the cache build plus one epoch; the epoch alone (the library's own
+        // epoch timing) is what every further epoch costs, and is kept beside it.
+        cases.Add((CachedDistillationWithBuild, () => Timed(distillSlice.Count, () =>
         {
-            cases.Add((CachedDistillation, () => Timed(distillSlice.Count, cached.RunEpoch)));
-        }
+            var result = cachingTrainer.Distill(distillSlice, loss: kd);
+            if (!result.TeacherOutputsCached)
+            {
+                throw new InvalidOperationException("The teacher's outputs were not cached.");
+            }
+
+            cachedEpochRates.Add(result.History[0].ImagesPerSecond);
+        })));
 
         cases.Add((TeacherEvaluation, () => Timed(teacherEval.Count, () => trainer.EvaluateTeacher(teacherEval))));
         cases.Add((StudentEvaluation, () => Timed(studentEval.Count, () => trainer.EvaluateStudent(studentEval))));
 
         var samples = cases.ToDictionary(c => c.Name, _ => new List<double>(), StringComparer.Ordinal);
+        samples[CachedDistillation] = [];
         var dataPathSeconds = new List<double>();
         var overheads = new List<double>();
         var memory = new List<MemorySample> { MemorySample.Take("start") };
@@ -95,7 +109,7 @@ internal static class ThroughputBenchmark
 
             var dataPath = DataPathSecondsPerBatch(studentSlice, options.BatchSize);
             var label = warm ? "warm-up" : $"round {round + 1}/{options.Repeats}";
-            Console.WriteLine($"{label}: " + string.Join(", ", cases.Select(c => Invariant($"{c.Name} {rates[c.Name]:F0}"))) + Invariant($"; data path {dataPath * 1000:F2} ms/batch"));
+            Console.WriteLine($"{label}: " + string.Join(", ", cases.Select(c => Invariant($"{c.Name} {rates[c.Name]:F0}"))) + Invariant($"; cached epoch {cachedEpochRates[^1]:F0}; data path {dataPath * 1000:F2} ms/batch"));
             if (warm)
             {
                 continue;
@@ -105,6 +119,8 @@ internal static class ThroughputBenchmark
             {
                 samples[name].Add(rate);
             }
+
+            samples[CachedDistillation].Add(cachedEpochRates[^1]);
 
             dataPathSeconds.Add(dataPath);
             overheads.Add(1 - (rates[TeacherTraining] / rates[TeacherPlainLoop]));
@@ -120,9 +136,8 @@ internal static class ThroughputBenchmark
             Row(TeacherTraining, Targets.TeacherTraining),
             Row(StudentTraining, Targets.StudentTraining),
             Row(LiveDistillation, Targets.LiveDistillation),
-            cached.Available
-                ? Row(CachedDistillation, studentRate * Targets.CachedShareOfStudent, Invariant($"≥ {Targets.CachedShareOfStudent:P0} of student training"))
-                : new CaseResult(CachedDistillation, null, null, null, "not measured: " + cached.Reason),
+            Row(CachedDistillation, studentRate * Targets.CachedShareOfStudent, Invariant($"{Targets.CachedShareOfStudent:P0} of student training; per epoch, after the build")),
+            Row(CachedDistillationWithBuild, null, "end to end: the build plus one epoch"),
             Row(TeacherEvaluation, Targets.TeacherEvaluation),
             Row(StudentEvaluation, null),
             Row(TeacherPlainLoop, null, "reference for the overhead"),

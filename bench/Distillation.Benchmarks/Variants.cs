@@ -39,6 +39,18 @@ internal static class ChannelsLast
     /// </summary>
     public static Tensor Of(Tensor images) => images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
+    /// <summary>Replaces every convolution's weight by a channels-last copy (before an optimizer is made).</summary>
+    public static void ConvertWeights(nn.Module model)
+    {
+        using var noGrad = no_grad();
+        foreach (var conv in model.modules().OfType<TorchSharp.Modules.Conv2d>())
+        {
+            var weight = conv.weight!;
+            conv.weight = new TorchSharp.Modules.Parameter(Of(weight.detach()).DetachFromDisposeScope());
+            weight.Dispose();
+        }
+    }
+
     /// <summary>Whether the tensor has channels-last strides.</summary>
     public static bool Is(Tensor t) => t.dim() == 4 && t.stride(1) == 1 && t.stride(3) == t.shape[1] && t.shape[1] > 1;
 }
