@@ -24,6 +24,9 @@ internal sealed class BenchOptions
 
     public string? Output { get; init; }
 
+    /// <summary>Trained teacher weights (ModuleWeights format) for the ideas mode's layout check; random weights when null.</summary>
+    public string? TeacherWeights { get; init; }
+
     /// <summary>Images per run of each case; "quick" runs shrink them for smoke tests.</summary>
     public int TeacherImages { get; init; } = 2048;
 
@@ -119,6 +122,7 @@ internal sealed class BenchOptions
             Data = values.Remove("data", out var data) ? data : DefaultData(),
             Synthetic = flags.Contains("synthetic"),
             Output = values.Remove("output", out var output) ? output : null,
+            TeacherWeights = values.Remove("teacher-weights", out var weights) ? weights : null,
             TeacherImages = Int("teacher-images", quick ? 256 : 2048),
             StudentImages = Int("student-images", quick ? 1024 : 10240),
             DistillImages = Int("distill-images", quick ? 256 : 2048),
@@ -156,6 +160,7 @@ internal sealed class BenchOptions
           --data DIR         folder holding cifar-10-batches-bin/ (default ../shared/datasets)
           --synthetic        random images instead of CIFAR-10
           --output FILE      the JSON results (written atomically)
+          --teacher-weights FILE  ideas: a trained teacher (ModuleWeights) for the layout check
           --quick            small slices and one round: a smoke test, not a measurement
           --teacher-images N, --student-images N, --distill-images N,
           --teacher-eval-images N, --student-eval-images N   images per run of each case

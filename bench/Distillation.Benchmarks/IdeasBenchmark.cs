@@ -57,7 +57,14 @@ internal static class IdeasBenchmark
         }
 
         var evalChannelsLast = evalBatches.Select(b => ChannelsLast.Of(b).DetachFromDisposeScope()).ToList();
-        notes.Add(LayoutCheck(teacher, evalChannelsLast[0]));
+        if (options.TeacherWeights is { } weights)
+        {
+            using var trained = new TeacherNet();
+            trained.LoadWeights(weights);
+            notes.Add($"trained teacher ({weights}): " + LayoutCheck(trained, evalBatches[0], evalChannelsLast[0]));
+        }
+
+        notes.Add("random-weight teacher: " + LayoutCheck(teacher, evalBatches[0], evalChannelsLast[0]));
 
         var trainer256 = new Trainer<TeacherNet, StudentNet>(teacher, new StudentNet(), new TrainerOptions
         {
@@ -186,15 +193,25 @@ internal static class IdeasBenchmark
                 : $"methods taking memory_format: {string.Join(", ", takers)}";
     }
 
-    /// <summary>Whether a channels-last input keeps its layout through the first convolution.</summary>
-    private static string LayoutCheck(TeacherNet teacher, Tensor channelsLastInput)
+    /// <summary>Whether a channels-last input keeps its layout through the first convolution, and how far the logits move.</summary>
+    private static string LayoutCheck(TeacherNet teacher, Tensor input, Tensor channelsLastInput)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var input = channelsLastInput.narrow(0, 0, 2);
+        teacher.eval();
         var firstConv = teacher.named_modules().First(m => m.name == "features.0").module as nn.Module<Tensor, Tensor>;
-        var output = firstConv!.call(input);
-        return $"channels-last check: input strides ({string.Join(", ", input.stride())}), first convolution's output strides ({string.Join(", ", output.stride())}), channels-last kept: {ChannelsLast.Is(output)}";
+        var output = firstConv!.call(channelsLastInput.narrow(0, 0, 2));
+        var before = teacher.ChannelsLastInference;
+        teacher.ChannelsLastInference = false;
+        var plain = teacher.call(input);
+        teacher.ChannelsLastInference = true;
+        var fast = teacher.call(input);
+        teacher.ChannelsLastInference = before;
+        var maxDiff = (fast - plain).abs().max().item<float>();
+        var scale = plain.abs().max().item<float>();
+        var argmaxChanged = fast.argmax(1).ne(plain.argmax(1)).sum().item<long>();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"channels-last check: input strides ({string.Join(", ", channelsLastInput.stride())}), first convolution's output strides ({string.Join(", ", output.stride())}), channels-last kept: {ChannelsLast.Is(output)}; teacher logits over {input.shape[0]} images, channels-last against the default layout: max |difference| {maxDiff:G3} (largest |logit| {scale:G3}), top-1 changed for {argmaxChanged}");
     }
 
     private static double Seconds(Action run)
