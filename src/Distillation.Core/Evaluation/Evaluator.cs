@@ -4,12 +4,12 @@ using static TorchSharp.torch;
 
 namespace Distillation.Evaluation;
 
-/// <summary>Evaluates a classifier on a labelled dataset, in eval mode under inference mode (no gradients, no autograd bookkeeping).</summary>
+/// <summary>Evaluates a classifier on a labelled dataset, in eval mode and without gradients.</summary>
 public static class Evaluator
 {
     /// <summary>
     /// Top-1 accuracy of <paramref name="model"/> on <paramref name="data"/>, in stored order. The
-    /// model runs in eval mode under inference mode (cheaper than no_grad); its previous training mode is restored afterwards.
+    /// model runs in eval mode under no_grad; its previous training mode is restored afterwards.
     /// </summary>
     /// <param name="model">The classifier, already on <paramref name="device"/>.</param>
     /// <param name="data">The labelled images.</param>
@@ -23,7 +23,7 @@ public static class Evaluator
     /// <summary>
     /// Top-1 and top-5 accuracy, accuracy per class and the confusion matrix of
     /// <paramref name="model"/> on <paramref name="data"/>, in stored order. Counting happens on the
-    /// device, with one copy to the host at the end. The model runs in eval mode under inference mode (cheaper than no_grad); its
+    /// device, with one copy to the host at the end. The model runs in eval mode under no_grad; its
     /// previous training mode is restored afterwards. Speed is measured separately, by
     /// <see cref="MeasureSpeed"/>.
     /// </summary>
@@ -49,7 +49,7 @@ public static class Evaluator
         model.eval();
         try
         {
-            using var inference = inference_mode();
+            using var noGrad = no_grad();
             using var plan = data.PlanBatches(batchSize);
 
             // The confusion cells, then the top-k hits in one last cell: one tensor, so one copy to the host.
@@ -103,7 +103,7 @@ public static class Evaluator
     /// <see cref="LatencyOptions.WarmupBatches"/> untimed passes, it times
     /// <see cref="LatencyOptions.TimedBatches"/> passes of <see cref="LatencyOptions.BatchSize"/>
     /// images, waiting for the device once at the end (throughput), then the same at batch size 1,
-    /// waiting for every result (latency). The model runs in eval mode under inference mode (cheaper than no_grad); its previous
+    /// waiting for every result (latency). The model runs in eval mode under no_grad; its previous
     /// training mode is restored afterwards.
     /// </summary>
     /// <param name="model">The classifier, already on <paramref name="device"/>.</param>
@@ -131,7 +131,7 @@ public static class Evaluator
         model.eval();
         try
         {
-            using var inference = inference_mode();
+            using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             using var plan = data.PlanBatches(batchSize);
             var images = plan.GetBatch(0, device).Images;
