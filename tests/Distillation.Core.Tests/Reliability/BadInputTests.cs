@@ -19,7 +19,7 @@ namespace Distillation.Tests.Reliability;
 /// The rows of issue 7's "bad input" table that no other test class covers: each bad input gets a
 /// specific exception whose message names the file, value or shape, and leaves nothing behind (no
 /// files, no hooks, an unchanged model). The full table, with the rows tested elsewhere, is in
-/// README.md beside this file.
+/// the repository README, section "Reliability and security".
 /// </summary>
 public sealed class BadInputTests : IDisposable
 {
