@@ -17,6 +17,9 @@ internal sealed class ConsoleProgress : IProgress<TrainingProgress>, IProgress<D
     private long lastDraw;
     private bool barShown;
 
+    /// <summary>What the per-epoch accuracy is measured on: "test", or "validation" with a validation set.</summary>
+    public string EvaluationSet { get; set; } = "test";
+
     /// <summary>Starts timing a new run, for its ETA.</summary>
     public void StartRun() => runClock.Restart();
 
@@ -32,7 +35,7 @@ internal sealed class ConsoleProgress : IProgress<TrainingProgress>, IProgress<D
                 var parts = epoch.LossParts.Count > 1
                     ? " (" + string.Join(", ", epoch.LossParts.Select(p => string.Create(Invariant, $"{p.Key} {p.Value:F4}"))) + ")"
                     : "";
-                var accuracy = epoch.Accuracy is { } a ? string.Create(Invariant, $", test accuracy {a:P2}") : "";
+                var accuracy = epoch.Accuracy is { } a ? string.Create(Invariant, $", {EvaluationSet} accuracy {a:P2}") : "";
                 Console.WriteLine(string.Create(Invariant,
                     $"  Epoch {epoch.Epoch}/{epoch.Epochs}, Loss: {epoch.MeanLoss:F4}{parts}, {epoch.ImagesPerSecond:N0} images/s, {Format(epoch.TrainingTime)}{accuracy}"));
                 break;

@@ -35,6 +35,13 @@ var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learn
 var evaluateEveryEpoch = new Option<bool>("--eval-every-epoch") { Description = "Evaluate on the test set after every epoch (accuracy curves in training-curves.png), not only after the last." };
 var noSpeed = new Option<bool>("--no-speed") { Description = "Skip timing each final model's inference (a few hundred images per model)." };
 var noCharts = new Option<bool>("--no-charts") { Description = "Do not draw the PNG charts (training curves, per-class accuracy, confusion matrix)." };
+var resume = new Option<bool>("--resume")
+{
+    Description = "Continue an interrupted run from the checkpoints in <output>/checkpoints (written after every epoch of every run); finished runs are not trained again.",
+};
+var validation = new Option<int?>("--validation") { Description = "Carve this many training images (seeded) into a validation set: evaluated each epoch, for early stopping and the best epoch; the test set is used only at the end." };
+var patience = new Option<int?>("--patience") { Description = "Early stopping: stop a run after this many epochs without a better validation accuracy, keeping the best epoch's weights. Needs --validation." };
+var noTeacherCache = new Option<bool>("--no-teacher-cache") { Description = "Run the teacher live every epoch even without augmentation (by default its outputs are computed once and reused)." };
 var seeds = new Option<string?>("--seeds")
 {
     Description = "Comma-separated seeds (e.g. 42,43,44): for each, train the baseline student, then (a) distill it, (b) continue it with cross-entropy " +
@@ -46,6 +53,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
     data, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
     seed, threads, device, trainLimit, testLimit, teacher, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, noSpeed, noCharts,
+    resume, validation, patience, noTeacherCache,
 };
 
 root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
@@ -78,6 +86,10 @@ root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
     EvaluateEveryEpoch = parse.GetValue(evaluateEveryEpoch),
     MeasureSpeed = !parse.GetValue(noSpeed),
     Charts = !parse.GetValue(noCharts),
+    Resume = parse.GetValue(resume),
+    ValidationCount = parse.GetValue(validation),
+    Patience = parse.GetValue(patience),
+    CacheTeacherOutputs = !parse.GetValue(noTeacherCache),
 }).RunAsync(cancellationToken));
 
 var parsed = root.Parse(args);
@@ -86,7 +98,9 @@ var error = parsed.Errors.Count > 0
     : FirstRangeError(
         Positive(epochs), Positive(batchSize), PositiveOrNull(threads), PositiveOrNull(trainLimit), PositiveOrNull(testLimit),
         Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), AtLeast(weightDecay, 0), SeedsError(),
-        OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup));
+        OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
+        PositiveOrNull(validation), PositiveOrNull(patience),
+        parsed.GetValue(patience) is not null && parsed.GetValue(validation) is null ? "--patience needs --validation: early stopping on the test set would tune on it." : null);
 if (error is not null)
 {
     Console.Error.WriteLine($"error: {error} (see --help)");

@@ -77,14 +77,14 @@ internal sealed record SampleResults(
         Converters = { new JsonStringEnumConverter() },
     };
 
-    public static RunSummary Summarize(string name, TrainingResult result) => new(
+    public static RunSummary Summarize(string name, TrainingResult result, double? testAccuracy = null) => new(
         name,
         result.Phase.ToString(),
         result.LossName,
         result.Parameters,
         Math.Round(result.TrainingTime.TotalSeconds, 2),
         result.LastEpochLoss,
-        result.FinalAccuracy ?? double.NaN,
+        testAccuracy ?? result.FinalAccuracy ?? double.NaN,
         result.History.Select(e => new EpochSummary(e.Epoch, e.MeanLoss, e.LossParts, e.LearningRate, Math.Round(e.ImagesPerSecond, 1), Math.Round(e.TrainingTime.TotalSeconds, 2), e.Accuracy)).ToArray());
 
     /// <summary>Writes the file atomically: a temporary file renamed over the target.</summary>

@@ -54,7 +54,7 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         var deviceOptions = DeviceOptions.Parse(settings.Device);
         deviceOptions.Threads = settings.Threads;
-        var trainerOptions = TrainerOptionsFor(settings.Seed, deviceOptions);
+        var trainerOptions = TrainerOptionsFor(settings.Seed, deviceOptions, "main");
         var loss = MethodSpec.Create(settings.Method, settings.Temperature, settings.HardWeight, settings.SoftWeight);
         trainerOptions.Validate();
 
@@ -67,8 +67,14 @@ internal sealed class SampleRunner(SampleSettings settings)
         using var fullTest = Cifar10Dataset.Load(folder, Cifar10Split.Test, logger: dataLogger);
         using var train = settings.TrainLimit is { } trainLimit ? fullTrain.Sample(trainLimit, settings.Seed) : null;
         using var test = settings.TestLimit is { } testLimit ? fullTest.Take(testLimit) : null;
-        var data = new Splits(folder, train ?? fullTrain, test ?? fullTest);
-        Console.WriteLine($"CIFAR-10 from {folder}: {data.Train.Count:N0} training and {data.Test.Count:N0} test images.");
+        var (carved, validation) = settings.ValidationCount is { } validationCount
+            ? (train ?? fullTrain).SplitValidation(validationCount, settings.Seed)
+            : ((ImageDataset?)null, (ImageDataset?)null);
+        using var disposeCarved = carved;
+        using var disposeValidation = validation;
+        var data = new Splits(folder, carved ?? train ?? fullTrain, test ?? fullTest, validation);
+        Console.WriteLine($"CIFAR-10 from {folder}: {data.Train.Count:N0} training, {data.Validation?.Count ?? 0:N0} validation and {data.Test.Count:N0} test images.");
+        console.EvaluationSet = data.Validation is null ? "test" : "validation";
 
         // As the notebook: each model is created right after torch.manual_seed(seed).
         manual_seed(settings.Seed);
@@ -128,33 +134,34 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         Console.WriteLine("\nTraining the teacher (cross-entropy):");
         console.StartRun();
-        var result = trainer.TrainTeacher(data.Train, data.Test, console, cancellationToken);
+        var result = trainer.TrainTeacher(data.Train, data.Evaluation, console, cancellationToken);
         var saved = Path.Combine(settings.OutputDirectory, "teacher.weights");
         trainer.Teacher.SaveWeights(saved);
-        Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {result.FinalAccuracy:P2} (weights saved to {saved})"));
+        var testAccuracy = TestAccuracy(result, trainer.Teacher, trainer.Device, data, cancellationToken);
+        Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {testAccuracy:P2}{Notes(result, data.Validation is not null)} (weights saved to {saved})"));
         reports.AddHistory("Teacher", result);
         EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
-        return SampleResults.Summarize("Teacher", result);
+        return SampleResults.Summarize("Teacher", result, testAccuracy);
     }
 
     /// <summary>The notebook: the student alone, then distilled from the baseline (or from scratch).</summary>
     private void RunNotebook(Trainer<TeacherNet, StudentNet> trainer, IDistillationLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var runs = new List<RunSummary> { teacherRun };
-        var baseline = Train("Student", "Training the student alone (cross-entropy)", t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), trainer, data, null, cancellationToken);
+        var baseline = Train("Student", "Training the student alone (cross-entropy)", t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
         runs.Add(baseline);
 
         if (settings.DistillFrom == DistillFrom.Baseline)
         {
             // The notebook distills the student it has just trained; the trainer continues from its weights.
             runs.Add(Train("Distilled student", $"Distilling the trained student from the teacher ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer, data, null, cancellationToken));
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), trainer, data, null, cancellationToken));
         }
         else
         {
             using var fresh = FreshStudent(settings.Seed);
             runs.Add(Train("Distilled student", $"Distilling a fresh student from the teacher ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), trainer.WithStudent(fresh), data, null, cancellationToken));
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), trainer.WithStudent(fresh), data, null, cancellationToken));
         }
 
         PrintTable("Results", runs);
@@ -171,27 +178,27 @@ internal sealed class SampleRunner(SampleSettings settings)
         foreach (var seed in seeds)
         {
             Console.WriteLine($"\n=== Seed {seed}");
-            var options = TrainerOptionsFor(seed, trainer.Options.Device);
+            TrainerOptions OptionsFor(string run) => TrainerOptionsFor(seed, trainer.Options.Device, $"seed-{seed}/{run}");
 
             // The baseline and (c) start the seed's shuffling stream afresh, so they see the same batches;
             // (a) and (b) continue copies of the baseline's stream, as the notebook's global generator
             // would: the same batches as each other, and not a replay of the baseline's epochs.
             using var baselineStudent = FreshStudent(seed);
-            var baselineTrainer = new Trainer<TeacherNet, StudentNet>(trainer.Teacher, baselineStudent, options, trainerLogger);
+            var baselineTrainer = new Trainer<TeacherNet, StudentNet>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
             var baseline = Train("Student baseline", "Student alone (cross-entropy)",
-                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), baselineTrainer, data, seed, cancellationToken);
+                t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer, data, seed, cancellationToken);
 
             using var continuedWithKd = CopyOf(baselineStudent);
             var a = Train("(a) KD from baseline", $"(a) distilling the trained baseline ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), baselineTrainer.WithStudent(continuedWithKd), data, seed, cancellationToken);
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), baselineTrainer.WithStudent(continuedWithKd, OptionsFor("a")), data, seed, cancellationToken);
 
             using var continuedWithCe = CopyOf(baselineStudent);
             var b = Train("(b) CE continued", "(b) control: the trained baseline continued with cross-entropy",
-                t => t.TrainStudent(data.Train, data.Test, console, cancellationToken), baselineTrainer.WithStudent(continuedWithCe), data, seed, cancellationToken);
+                t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer.WithStudent(continuedWithCe, OptionsFor("b")), data, seed, cancellationToken);
 
             using var scratch = FreshStudent(seed);
             var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})",
-                t => t.Distill(data.Train, data.Test, loss, console, cancellationToken), new Trainer<TeacherNet, StudentNet>(trainer.Teacher, scratch, options, trainerLogger), data, seed, cancellationToken);
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<TeacherNet, StudentNet>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
 
             perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
             PrintTable($"Seed {seed}", [baseline, a, b, c]);
@@ -203,8 +210,11 @@ internal sealed class SampleRunner(SampleSettings settings)
         PrintComparison(teacherRun, Comparison.Of(perSeed));
     }
 
-    /// <summary>The run's training settings for one seed: every run of the sample is built here, so no option is lost.</summary>
-    private TrainerOptions TrainerOptionsFor(long seed, DeviceOptions device) => new()
+    /// <summary>
+    /// The training settings of one run: every run of the sample is built here, so no option is
+    /// lost. Each run checkpoints into a folder of its own under the output folder.
+    /// </summary>
+    private TrainerOptions TrainerOptionsFor(long seed, DeviceOptions device, string checkpointFolder) => new()
     {
         Epochs = settings.Epochs,
         BatchSize = settings.BatchSize,
@@ -219,6 +229,16 @@ internal sealed class SampleRunner(SampleSettings settings)
         Schedule = ScheduleFor(settings.Schedule, settings.Epochs, settings.WarmupEpochs),
         Augmentation = settings.Augment ? new AugmentationOptions() : null,
         EvaluateEveryEpoch = settings.EvaluateEveryEpoch,
+        Checkpoints = new CheckpointOptions
+        {
+            Directory = Path.Combine(settings.OutputDirectory, "checkpoints", checkpointFolder),
+            Resume = settings.Resume,
+
+            // The best epoch is chosen on the validation set only: choosing it on the test set would tune on it.
+            KeepBest = settings.ValidationCount is not null,
+        },
+        EarlyStopping = settings.Patience is { } patience ? new EarlyStoppingOptions { Patience = patience } : null,
+        TeacherOutputs = new TeacherOutputOptions { Caching = settings.CacheTeacherOutputs ? TeacherOutputCaching.Auto : TeacherOutputCaching.Never },
     };
 
     private static ScheduleOptions ScheduleFor(string name, int epochs, int warmup) => name.ToLowerInvariant() switch
@@ -236,11 +256,44 @@ internal sealed class SampleRunner(SampleSettings settings)
         Console.WriteLine($"\n{title}:");
         console.StartRun();
         var result = run(trainer);
-        Console.WriteLine(string.Create(Invariant, $"{name} test accuracy: {result.FinalAccuracy:P2}"));
-        reports.AddHistory(ModelEvaluation.NameOf(name, seed), result);
         nn.Module<Tensor, Tensor> model = result.Phase == TrainingPhase.Teacher ? trainer.Teacher : trainer.Student;
+        var testAccuracy = TestAccuracy(result, model, trainer.Device, data, cancellationToken);
+        Console.WriteLine(string.Create(Invariant, $"{name} test accuracy: {testAccuracy:P2}{Notes(result, data.Validation is not null)}"));
+        reports.AddHistory(ModelEvaluation.NameOf(name, seed), result);
         EvaluateInDetail(name, seed, result.Phase, model, trainer.Device, data, cancellationToken);
-        return SampleResults.Summarize(name, result);
+        return SampleResults.Summarize(name, result, testAccuracy);
+    }
+
+    /// <summary>The run's final accuracy when it was evaluated on the test set; with a validation set, the test set is evaluated now, once.</summary>
+    private static double TestAccuracy(TrainingResult result, nn.Module<Tensor, Tensor> model, Device device, Splits data, CancellationToken cancellationToken) =>
+        data.Validation is null
+            ? result.FinalAccuracy ?? double.NaN
+            : Evaluator.Evaluate(model, data.Test, device, cancellationToken: cancellationToken).Accuracy;
+
+    private static string Notes(TrainingResult result, bool withValidation)
+    {
+        var notes = new List<string>();
+        if (result.ResumedAfterEpoch > 0)
+        {
+            notes.Add($"resumed after epoch {result.ResumedAfterEpoch}");
+        }
+
+        if (result.StoppedEarly)
+        {
+            notes.Add($"stopped early after epoch {result.EpochsTrained}");
+        }
+
+        if (withValidation && result.BestEpoch is { } best && result.History[best - 1].Accuracy is { } accuracy)
+        {
+            notes.Add(string.Create(Invariant, $"best validation accuracy {accuracy:P2} in epoch {best}"));
+        }
+
+        if (result.TeacherOutputsCached)
+        {
+            notes.Add("teacher outputs cached");
+        }
+
+        return notes.Count == 0 ? string.Empty : $" ({string.Join("; ", notes)})";
     }
 
     /// <summary>Top-1 and top-5, per class, the confusion matrix, the footprint and (unless --no-speed) a short timing of the model.</summary>
@@ -337,5 +390,9 @@ internal sealed class SampleRunner(SampleSettings settings)
         }
     }
 
-    private sealed record Splits(string Folder, ImageDataset Train, ImageDataset Test);
+    private sealed record Splits(string Folder, ImageDataset Train, ImageDataset Test, ImageDataset? Validation)
+    {
+        /// <summary>The set evaluated during training: the validation set when there is one, so the test set stays unseen until the end.</summary>
+        public ImageDataset Evaluation => Validation ?? Test;
+    }
 }

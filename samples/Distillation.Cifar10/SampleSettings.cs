@@ -37,6 +37,18 @@ internal sealed record SampleSettings
 
     /// <summary>Whether to draw the PNG charts.</summary>
     public bool Charts { get; init; } = true;
+
+    /// <summary>Whether to continue from the checkpoints in the output folder.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Training images carved into a validation set; null for none.</summary>
+    public int? ValidationCount { get; init; }
+
+    /// <summary>Early-stopping patience in epochs; null for none.</summary>
+    public int? Patience { get; init; }
+
+    /// <summary>Whether the teacher's outputs are computed once and reused when there is no augmentation.</summary>
+    public bool CacheTeacherOutputs { get; init; } = true;
 }
 
 /// <summary>Which student the distillation starts from.</summary>

@@ -92,7 +92,7 @@ public static partial class Cifar10Dataset
         var total = recordCounts.Sum();
         if (total == 0)
         {
-            throw new DatasetFormatException(files[0], null, $"The CIFAR-10 {split} files in {folder} hold no records.");
+            throw new DatasetFormatException(files[0], null, $"The CIFAR-10 {split} files hold no records: {string.Join(", ", files)} {(files.Length == 1 ? "is" : "are")} empty.");
         }
 
         var classNames = ReadClassNames(folder, logger);

@@ -44,7 +44,9 @@ public sealed class DecoupledKDTerm : ILossTerm
     public Tensor Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var (tckd, nckd) = Parts(context.StudentLogits, context.RequireTeacherLogits(Name), context.Labels, Temperature);
+        var teacher = context.RequireTeacherLogits(Name);
+        LogitChecks.RequireSameShape(context.StudentLogits, teacher);
+        var (tckd, nckd) = Parts(context.StudentLogits, teacher, context.Labels, Temperature);
         var ramp = WarmupEpochs == 0 ? 1.0 : Math.Min((double)context.Epoch / WarmupEpochs, 1.0);
         return tckd.mul(Alpha).add(nckd.mul(Beta)).mul(ramp);
     }

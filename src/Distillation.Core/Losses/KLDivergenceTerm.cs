@@ -36,6 +36,7 @@ public sealed class KLDivergenceTerm : ILossTerm
         ArgumentNullException.ThrowIfNull(context);
         var student = context.StudentLogits;
         var teacher = context.RequireTeacherLogits(Name);
+        LogitChecks.RequireSameShape(student, teacher);
         if (StandardizeLogits)
         {
             student = Standardize(student);

@@ -22,9 +22,7 @@ internal static class LogitChecks
     {
         if (!studentLogits.shape.SequenceEqual(teacherLogits.shape))
         {
-            throw new ArgumentException(
-                $"Student and teacher logits differ in shape: student [{string.Join(", ", studentLogits.shape)}], teacher [{string.Join(", ", teacherLogits.shape)}]. " +
-                "Both models must predict the same classes.", nameof(teacherLogits));
+            throw new LogitShapeMismatchException(studentLogits.shape, teacherLogits.shape, nameof(teacherLogits));
         }
     }
 

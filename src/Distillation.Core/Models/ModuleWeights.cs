@@ -43,10 +43,21 @@ public static class ModuleWeights
     }
 
     /// <summary>Loads weights saved by <see cref="SaveWeights"/> (or TorchSharp's <c>save</c>) into the module.</summary>
+    /// <remarks>
+    /// The file's entries (names, dtypes, shapes and sizes) are read and compared with the module's
+    /// state dict before anything is copied, so a file of another model, or a damaged one, leaves
+    /// the module unchanged. TorchSharp's own reader copies tensor after tensor and would stop
+    /// half-way through.
+    /// </remarks>
     /// <param name="module">The module, of the same architecture as the one saved.</param>
     /// <param name="path">The weights file.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file does not fit the module (another architecture, or not a weights file).</exception>
+    /// <exception cref="InvalidDataException">
+    /// The file does not fit the module (the message names the file and lists the missing and
+    /// unexpected keys and the shapes or dtypes that differ; <see cref="Exception.InnerException"/> is then a
+    /// <see cref="StateDictMismatchException"/> with the same lists), or it is not a weights file.
+    /// Nothing was loaded.
+    /// </exception>
     public static void LoadWeights(this torch.nn.Module module, string path)
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -61,6 +72,8 @@ public static class ModuleWeights
         try
         {
             using var stream = File.OpenRead(full);
+            CheckFits(module, ReadEntries(stream, full), full);
+            stream.Position = 0;
             module.load(stream, strict: true);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or EndOfStreamException or IOException and not FileNotFoundException)
@@ -68,4 +81,149 @@ public static class ModuleWeights
             throw new InvalidDataException($"Weights file {full} does not fit {module.GetName()}: {e.Message}", e);
         }
     }
+
+    /// <summary>
+    /// Reads the entries of a TorchSharp weights file without loading any tensor: a LEB128 count,
+    /// then per entry a length-prefixed UTF-8 name, a LEB128 dtype, rank and dimensions, and the raw bytes.
+    /// </summary>
+    private static Dictionary<string, (torch.ScalarType DType, long[] Shape)> ReadEntries(Stream stream, string full)
+    {
+        var entries = new Dictionary<string, (torch.ScalarType, long[])>(StringComparer.Ordinal);
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        try
+        {
+            var count = Decode(reader, full, "the entry count");
+            if (count > stream.Length)
+            {
+                throw new InvalidDataException($"Weights file {full} claims {count:N0} entries in {stream.Length:N0} bytes; it is not a TorchSharp weights file.");
+            }
+
+            for (var i = 0L; i < count; i++)
+            {
+                var name = reader.ReadString();
+                var code = Decode(reader, full, $"the dtype of \"{name}\"");
+                var elementSize = ElementSize(code) ?? throw new InvalidDataException(
+                    $"Weights file {full}: entry \"{name}\" has the unknown dtype code {code}; it is damaged or not a TorchSharp weights file.");
+                var rank = Decode(reader, full, $"the rank of \"{name}\"");
+                if (rank > 64)
+                {
+                    throw new InvalidDataException($"Weights file {full}: entry \"{name}\" claims {rank:N0} dimensions; it is damaged or not a TorchSharp weights file.");
+                }
+
+                var shape = new long[rank];
+                var bytes = elementSize;
+                for (var d = 0; d < rank; d++)
+                {
+                    shape[d] = Decode(reader, full, $"the shape of \"{name}\"");
+                    bytes = shape[d] == 0 ? 0 : bytes <= (stream.Length / shape[d]) ? bytes * shape[d] : long.MaxValue;
+                }
+
+                if (bytes > stream.Length - stream.Position)
+                {
+                    throw new InvalidDataException(
+                        $"Weights file {full}: entry \"{name}\" [{string.Join(", ", shape)}] needs more bytes than the file has left ({stream.Length - stream.Position:N0}); the file is truncated or damaged.");
+                }
+
+                if (!entries.TryAdd(name, ((torch.ScalarType)code, shape)))
+                {
+                    throw new InvalidDataException($"Weights file {full} holds \"{name}\" twice; it is damaged.");
+                }
+
+                stream.Seek(bytes, SeekOrigin.Current);
+            }
+        }
+        catch (Exception e) when (e is EndOfStreamException or FormatException)
+        {
+            throw new InvalidDataException($"Weights file {full} ends early or is not a TorchSharp weights file: {e.Message}", e);
+        }
+
+        if (stream.Position != stream.Length)
+        {
+            throw new InvalidDataException(
+                $"Weights file {full} has {stream.Length - stream.Position:N0} bytes after its last entry; it is damaged or not a TorchSharp weights file.");
+        }
+
+        return entries;
+    }
+
+    private static void CheckFits(torch.nn.Module module, Dictionary<string, (torch.ScalarType DType, long[] Shape)> entries, string full)
+    {
+        var target = module.state_dict();
+        var missing = target.Keys.Where(k => !entries.ContainsKey(k)).ToList();
+        var unexpected = entries.Keys.Where(k => !target.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        var shapes = new List<StateDictShapeMismatch>();
+        var dtypes = new List<string>();
+        foreach (var (key, tensor) in target)
+        {
+            if (entries.TryGetValue(key, out var entry))
+            {
+                if (!entry.Shape.SequenceEqual(tensor.shape))
+                {
+                    shapes.Add(new StateDictShapeMismatch(key, entry.Shape, tensor.shape));
+                }
+                else if (entry.DType != tensor.dtype)
+                {
+                    dtypes.Add($"{key}: {entry.DType} in the file, {tensor.dtype} in the module");
+                }
+            }
+        }
+
+        if (missing.Count == 0 && unexpected.Count == 0 && shapes.Count == 0 && dtypes.Count == 0)
+        {
+            return;
+        }
+
+        var problems = new List<string>();
+        if (missing.Count > 0)
+        {
+            problems.Add($"missing keys (in the module, not in the file): {string.Join(", ", missing)}");
+        }
+
+        if (unexpected.Count > 0)
+        {
+            problems.Add($"unexpected keys (in the file, not in the module): {string.Join(", ", unexpected)}");
+        }
+
+        if (shapes.Count > 0)
+        {
+            problems.Add($"shape mismatch: {string.Join("; ", shapes)}");
+        }
+
+        if (dtypes.Count > 0)
+        {
+            problems.Add($"dtype mismatch: {string.Join("; ", dtypes)}");
+        }
+
+        var message = $"Weights file {full} does not fit {module.GetName()}, nothing was loaded: {string.Join("; ", problems)}.";
+        throw new InvalidDataException(message, new StateDictMismatchException(message, missing, unexpected, shapes));
+    }
+
+    /// <summary>TorchSharp's LEB128 integer, at most 10 bytes.</summary>
+    private static long Decode(BinaryReader reader, string full, string what)
+    {
+        long result = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            long b = reader.ReadByte();
+            result |= (b & 0x7f) << (i * 7);
+            if ((b & 0x80) == 0)
+            {
+                return result >= 0
+                    ? result
+                    : throw new InvalidDataException($"Weights file {full}: {what} is negative; it is damaged or not a TorchSharp weights file.");
+            }
+        }
+
+        throw new InvalidDataException($"Weights file {full}: {what} is not a valid number; it is damaged or not a TorchSharp weights file.");
+    }
+
+    private static long? ElementSize(long code) => code switch
+    {
+        (long)torch.ScalarType.Byte or (long)torch.ScalarType.Int8 or (long)torch.ScalarType.Bool => 1,
+        (long)torch.ScalarType.Int16 or (long)torch.ScalarType.Float16 or (long)torch.ScalarType.BFloat16 => 2,
+        (long)torch.ScalarType.Int32 or (long)torch.ScalarType.Float32 => 4,
+        (long)torch.ScalarType.Int64 or (long)torch.ScalarType.Float64 or (long)torch.ScalarType.ComplexFloat32 => 8,
+        (long)torch.ScalarType.ComplexFloat64 => 16,
+        _ => null,
+    };
 }

@@ -17,12 +17,20 @@ public sealed class FeatureCapture : IDisposable
     /// <summary>Registers a forward hook on each module path.</summary>
     /// <param name="model">The model whose submodules are observed.</param>
     /// <param name="modulePaths">Dotted module paths as <c>named_modules()</c> names them.</param>
-    /// <exception cref="ArgumentException">A path does not exist (the message lists the available ones), or names a module that does not map a tensor to a tensor.</exception>
+    /// <exception cref="ArgumentException">
+    /// A path does not exist (the message lists the available ones), or names a module that does not
+    /// map a tensor to a tensor. Every path is checked before any hook is registered, so a failed
+    /// capture leaves the model without hooks.
+    /// </exception>
     public FeatureCapture(nn.Module model, IEnumerable<string> modulePaths)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(modulePaths);
         var modules = model.named_modules().Where(m => m.Item1.Length > 0).ToDictionary(m => m.Item1, m => m.Item2, StringComparer.Ordinal);
+
+        // Check every path before hooking any: a constructor that throws is never disposed, so a
+        // hook registered before the faulty path would stay on the model for good.
+        var hooked = new List<(string Path, nn.Module<Tensor, Tensor> Module)>();
         foreach (var path in modulePaths.Distinct(StringComparer.Ordinal))
         {
             if (!modules.TryGetValue(path, out var module))
@@ -36,6 +44,11 @@ public sealed class FeatureCapture : IDisposable
                 throw new ArgumentException($"Module '{path}' of {model.GetName()} is a {module.GetType().Name}, which does not map one tensor to one tensor.", nameof(modulePaths));
             }
 
+            hooked.Add((path, tensorModule));
+        }
+
+        foreach (var (path, tensorModule) in hooked)
+        {
             var hook = tensorModule.register_forward_hook((_, _, output) =>
             {
                 // TorchSharp's Sequential disposes its intermediate outputs; keep a handle of our own

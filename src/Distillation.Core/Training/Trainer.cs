@@ -170,10 +170,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
         using var optimizer = Optimization.CreateOptimizer(trained, Options.Optimizer);
         var schedule = new LearningRateSchedule(Options.Schedule, Options.Optimizer.LearningRate, Options.Epochs);
         var augmentation = Options.Augmentation is { } augmentationOptions ? new BatchAugmentation(augmentationOptions, train.Normalization) : null;
-        using var teacherCache = runTeacher ? PrepareTeacherCache(teacher!, teacherFeatures, train, augmented: augmentation is not null, cancellationToken) : null;
         var identity = new RunIdentity(phase, loss.Name, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, parameters,
             TeacherWeights: runTeacher && Options.Checkpoints is not null ? ModuleFingerprint.Of(teacher!) : null);
         using var run = ResumeOrStart(identity, model, lossParameters, optimizer);
+        var epochsLeft = run.CompletedEpochs < Options.Epochs && !run.StoppedEarly;
+        using var teacherCache = runTeacher && epochsLeft ? PrepareTeacherCache(teacher!, teacherFeatures, train, augmented: augmentation is not null, cancellationToken) : null;
 
         // Early stopping and the best checkpoint need a score every epoch.
         var evaluateEveryEpoch = Options.EvaluateEveryEpoch || Options.EarlyStopping is not null || Options.Checkpoints is { KeepBest: true };
@@ -191,6 +192,9 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 var epochClock = Stopwatch.StartNew();
                 using var plan = train.PlanBatches(Options.BatchSize, shuffle);
                 using var sums = new LossSums(Device);
+
+                // The first step whose loss was not finite, tracked on the device: no host synchronisation per batch.
+                using var firstBadStep = full(1, -1L, dtype: ScalarType.Int64, device: Device);
 
                 for (var step = 0; step < plan.BatchCount; step++)
                 {
@@ -221,6 +225,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
                             Epochs = Options.Epochs,
                             Step = step,
                         });
+                        firstBadStep.masked_fill_(firstBadStep.lt(0).logical_and(result.Total.detach().isfinite().logical_not()), step);
                         result.Total.backward();
                         if (Options.Optimizer.GradientClipNorm is { } maxNorm)
                         {
@@ -239,10 +244,13 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 var epochTime = epochClock.Elapsed;
                 run.TrainingTime += epochTime;
                 var (meanLoss, parts) = sums.Means(plan.BatchCount);
-                if (!double.IsFinite(meanLoss))
+                var badStep = firstBadStep.item<long>();
+                if (badStep >= 0 || !double.IsFinite(meanLoss))
                 {
-                    throw new TrainingDivergedException(phase, epoch,
-                        string.Create(CultureInfo.InvariantCulture, $"The {phase} loss ({loss.Name}) became {meanLoss} in epoch {epoch}; training stopped. Lower the learning rate or check the inputs."));
+                    var kept = Options.Checkpoints is null ? string.Empty
+                        : run.CompletedEpochs > 0 ? $" The checkpoint of epoch {run.CompletedEpochs} is kept." : " No checkpoint was written.";
+                    throw new TrainingDivergedException(phase, epoch, badStep >= 0 ? (int)badStep : null,
+                        string.Create(CultureInfo.InvariantCulture, $"The {phase} loss ({loss.Name}) became {meanLoss} in epoch {epoch}, first at step {badStep} of {plan.BatchCount}; training stopped.{kept} Lower the learning rate or check the inputs."));
                 }
 
                 EvaluationResult? epochEvaluation = null;
@@ -363,12 +371,37 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 (saved.Identity.TeacherWeights != identity.TeacherWeights ? " The teacher's weights differ." : ""));
         }
 
-        var bestState = RunCheckpoint.Restore(path, model, lossParameters, optimizer);
+        var bestState = RestoreOrRollBack(path, model, lossParameters, optimizer);
         var progress = saved.Progress;
         streams.Import(progress.ShuffleState, progress.AugmentationState);
         RandomStreams.ImportGlobal(progress.GlobalRandomState);
         LogResumed(logger, identity.Phase, progress.CompletedEpochs, identity.Epochs, path);
         return RunState.From(progress, identity, bestState);
+    }
+
+    /// <summary>Restores from the checkpoint; when it turns out damaged midway, puts the model and the loss's parameters back as they were.</summary>
+    private static Dictionary<string, Tensor>? RestoreOrRollBack(string path, nn.Module model, IReadOnlyList<Parameter> lossParameters, optim.Optimizer optimizer)
+    {
+        using var scope = NewDisposeScope();
+        var modelBefore = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone(), StringComparer.Ordinal);
+        var lossBefore = lossParameters.Select(p => p.detach().clone()).ToArray();
+        try
+        {
+            return RunCheckpoint.Restore(path, model, lossParameters, optimizer);
+        }
+        catch (InvalidDataException)
+        {
+            model.load_state_dict(modelBefore, strict: true);
+            using (no_grad())
+            {
+                foreach (var (parameter, before) in lossParameters.Zip(lossBefore))
+                {
+                    parameter.copy_(before);
+                }
+            }
+
+            throw;
+        }
     }
 
     private void KeepBest(TrainingPhase phase, nn.Module model, RunState run)

@@ -138,9 +138,47 @@ public sealed class CheckpointTests : IDisposable
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
 
-        var act = () => NewTrainer(Options(epochs: 2, resume: true), initSeed: 3).TrainStudent(train);
+        var trainer = NewTrainer(Options(epochs: 2, resume: true), initSeed: 3);
+        var before = Weights(trainer.Student);
+
+        var act = () => trainer.TrainStudent(train);
 
         act.Should().Throw<InvalidDataException>().WithMessage($"*{path}*");
+        Weights(trainer.Student).Should().Equal(before, "a checkpoint that fails midway is rolled back");
+    }
+
+    /// <summary>Cross-entropy, except at epoch 2, step 1, where the loss is NaN when poisoned.</summary>
+    private sealed class NaNAtEpoch2Step1(bool poisoned) : IDistillationLoss
+    {
+        public string Name => "nan-at-2.1";
+
+        public bool NeedsTeacher => false;
+
+        public LossResult Compute(DistillationContext context)
+        {
+            var ce = nn.functional.cross_entropy(context.StudentLogits, context.Labels);
+            var total = poisoned && context is { Epoch: 2, Step: 1 } ? ce * float.NaN : ce;
+            return new LossResult(total, [new LossPart("ce", total.detach(), 1)]);
+        }
+    }
+
+    [Fact]
+    public void A_loss_that_turns_NaN_mid_epoch_names_epoch_and_step_and_keeps_the_last_good_checkpoint()
+    {
+        using var train = Quadrants.Create(96, seed: 1);
+        var options = Options(epochs: 3);
+        options.Augmentation = null;
+        var trainer = NewTrainer(options, initSeed: 3);
+
+        var act = () => trainer.Distill(train, loss: new NaNAtEpoch2Step1(poisoned: true));
+
+        act.Should().Throw<TrainingDivergedException>()
+            .Where(e => e.Epoch == 2 && e.Step == 1)
+            .WithMessage("*epoch 2, first at step 1 of 3*checkpoint of epoch 1 is kept*");
+        var resumeOptions = Options(epochs: 3, resume: true);
+        resumeOptions.Augmentation = null;
+        var resumed = NewTrainer(resumeOptions, initSeed: 3).Distill(train, loss: new NaNAtEpoch2Step1(poisoned: false));
+        resumed.ResumedAfterEpoch.Should().Be(1, "epoch 1's checkpoint survived; the bad epoch 2 was never written");
     }
 
     [Fact]
