@@ -36,8 +36,11 @@ internal sealed class ConsoleProgress : IProgress<TrainingProgress>, IProgress<D
                     ? " (" + string.Join(", ", epoch.LossParts.Select(p => string.Create(Invariant, $"{p.Key} {p.Value:F4}"))) + ")"
                     : "";
                 var accuracy = epoch.Accuracy is { } a ? string.Create(Invariant, $", {EvaluationSet} accuracy {a:P2}") : "";
+
+                // Resident memory each epoch, so growth across epochs shows in the log.
+                var memory = ProcessMemory.Read() is { } m ? string.Create(Invariant, $", RSS {m.ResidentMiB:N0} MiB") : "";
                 Console.WriteLine(string.Create(Invariant,
-                    $"  Epoch {epoch.Epoch}/{epoch.Epochs}, Loss: {epoch.MeanLoss:F4}{parts}, {epoch.ImagesPerSecond:N0} images/s, {Format(epoch.TrainingTime)}{accuracy}"));
+                    $"  Epoch {epoch.Epoch}/{epoch.Epochs}, Loss: {epoch.MeanLoss:F4}{parts}, {epoch.ImagesPerSecond:N0} images/s, {Format(epoch.TrainingTime)}{accuracy}{memory}"));
                 break;
         }
     }

@@ -165,6 +165,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         }
 
         PrintTable("Results", runs);
+        PrintPeakMemory();
         Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Test.Count, settings, runs, null));
     }
 
@@ -208,6 +209,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         }
 
         PrintComparison(teacherRun, Comparison.Of(perSeed));
+        PrintPeakMemory();
     }
 
     /// <summary>
@@ -351,6 +353,14 @@ internal sealed class SampleRunner(SampleSettings settings)
             {
                 Console.WriteLine($"Charts: {string.Join(", ", charts.Select(Path.GetFileName))}");
             }
+        }
+    }
+
+    private static void PrintPeakMemory()
+    {
+        if (ProcessMemory.Read() is { } memory)
+        {
+            Console.WriteLine(string.Create(Invariant, $"Peak resident memory: {memory.PeakMiB:N0} MiB (now {memory.ResidentMiB:N0} MiB)"));
         }
     }
 
