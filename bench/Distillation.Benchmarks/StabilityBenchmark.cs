@@ -23,16 +23,19 @@ internal sealed record StabilitySample(
     string Kind, int Epoch, int Batch, long Step, double Seconds, double ResidentMiB, double PeakResidentMiB, long LiveTensors, double ManagedHeapMiB);
 
 /// <summary>One epoch of the long run.</summary>
-internal sealed record StabilityEpoch(int Epoch, double ImagesPerSecond, double TrainingSeconds, double MeanLoss, double? Accuracy, double ResidentMiBAfter, long LiveTensorsAfter);
+/// <param name="LoadAverage">The 1-minute load average at the epoch's end (other work on the machine slows the epoch).</param>
+internal sealed record StabilityEpoch(int Epoch, double ImagesPerSecond, double TrainingSeconds, double MeanLoss, double? Accuracy, double ResidentMiBAfter, long LiveTensorsAfter, double? LoadAverage);
 
 /// <summary>What the samples say about growth.</summary>
 /// <param name="WarmupSteps">Samples at or before this step are left out of the figures below.</param>
 /// <param name="ResidentFirstMiB">The first batch sample after the warm-up.</param>
 /// <param name="ResidentLastMiB">The last batch sample.</param>
 /// <param name="EpochMeanResidentMiB">Mean RSS of each epoch's batch samples after the warm-up.</param>
+/// <param name="EpochToEpochMiB">The change of that mean from each epoch to the next.</param>
 /// <param name="GrowthPerEpochMiB">(mean of the last epoch − mean of the first) / (epochs − 1).</param>
 /// <param name="SlopeMiBPer1000Steps">Least-squares slope of RSS against the step, batch samples after the warm-up.</param>
 /// <param name="SlopeMiBPerEpoch">The same slope times the batches of an epoch.</param>
+/// <param name="SlopeAfterFirstEpochMiBPerEpoch">The slope over the batch samples of the second epoch on, per epoch: growth that keeps going, not a one-time step.</param>
 internal sealed record StabilitySummary(
     int WarmupSteps,
     int StepsPerEpoch,
@@ -47,9 +50,11 @@ internal sealed record StabilitySummary(
     long LiveTensorsMin,
     long LiveTensorsMax,
     IReadOnlyList<double> EpochMeanResidentMiB,
+    IReadOnlyList<double> EpochToEpochMiB,
     double? GrowthPerEpochMiB,
     double? SlopeMiBPer1000Steps,
     double? SlopeMiBPerEpoch,
+    double? SlopeAfterFirstEpochMiBPerEpoch,
     double ManagedHeapFirstMiB,
     double ManagedHeapLastMiB,
     string? TeacherWeights);
@@ -129,8 +134,8 @@ internal static class StabilityBenchmark
                     break;
                 case EpochReport e:
                     var s = Take("epoch", e.Epoch, stepsPerEpoch);
-                    epochs.Add(new StabilityEpoch(e.Epoch, e.ImagesPerSecond, e.TrainingTime.TotalSeconds, e.MeanLoss, e.Accuracy, s.ResidentMiB, s.LiveTensors));
-                    Print(s, Invariant($"; {e.ImagesPerSecond:F0} images/s, loss {e.MeanLoss:F4}, accuracy {e.Accuracy:P2}"));
+                    epochs.Add(new StabilityEpoch(e.Epoch, e.ImagesPerSecond, e.TrainingTime.TotalSeconds, e.MeanLoss, e.Accuracy, s.ResidentMiB, s.LiveTensors, LoadAverage()));
+                    Print(s, Invariant($"; {e.ImagesPerSecond:F0} images/s, loss {e.MeanLoss:F4}, accuracy {e.Accuracy:P2}, load average {epochs[^1].LoadAverage:F2}"));
                     break;
             }
         });
@@ -171,15 +176,9 @@ internal static class StabilityBenchmark
 
         var epochMeans = settled.GroupBy(s => s.Epoch).OrderBy(g => g.Key).Select(g => g.Average(s => s.ResidentMiB)).ToList();
         double? growth = epochMeans.Count >= 2 ? (epochMeans[^1] - epochMeans[0]) / (epochMeans.Count - 1) : null;
-        double? slope = null;
-        if (settled.Count >= 3)
-        {
-            var meanX = settled.Average(s => (double)s.Step);
-            var meanY = settled.Average(s => s.ResidentMiB);
-            var sxx = settled.Sum(s => (s.Step - meanX) * (s.Step - meanX));
-            var sxy = settled.Sum(s => (s.Step - meanX) * (s.ResidentMiB - meanY));
-            slope = sxx > 0 ? sxy / sxx : null;
-        }
+        var epochToEpoch = epochMeans.Skip(1).Select((m, i) => m - epochMeans[i]).ToList();
+        var slope = Slope(settled);
+        var slopeLater = Slope(settled.Where(s => s.Epoch >= 2).ToList());
 
         return new StabilitySummary(
             warmup,
@@ -195,13 +194,33 @@ internal static class StabilityBenchmark
             settled.Min(s => s.LiveTensors),
             settled.Max(s => s.LiveTensors),
             epochMeans,
+            epochToEpoch,
             growth,
             slope * 1000,
             slope * stepsPerEpoch,
+            slopeLater * stepsPerEpoch,
             settled[0].ManagedHeapMiB,
             settled[^1].ManagedHeapMiB,
             teacherWeights);
     }
+
+    /// <summary>Least-squares slope of RSS (MiB) against the step; null with fewer than 3 samples.</summary>
+    private static double? Slope(List<StabilitySample> samples)
+    {
+        if (samples.Count < 3)
+        {
+            return null;
+        }
+
+        var meanX = samples.Average(s => (double)s.Step);
+        var meanY = samples.Average(s => s.ResidentMiB);
+        var sxx = samples.Sum(s => (s.Step - meanX) * (s.Step - meanX));
+        var sxy = samples.Sum(s => (s.Step - meanX) * (s.ResidentMiB - meanY));
+        return sxx > 0 ? sxy / sxx : null;
+    }
+
+    private static double? LoadAverage() =>
+        File.Exists("/proc/loadavg") && double.TryParse(File.ReadAllText("/proc/loadavg").Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var load) ? load : null;
 
     public static string Markdown(BenchReport report)
     {
@@ -212,11 +231,11 @@ internal static class StabilityBenchmark
         }
 
         var s = stability.Summary;
-        text.AppendLine("| Epoch | images/s | seconds | mean loss | accuracy | RSS after (MiB) | live tensors after |");
-        text.AppendLine("|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| Epoch | images/s | seconds | mean loss | accuracy | RSS after (MiB) | live tensors after | load average |");
+        text.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var e in stability.Epochs)
         {
-            text.AppendLine(Invariant($"| {e.Epoch} | {e.ImagesPerSecond:N0} | {e.TrainingSeconds:F1} | {e.MeanLoss:F4} | {e.Accuracy:P2} | {e.ResidentMiBAfter:N1} | {e.LiveTensorsAfter} |"));
+            text.AppendLine(Invariant($"| {e.Epoch} | {e.ImagesPerSecond:N0} | {e.TrainingSeconds:F1} | {e.MeanLoss:F4} | {e.Accuracy:P2} | {e.ResidentMiBAfter:N1} | {e.LiveTensorsAfter} | {e.LoadAverage:F2} |"));
         }
 
         text.AppendLine();
@@ -224,8 +243,9 @@ internal static class StabilityBenchmark
         text.AppendLine(Invariant($"  RSS first {s.ResidentFirstMiB:F1} MiB, last {s.ResidentLastMiB:F1} MiB, min {s.ResidentMinMiB:F1} MiB, max {s.ResidentMaxMiB:F1} MiB; peak (VmHWM) {s.PeakResidentMiB:F1} MiB"));
         text.AppendLine(Invariant($"  live tensors first {s.LiveTensorsFirst}, last {s.LiveTensorsLast}, min {s.LiveTensorsMin}, max {s.LiveTensorsMax}"));
         text.AppendLine("  mean RSS per epoch: " + string.Join(", ", s.EpochMeanResidentMiB.Select((m, i) => Invariant($"epoch {i + 1} {m:F1} MiB"))));
+        text.AppendLine("  change of the mean from epoch to epoch: " + string.Join(", ", s.EpochToEpochMiB.Select((d, i) => Invariant($"{i + 1}→{i + 2} {d:+0.0;−0.0;0.0} MiB"))));
         text.AppendLine(Invariant($"  growth per epoch (last epoch's mean − first's, per epoch): {s.GrowthPerEpochMiB:+0.0;−0.0;0.0} MiB"));
-        text.AppendLine(Invariant($"  linear slope of RSS over steps: {s.SlopeMiBPer1000Steps:+0.00;−0.00;0.00} MiB per 1,000 steps ({s.SlopeMiBPerEpoch:+0.00;−0.00;0.00} MiB per epoch)"));
+        text.AppendLine(Invariant($"  linear slope of RSS over steps: {s.SlopeMiBPer1000Steps:+0.00;−0.00;0.00} MiB per 1,000 steps ({s.SlopeMiBPerEpoch:+0.00;−0.00;0.00} MiB per epoch); from epoch 2 on {s.SlopeAfterFirstEpochMiBPerEpoch:+0.00;−0.00;0.00} MiB per epoch"));
         text.AppendLine(Invariant($"  managed heap first {s.ManagedHeapFirstMiB:F1} MiB, last {s.ManagedHeapLastMiB:F1} MiB"));
         foreach (var note in report.Notes)
         {
