@@ -38,6 +38,12 @@ internal sealed class BenchOptions
 
     public int StudentEvalImages { get; init; } = 10000;
 
+    /// <summary>Stability mode: epochs of the long run.</summary>
+    public int Epochs { get; init; } = 3;
+
+    /// <summary>Stability mode: a memory sample every this many batches.</summary>
+    public int SampleEvery { get; init; } = 50;
+
     /// <summary>Arguments BenchmarkDotNet receives in micro mode (after <c>--</c>).</summary>
     public IReadOnlyList<string> Rest { get; init; } = [];
 
@@ -63,7 +69,7 @@ internal sealed class BenchOptions
         }
 
         var mode = args[0];
-        if (mode is not ("throughput" or "scaling" or "micro" or "ideas"))
+        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "stability"))
         {
             throw new UsageException($"Unknown mode '{mode}'.");
         }
@@ -112,6 +118,7 @@ internal sealed class BenchOptions
         }
 
         var quick = flags.Contains("quick");
+        var stability = mode == "stability";
         var options = new BenchOptions
         {
             Mode = mode,
@@ -125,9 +132,11 @@ internal sealed class BenchOptions
             TeacherWeights = values.Remove("teacher-weights", out var weights) ? weights : null,
             TeacherImages = Int("teacher-images", quick ? 256 : 2048),
             StudentImages = Int("student-images", quick ? 1024 : 10240),
-            DistillImages = Int("distill-images", quick ? 256 : 2048),
+            DistillImages = Int("distill-images", quick ? 256 : stability ? 50000 : 2048),
             TeacherEvalImages = Int("teacher-eval-images", quick ? 256 : 2560),
             StudentEvalImages = Int("student-eval-images", quick ? 1024 : 10000),
+            Epochs = Int("epochs", stability && quick ? 2 : 3),
+            SampleEvery = Int("sample-every", quick ? 1 : 50),
             Rest = rest,
         };
 
@@ -149,6 +158,8 @@ internal sealed class BenchOptions
                       epochs and dataset size
           ideas       CPU speed-ups measured against the baseline, alternating (inference mode,
                       in-place ReLU, channels-last, evaluation batch size)
+          stability   a long run: full-CIFAR-10 distillation with the live teacher (notebook KL
+                      loss) for several epochs; resident memory and live tensors every N steps
           micro       BenchmarkDotNet: KL loss forward+backward, batch slicing+normalization,
                       augmentation (arguments after -- go to BenchmarkDotNet)
 
@@ -160,10 +171,15 @@ internal sealed class BenchOptions
           --data DIR         folder holding cifar-10-batches-bin/ (default ../shared/datasets)
           --synthetic        random images instead of CIFAR-10
           --output FILE      the JSON results (written atomically)
-          --teacher-weights FILE  ideas: a trained teacher (ModuleWeights) for the layout check
+          --teacher-weights FILE  ideas: a trained teacher (ModuleWeights) for the layout check;
+                             stability: the teacher to distil from (random weights without it)
+          --epochs N         stability: epochs of the long run (default 3)
+          --sample-every N   stability: a memory sample every N batches (default 50)
           --quick            small slices and one round: a smoke test, not a measurement
           --teacher-images N, --student-images N, --distill-images N,
           --teacher-eval-images N, --student-eval-images N   images per run of each case
+                             (stability: --distill-images training images, default all 50,000,
+                             and --student-eval-images test images evaluated after each epoch)
         """;
 }
 

@@ -80,6 +80,8 @@ internal sealed class BenchReport
 
     public IReadOnlyList<MemorySample> Memory { get; init; } = [];
 
+    public StabilityResult? Stability { get; init; }
+
     public IReadOnlyDictionary<string, IReadOnlyList<double>>? Samples { get; init; }
 
     public IReadOnlyList<string> Notes { get; init; } = [];

@@ -28,6 +28,7 @@ var report = options.Mode switch
     "throughput" => ThroughputBenchmark.Run(options),
     "scaling" => ScalingBenchmark.Run(options),
     "ideas" => IdeasBenchmark.Run(options),
+    "stability" => StabilityBenchmark.Run(options),
     _ => MicroRunner.Run(options),
 };
 
@@ -37,6 +38,7 @@ Console.WriteLine(options.Mode switch
     "throughput" => ThroughputBenchmark.Markdown(report),
     "scaling" => ScalingBenchmark.Markdown(report),
     "ideas" => IdeasBenchmark.Markdown(report),
+    "stability" => StabilityBenchmark.Markdown(report),
     _ => string.Join(Environment.NewLine, report.Notes),
 });
 
