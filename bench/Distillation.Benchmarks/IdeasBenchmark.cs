@@ -119,13 +119,13 @@ internal static class IdeasBenchmark
                 // Alternate which goes first.
                 if (r % 2 == 0)
                 {
-                    a.Add(images / Seconds(baseline));
-                    b.Add(images / Seconds(variant));
+                    a.Add(images / Stats.Seconds(baseline));
+                    b.Add(images / Stats.Seconds(variant));
                 }
                 else
                 {
-                    b.Add(images / Seconds(variant));
-                    a.Add(images / Seconds(baseline));
+                    b.Add(images / Stats.Seconds(variant));
+                    a.Add(images / Stats.Seconds(baseline));
                 }
             }
 
@@ -212,13 +212,6 @@ internal static class IdeasBenchmark
         var argmaxChanged = fast.argmax(1).ne(plain.argmax(1)).sum().item<long>();
         return string.Create(CultureInfo.InvariantCulture,
             $"channels-last check: input strides ({string.Join(", ", channelsLastInput.stride())}), first convolution's output strides ({string.Join(", ", output.stride())}), channels-last kept: {ChannelsLast.Is(output)}; teacher logits over {input.shape[0]} images, channels-last against the default layout: max |difference| {maxDiff:G3} (largest |logit| {scale:G3}), top-1 changed for {argmaxChanged}");
-    }
-
-    private static double Seconds(Action run)
-    {
-        var clock = Stopwatch.StartNew();
-        run();
-        return clock.Elapsed.TotalSeconds;
     }
 
     public static string Markdown(BenchReport report)

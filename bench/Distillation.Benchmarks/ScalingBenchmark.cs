@@ -57,8 +57,8 @@ internal static class ScalingBenchmark
                 var teacherSeconds = new List<double>();
                 for (var r = 0; r < options.Repeats; r++)
                 {
-                    studentSeconds.Add(Seconds(() => trainer.TrainStudent(studentSlice)));
-                    teacherSeconds.Add(Seconds(() => trainer.TrainTeacher(teacherSlice)));
+                    studentSeconds.Add(Stats.Seconds(() => trainer.TrainStudent(studentSlice)));
+                    teacherSeconds.Add(Stats.Seconds(() => trainer.TrainTeacher(teacherSlice)));
                 }
 
                 points.Add(PointOf("student", threads, batchSize, studentSlice.Count, 1, studentSeconds));
@@ -72,14 +72,14 @@ internal static class ScalingBenchmark
         {
             using var slice = data.Train.Take(images);
             var trainer = TrainerFor(options.Threads, options.BatchSize);
-            var seconds = Enumerable.Range(0, options.Repeats).Select(_ => Seconds(() => trainer.TrainStudent(slice))).ToList();
+            var seconds = Enumerable.Range(0, options.Repeats).Select(_ => Stats.Seconds(() => trainer.TrainStudent(slice))).ToList();
             points.Add(PointOf("student (growth: images)", options.Threads, options.BatchSize, images, 1, seconds));
         }
 
         foreach (var epochs in new[] { 1, 2, 4 })
         {
             var trainer = TrainerFor(options.Threads, options.BatchSize, epochs);
-            var seconds = Enumerable.Range(0, options.Repeats).Select(_ => Seconds(() => trainer.TrainStudent(studentSlice))).ToList();
+            var seconds = Enumerable.Range(0, options.Repeats).Select(_ => Stats.Seconds(() => trainer.TrainStudent(studentSlice))).ToList();
             points.Add(PointOf("student (growth: epochs)", options.Threads, options.BatchSize, studentSlice.Count, epochs, seconds));
         }
 
@@ -96,13 +96,6 @@ internal static class ScalingBenchmark
 
     private static Point PointOf(string model, int threads, int batchSize, int images, int epochs, List<double> seconds) =>
         new(model, threads, batchSize, images, epochs, Stats.Of(seconds.Select(s => images * epochs / s).ToList())!, Stats.Of(seconds)!);
-
-    private static double Seconds(Action run)
-    {
-        var clock = Stopwatch.StartNew();
-        run();
-        return clock.Elapsed.TotalSeconds;
-    }
 
     public static string Markdown(BenchReport report)
     {
