@@ -1,3 +1,4 @@
+using Distillation.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,35 +13,7 @@ internal sealed record MemorySample(string After, double PeakResidentMiB, double
 {
     public static MemorySample Take(string after)
     {
-        var (peak, resident) = ReadStatus();
-        return new MemorySample(after, peak, resident, Tensor.TotalCount);
+        var memory = ProcessMemory.Read();
+        return new MemorySample(after, memory?.PeakResidentMiB ?? double.NaN, memory?.ResidentMiB ?? double.NaN, Tensor.TotalCount);
     }
-
-    /// <summary>VmHWM and VmRSS from /proc/self/status, in MiB (NaN where there is no /proc).</summary>
-    private static (double Peak, double Resident) ReadStatus()
-    {
-        const string path = "/proc/self/status";
-        if (!File.Exists(path))
-        {
-            return (double.NaN, double.NaN);
-        }
-
-        double peak = double.NaN, resident = double.NaN;
-        foreach (var line in File.ReadLines(path))
-        {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-            {
-                peak = Kilobytes(line) / 1024.0;
-            }
-            else if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-            {
-                resident = Kilobytes(line) / 1024.0;
-            }
-        }
-
-        return (peak, resident);
-    }
-
-    private static double Kilobytes(string line) =>
-        double.Parse(line.Split(':')[1].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
 }

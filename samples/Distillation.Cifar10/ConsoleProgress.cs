@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Distillation.Data;
+using Distillation.Diagnostics;
 using Distillation.Training;
 
 namespace Distillation.Cifar10;

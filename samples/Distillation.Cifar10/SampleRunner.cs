@@ -1,6 +1,7 @@
 using System.Globalization;
 using Distillation.Data;
 using Distillation.Devices;
+using Distillation.Diagnostics;
 using Distillation.Evaluation;
 using Distillation.Losses;
 using Distillation.Models;
@@ -360,7 +361,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     {
         if (ProcessMemory.Read() is { } memory)
         {
-            Console.WriteLine(string.Create(Invariant, $"Peak resident memory: {memory.PeakMiB:N0} MiB (now {memory.ResidentMiB:N0} MiB)"));
+            Console.WriteLine(string.Create(Invariant, $"Peak resident memory: {memory.PeakResidentMiB:N0} MiB (now {memory.ResidentMiB:N0} MiB)"));
         }
     }
 

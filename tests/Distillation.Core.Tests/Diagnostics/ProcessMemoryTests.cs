@@ -1,0 +1,23 @@
+using Distillation.Diagnostics;
+
+namespace Distillation.Tests.Diagnostics;
+
+public sealed class ProcessMemoryTests
+{
+    [SkippableFact]
+    public void Resident_memory_grows_with_an_allocation_and_never_exceeds_its_peak()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "/proc/self/status is Linux's");
+        var before = ProcessMemory.Read()!;
+
+        // 64 MiB, touched so that the pages become resident.
+        var block = new byte[64 << 20];
+        Array.Fill(block, (byte)1);
+        var after = ProcessMemory.Read()!;
+        GC.KeepAlive(block);
+
+        before.ResidentMiB.Should().BePositive();
+        after.PeakResidentMiB.Should().BeGreaterThanOrEqualTo(after.ResidentMiB);
+        after.ResidentMiB.Should().BeGreaterThan(before.ResidentMiB + 32);
+    }
+}
