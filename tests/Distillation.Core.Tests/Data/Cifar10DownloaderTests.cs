@@ -5,6 +5,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Distillation.Data;
 using Microsoft.Extensions.Logging;
+using Distillation.Tests.TestSupport;
 
 namespace Distillation.Tests.Data;
 
@@ -549,25 +550,11 @@ public sealed class Cifar10DownloaderTests : IDisposable
     }
 
     /// <summary>Serves its prefix, then waits until the read is cancelled.</summary>
-    private sealed class StallingStream(byte[] prefix) : Stream
+    private sealed class StallingStream(byte[] prefix) : ReadOnlyStream
     {
         private int _position;
 
         public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -588,16 +575,6 @@ public sealed class Cifar10DownloaderTests : IDisposable
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>Records reports synchronously (<see cref="Progress{T}"/> posts them later, on the thread pool).</summary>

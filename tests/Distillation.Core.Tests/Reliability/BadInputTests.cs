@@ -320,23 +320,9 @@ public sealed class BadInputTests : IDisposable
     }
 
     /// <summary>Serves the first <c>breakAfter</c> bytes, then fails as a dropped connection does.</summary>
-    private sealed class BreakingStream(byte[] content, int breakAfter) : Stream
+    private sealed class BreakingStream(byte[] content, int breakAfter) : ReadOnlyStream
     {
         private int position;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
 
         public override int Read(byte[] buffer, int offset, int count)
         {
@@ -350,15 +336,5 @@ public sealed class BadInputTests : IDisposable
             position += n;
             return n;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
