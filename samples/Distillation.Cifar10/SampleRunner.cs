@@ -127,10 +127,10 @@ internal sealed class SampleRunner(SampleSettings settings)
         {
             trainer.Teacher.LoadWeights(weights);
             Console.WriteLine($"\nTeacher loaded from {weights}.");
-            var evaluation = trainer.EvaluateTeacher(data.Test, cancellationToken);
-            Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {evaluation.Accuracy:P2}"));
-            EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
-            return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(trainer.Teacher), 0, null, evaluation.Accuracy, []);
+            var (loaded, loadedDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
+            Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {loaded.Top1Accuracy:P2}"));
+            Console.WriteLine(loadedDetails);
+            return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(trainer.Teacher), 0, null, loaded.Top1Accuracy, []);
         }
 
         Console.WriteLine("\nTraining the teacher (cross-entropy):");
@@ -138,11 +138,11 @@ internal sealed class SampleRunner(SampleSettings settings)
         var result = trainer.TrainTeacher(data.Train, data.Evaluation, console, cancellationToken);
         var saved = Path.Combine(settings.OutputDirectory, "teacher.weights");
         trainer.Teacher.SaveWeights(saved);
-        var testAccuracy = TestAccuracy(result, trainer.Teacher, trainer.Device, data, cancellationToken);
-        Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {testAccuracy:P2}{Notes(result, data.Validation is not null)} (weights saved to {saved})"));
+        var (evaluation, details) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
+        Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)} (weights saved to {saved})"));
+        Console.WriteLine(details);
         reports.AddHistory("Teacher", result);
-        EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
-        return SampleResults.Summarize("Teacher", result, testAccuracy);
+        return SampleResults.Summarize("Teacher", result, evaluation.Top1Accuracy);
     }
 
     /// <summary>The notebook: the student alone, then distilled from the baseline (or from scratch).</summary>
@@ -260,18 +260,14 @@ internal sealed class SampleRunner(SampleSettings settings)
         console.StartRun();
         var result = run(trainer);
         nn.Module<Tensor, Tensor> model = result.Phase == TrainingPhase.Teacher ? trainer.Teacher : trainer.Student;
-        var testAccuracy = TestAccuracy(result, model, trainer.Device, data, cancellationToken);
-        Console.WriteLine(string.Create(Invariant, $"{name} test accuracy: {testAccuracy:P2}{Notes(result, data.Validation is not null)}"));
-        reports.AddHistory(ModelEvaluation.NameOf(name, seed), result);
-        EvaluateInDetail(name, seed, result.Phase, model, trainer.Device, data, cancellationToken);
-        return SampleResults.Summarize(name, result, testAccuracy);
-    }
 
-    /// <summary>The run's final accuracy when it was evaluated on the test set; with a validation set, the test set is evaluated now, once.</summary>
-    private static double TestAccuracy(TrainingResult result, nn.Module<Tensor, Tensor> model, Device device, Splits data, CancellationToken cancellationToken) =>
-        data.Validation is null
-            ? result.FinalAccuracy ?? double.NaN
-            : Evaluator.Evaluate(model, data.Test, device, cancellationToken: cancellationToken).Accuracy;
+        // The test set is evaluated once, in detail; with a validation set it was not seen before.
+        var (evaluation, details) = EvaluateInDetail(name, seed, result.Phase, model, trainer.Device, data, cancellationToken);
+        Console.WriteLine(string.Create(Invariant, $"{name} test accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}"));
+        Console.WriteLine(details);
+        reports.AddHistory(ModelEvaluation.NameOf(name, seed), result);
+        return SampleResults.Summarize(name, result, evaluation.Top1Accuracy);
+    }
 
     private static string Notes(TrainingResult result, bool withValidation)
     {
@@ -299,8 +295,12 @@ internal sealed class SampleRunner(SampleSettings settings)
         return notes.Count == 0 ? string.Empty : $" ({string.Join("; ", notes)})";
     }
 
-    /// <summary>Top-1 and top-5, per class, the confusion matrix, the footprint and (unless --no-speed) a short timing of the model.</summary>
-    private void EvaluateInDetail(string kind, long? seed, TrainingPhase phase, nn.Module<Tensor, Tensor> model, Device device, Splits data, CancellationToken cancellationToken)
+    /// <summary>
+    /// Top-1 and top-5, per class, the confusion matrix, the footprint and (unless --no-speed) a
+    /// short timing of the model on the test set, recorded for the reports; returns the evaluation
+    /// and a line of its details to print.
+    /// </summary>
+    private (DetailedEvaluation Evaluation, string Details) EvaluateInDetail(string kind, long? seed, TrainingPhase phase, nn.Module<Tensor, Tensor> model, Device device, Splits data, CancellationToken cancellationToken)
     {
         var evaluation = Evaluator.EvaluateDetailed(model, data.Test, device, cancellationToken: cancellationToken);
         var speed = settings.MeasureSpeed ? Evaluator.MeasureSpeed(model, data.Test, device, SpeedOptions, cancellationToken) : null;
@@ -308,7 +308,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         reports.Add(new ModelEvaluation(kind, seed, phase, new EvaluationReport(name, ModelFootprint.Of(model), evaluation, speed)));
         var timing = speed is null ? string.Empty : string.Create(Invariant,
             $", {speed.ImagesPerSecond:N0} images/s at batch size {speed.BatchSize}, {speed.MillisecondsPerImageAtBatchSize1:F2} ms per image alone");
-        Console.WriteLine(string.Create(Invariant, $"  top-5 {evaluation.Top5Accuracy:P2}, worst class {WorstClass(evaluation)}{timing}"));
+        return (evaluation, string.Create(Invariant, $"  top-5 {evaluation.Top5Accuracy:P2}, worst class {WorstClass(evaluation)}{timing}"));
     }
 
     private static string WorstClass(DetailedEvaluation evaluation) =>
