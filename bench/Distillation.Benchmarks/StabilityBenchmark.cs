@@ -99,7 +99,7 @@ internal static class StabilityBenchmark
             Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
             TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never },
         });
-        var kd = new KLDivergenceLoss(KLDivergenceLossOptions.Notebook);
+        using var kd = DistillationObjective.Notebook();
 
         var samples = new List<StabilitySample>();
         var epochs = new List<StabilityEpoch>();

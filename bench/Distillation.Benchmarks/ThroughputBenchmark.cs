@@ -55,7 +55,7 @@ internal static class ThroughputBenchmark
         // per training call (in memory) and sliced per batch, the library's default without augmentation.
         var trainer = new Trainer<TeacherNet, StudentNet>(teacher, student, TrainerOptions(TeacherOutputCaching.Never));
         var cachingTrainer = new Trainer<TeacherNet, StudentNet>(teacher, student, TrainerOptions(TeacherOutputCaching.Auto));
-        var kd = new KLDivergenceLoss(KLDivergenceLossOptions.Notebook);
+        using var kd = DistillationObjective.Notebook();
         var cachedEpochRates = new List<double>();
 
         manual_seed(42);

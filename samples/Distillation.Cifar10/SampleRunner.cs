@@ -56,7 +56,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         var deviceOptions = DeviceOptions.Parse(settings.Device);
         deviceOptions.Threads = settings.Threads;
         var trainerOptions = TrainerOptionsFor(settings.Seed, deviceOptions, "main");
-        var loss = MethodSpec.Create(settings.Method, settings.Temperature, settings.HardWeight, settings.SoftWeight);
+        using var loss = MethodSpec.Create(settings.Method, settings.Temperature, settings.HardWeight, settings.SoftWeight);
         trainerOptions.Validate();
 
         // Fail on an unavailable device before minutes of loading and training.
@@ -146,7 +146,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>The notebook: the student alone, then distilled from the baseline (or from scratch).</summary>
-    private void RunNotebook(Trainer<TeacherNet, StudentNet> trainer, IDistillationLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void RunNotebook(Trainer<TeacherNet, StudentNet> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var runs = new List<RunSummary> { teacherRun };
         var baseline = Train("Student", "Training the student alone (cross-entropy)", t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
@@ -174,7 +174,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     /// Per seed: the baseline; (a) distillation continuing from it; (b) the control, cross-entropy
     /// continuing from it for as many epochs; (c) distillation of a fresh student.
     /// </summary>
-    private void CompareOverSeeds(Trainer<TeacherNet, StudentNet> trainer, ILogger<Trainer<TeacherNet, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, IDistillationLoss loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void CompareOverSeeds(Trainer<TeacherNet, StudentNet> trainer, ILogger<Trainer<TeacherNet, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var perSeed = new List<SeedRuns>();
         foreach (var seed in seeds)

@@ -9,7 +9,7 @@ namespace Distillation.Benchmarks.Micro;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet frees the fields in [GlobalCleanup].")]
 public class KLDivergenceLossBenchmarks
 {
-    private readonly KLDivergenceLoss loss = new(KLDivergenceLossOptions.Notebook);
+    private readonly DistillationObjective loss = DistillationObjective.Notebook();
     private Tensor student = null!;
     private Tensor teacher = null!;
     private Tensor labels = null!;

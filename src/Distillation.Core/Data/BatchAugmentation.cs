@@ -5,16 +5,16 @@ using static TorchSharp.torch;
 namespace Distillation.Data;
 
 /// <summary>Settings of <see cref="BatchAugmentation"/>. Defaults are the standard CIFAR training augmentation.</summary>
-public sealed record AugmentationOptions
+public sealed class AugmentationOptions
 {
     /// <summary>
     /// Pixels added on each side before a random crop back to the original size; 0 turns cropping
     /// off. Default: 4 (torchvision's <c>RandomCrop(32, padding=4)</c> on CIFAR).
     /// </summary>
-    public int Padding { get; init; } = 4;
+    public int Padding { get; set; } = 4;
 
     /// <summary>Whether to mirror each image left to right with probability 0.5. Default: true.</summary>
-    public bool HorizontalFlip { get; init; } = true;
+    public bool HorizontalFlip { get; set; } = true;
 
     /// <summary>
     /// What the padding holds. False (the default) pads the normalized batch with 0, as
@@ -23,7 +23,7 @@ public sealed record AugmentationOptions
     /// the <see cref="ImageNormalization"/>, which is what the usual torchvision pipeline gives,
     /// since it crops the raw image before normalizing.
     /// </summary>
-    public bool PadWithBlack { get; init; }
+    public bool PadWithBlack { get; set; }
 
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>

@@ -1,102 +1,141 @@
 using System.Globalization;
-using TorchSharp.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Distillation.Losses;
 
 /// <summary>
-/// A composable objective, <c>total = w_ce · CE(student, labels) + Σ wᵢ · termᵢ</c>, as Keras'
-/// Distiller and torchdistill combine weighted terms over one context. Every term's unweighted
-/// value is reported by name (<c>ce</c>, <c>kd</c>, <c>cosine</c>, <c>hint</c>, <c>dkd</c>, …).
+/// A weighted sum of losses, <c>total = Σ wᵢ · lossᵢ</c>, cross-entropy against the labels being a
+/// term like any other, as Keras' <c>Distiller</c> and torchdistill's <c>WeightedSumLoss</c> combine
+/// terms over one context. Each term's unweighted value is reported under its
+/// <see cref="IDistillationLoss.Name"/>, and <see cref="Description"/> prints the formula,
+/// e.g. <c>1·ce + 1·kd(T=10)</c>.
 /// </summary>
-public sealed class DistillationObjective : IDistillationLoss
+/// <remarks>
+/// Terms that are TorchSharp modules (a <see cref="HintLoss"/>'s regressor) are registered as this
+/// module's submodules, so <c>parameters()</c>, <c>to(device)</c> and <c>Dispose()</c> reach them.
+/// The objective owns them: disposing it disposes them.
+/// </remarks>
+public sealed class DistillationObjective : nn.Module, IDistillationLoss
 {
-    /// <summary>Creates the objective.</summary>
-    /// <param name="crossEntropyWeight">The weight of cross-entropy against the labels, ≥ 0 (reported as <c>ce</c> even at 0).</param>
-    /// <param name="terms">The weighted terms; their names must differ from each other and from <c>ce</c>.</param>
-    /// <exception cref="ArgumentException">A weight is negative or not finite, or two terms share a name.</exception>
-    public DistillationObjective(double crossEntropyWeight, IEnumerable<WeightedTerm> terms)
+    private readonly IDistillationLoss[] losses;
+    private readonly double[] weights;
+
+    /// <summary>Creates the objective from loss–weight pairs.</summary>
+    /// <param name="terms">The terms and their weights (each finite and ≥ 0); at least one, with distinct names.</param>
+    /// <exception cref="ArgumentException">There is no term, a term is null, or two terms share a name.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is negative or not finite.</exception>
+    public DistillationObjective(params (IDistillationLoss Loss, double Weight)[] terms)
+        : this(terms?.Select(t => t.Loss).ToArray()!, terms?.Select(t => t.Weight).ToArray()!)
     {
-        ArgumentNullException.ThrowIfNull(terms);
-        LogitChecks.RequireWeight(crossEntropyWeight, nameof(crossEntropyWeight));
-        CrossEntropyWeight = crossEntropyWeight;
-        Terms = terms.ToArray();
-        foreach (var weighted in Terms)
+    }
+
+    /// <summary>Creates the objective from a list of losses and a list of their weights, matched by position.</summary>
+    /// <param name="losses">The terms; at least one, with distinct names.</param>
+    /// <param name="weights">One weight per term, each finite and ≥ 0.</param>
+    /// <exception cref="ArgumentException">The lists differ in length or are empty, a term is null, or two terms share a name.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is negative or not finite.</exception>
+    public DistillationObjective(IReadOnlyList<IDistillationLoss> losses, IReadOnlyList<double> weights)
+        : base(nameof(DistillationObjective))
+    {
+        ArgumentNullException.ThrowIfNull(losses);
+        ArgumentNullException.ThrowIfNull(weights);
+        if (losses.Count != weights.Count)
         {
-            ArgumentNullException.ThrowIfNull(weighted?.Term, nameof(terms));
-            LogitChecks.RequireWeight(weighted.Weight, $"weight of {weighted.Term.Name}");
+            throw new ArgumentException($"The objective got {losses.Count} losses but {weights.Count} weights; give one weight per loss.", nameof(weights));
         }
 
-        var names = Terms.Select(t => t.Term.Name).Prepend(CrossEntropyLoss.PartName).ToArray();
-        var duplicate = names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (losses.Count == 0)
+        {
+            throw new ArgumentException("The objective needs at least one term.", nameof(losses));
+        }
+
+        this.losses = [.. losses];
+        this.weights = [.. weights];
+        for (var i = 0; i < this.losses.Length; i++)
+        {
+            if (this.losses[i] is null)
+            {
+                throw new ArgumentException($"Term {i} of the objective is null.", nameof(losses));
+            }
+
+            LogitChecks.RequireWeight(this.weights[i], $"weight of {this.losses[i].Name}");
+        }
+
+        var duplicate = this.losses.GroupBy(l => l.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
-            throw new ArgumentException($"Two parts of the objective are named '{duplicate.Key}'; each term needs its own name.", nameof(terms));
+            throw new ArgumentException($"Two terms of the objective are named '{duplicate.Key}'; each term needs its own name.", nameof(losses));
         }
-    }
 
-    /// <summary>Creates the objective from weight–term pairs.</summary>
-    /// <param name="crossEntropyWeight">The weight of cross-entropy against the labels.</param>
-    /// <param name="terms">The weighted terms.</param>
-    public DistillationObjective(double crossEntropyWeight, params (ILossTerm Term, double Weight)[] terms)
-        : this(crossEntropyWeight, terms.Select(t => new WeightedTerm(t.Term, t.Weight)))
-    {
-    }
-
-    /// <summary>The weight of cross-entropy against the labels.</summary>
-    public double CrossEntropyWeight { get; }
-
-    /// <summary>The weighted terms.</summary>
-    public IReadOnlyList<WeightedTerm> Terms { get; }
-
-    /// <inheritdoc />
-    public string Name => string.Join(" + ", Terms
-        .Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Weight}·{t.Term.Name}"))
-        .Prepend(string.Create(CultureInfo.InvariantCulture, $"{CrossEntropyWeight}·ce")));
-
-    /// <inheritdoc />
-    public bool NeedsTeacher => Terms.Any(t => t.Term.NeedsTeacher);
-
-    /// <inheritdoc />
-    public IReadOnlyList<string> StudentFeatureModules => Terms.SelectMany(t => t.Term.StudentFeatureModules).Distinct(StringComparer.Ordinal).ToArray();
-
-    /// <inheritdoc />
-    public IReadOnlyList<string> TeacherFeatureModules => Terms.SelectMany(t => t.Term.TeacherFeatureModules).Distinct(StringComparer.Ordinal).ToArray();
-
-    /// <inheritdoc />
-    public IEnumerable<Parameter> TrainableParameters => Terms.SelectMany(t => t.Term.TrainableParameters);
-
-    /// <inheritdoc />
-    public void MoveTo(Device device)
-    {
-        foreach (var weighted in Terms)
+        foreach (var loss in this.losses)
         {
-            weighted.Term.MoveTo(device);
+            if (loss is nn.Module module)
+            {
+                register_module(loss.Name, module);
+            }
         }
     }
+
+    /// <summary>
+    /// Hinton's objective: <c>hardWeight · CE + softWeight · KD(T)</c>, with
+    /// <see cref="KLDivergenceLoss"/> as KD.
+    /// </summary>
+    /// <param name="temperature">T &gt; 0.</param>
+    /// <param name="hardWeight">The weight of cross-entropy against the labels, ≥ 0.</param>
+    /// <param name="softWeight">The weight of the distillation term, ≥ 0.</param>
+    /// <returns>The objective.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
+    public static DistillationObjective KnowledgeDistillation(double temperature, double hardWeight = 1.0, double softWeight = 1.0) =>
+        new((new LabelCrossEntropyLoss(), hardWeight), (new KLDivergenceLoss(temperature), softWeight));
+
+    /// <summary>The notebook's objective: <c>1·CE + 1·KD</c> at T = 10.</summary>
+    /// <returns>The objective.</returns>
+    public static DistillationObjective Notebook() => KnowledgeDistillation(10.0, 1.0, 1.0);
+
+    /// <summary>The PyTorch knowledge-distillation tutorial's objective: <c>0.75·CE + 0.25·KD</c> at T = 2.</summary>
+    /// <returns>The objective.</returns>
+    public static DistillationObjective PyTorchTutorial() => KnowledgeDistillation(2.0, 0.75, 0.25);
+
+    /// <summary>The terms, in order.</summary>
+    public IReadOnlyList<IDistillationLoss> Losses => losses;
+
+    /// <summary>The terms' weights, in the order of <see cref="Losses"/>.</summary>
+    public IReadOnlyList<double> Weights => weights;
+
+    /// <summary>The formula, e.g. <c>1·ce + 1·kd(T=10)</c>.</summary>
+    public string Name => Description;
+
+    /// <summary>The formula, e.g. <c>1·ce + 1·kd(T=10)</c>; equal for every spelling of the same objective.</summary>
+    public string Description => string.Join(" + ", losses.Zip(weights, (loss, weight) =>
+        string.Create(CultureInfo.InvariantCulture, $"{weight}·{loss.Description}")));
+
+    /// <inheritdoc />
+    public bool NeedsTeacher => losses.Any(l => l.NeedsTeacher);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> StudentFeatureModules => losses.SelectMany(l => l.StudentFeatureModules).Distinct(StringComparer.Ordinal).ToArray();
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> TeacherFeatureModules => losses.SelectMany(l => l.TeacherFeatureModules).Distinct(StringComparer.Ordinal).ToArray();
 
     /// <inheritdoc />
     public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        LogitChecks.RequireLogits(context.StudentLogits, "studentLogits");
-        LogitChecks.RequireLabels(context.Labels, context.StudentLogits);
-        if (context.TeacherLogits is { } teacher)
+        Tensor? total = null;
+        var parts = new LossPart[losses.Length];
+        for (var i = 0; i < losses.Length; i++)
         {
-            LogitChecks.RequireLogits(teacher, "teacherLogits");
-            LogitChecks.RequireSameShape(context.StudentLogits, teacher);
+            var value = losses[i].Compute(context).Total;
+            var weighted = value.mul(weights[i]);
+            total = total is null ? weighted : total.add(weighted);
+            parts[i] = new LossPart(losses[i].Name, value.detach(), weights[i]);
         }
 
-        var ce = nn.functional.cross_entropy(context.StudentLogits, context.Labels);
-        var total = ce.mul(CrossEntropyWeight);
-        var parts = new List<LossPart>(Terms.Count + 1) { new(CrossEntropyLoss.PartName, ce.detach(), CrossEntropyWeight) };
-        foreach (var weighted in Terms)
-        {
-            var value = weighted.Term.Compute(context);
-            total = total.add(value.mul(weighted.Weight));
-            parts.Add(new LossPart(weighted.Term.Name, value.detach(), weighted.Weight));
-        }
-
-        return new LossResult(total, parts);
+        return new LossResult(total!, parts);
     }
+
+    /// <inheritdoc />
+    public override string ToString() => Description;
 }

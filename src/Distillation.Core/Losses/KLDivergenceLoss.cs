@@ -3,54 +3,51 @@ using static TorchSharp.torch;
 
 namespace Distillation.Losses;
 
-/// <summary>Settings of <see cref="KLDivergenceLoss"/>.</summary>
-/// <param name="Temperature">The softening temperature T; must be &gt; 0.</param>
-/// <param name="HardWeight">The weight of cross-entropy against the labels; ≥ 0.</param>
-/// <param name="SoftWeight">The weight of the distillation term; ≥ 0.</param>
-public sealed record KLDivergenceLossOptions(double Temperature = 10.0, double HardWeight = 1.0, double SoftWeight = 1.0)
-{
-    /// <summary>The notebook's loss: T = 10, 1·CE + 1·KD.</summary>
-    public static KLDivergenceLossOptions Notebook { get; } = new(10.0, 1.0, 1.0);
-
-    /// <summary>The PyTorch knowledge-distillation tutorial's loss: T = 2, 0.75·CE + 0.25·KD.</summary>
-    public static KLDivergenceLossOptions PyTorchTutorial { get; } = new(2.0, 0.75, 0.25);
-
-    /// <summary>Checks the values.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
-    public void Validate()
-    {
-        LogitChecks.RequireTemperature(Temperature, nameof(Temperature));
-        LogitChecks.RequireWeight(HardWeight, nameof(HardWeight));
-        LogitChecks.RequireWeight(SoftWeight, nameof(SoftWeight));
-    }
-}
-
 /// <summary>
-/// Hinton et al.'s distillation loss: <c>HardWeight·CE(student, labels) + SoftWeight·KD</c> with
-/// <c>KD = T² · KL(softmax(teacher/T) ‖ softmax(student/T))</c> averaged over the batch
-/// (PyTorch's <c>kl_div(log_softmax(s/T), softmax(t/T), reduction="batchmean") * T * T</c>).
-/// The T² keeps the soft term's gradients on the scale of the hard term's as T grows.
+/// Hinton et al.'s soft-target term, <c>KD = T² · KL(softmax(teacher/T) ‖ softmax(student/T))</c>
+/// averaged over the batch (PyTorch's <c>kl_div(log_softmax(s/T), softmax(t/T), reduction="batchmean") * T * T</c>).
+/// The T² keeps the soft term's gradients on the scale of the hard term's as T grows. Combine it
+/// with cross-entropy in a <see cref="DistillationObjective"/>; <see cref="DistillationObjective.Notebook"/>
+/// and <see cref="DistillationObjective.PyTorchTutorial"/> are the usual pairs.
 /// </summary>
+/// <remarks>
+/// With <c>standardizeLogits</c> (Sun et al., CVPR 2024, "logit standardization") each row of logits
+/// is z-scored, <c>(z − mean) / (std + 1e-7)</c> with the unbiased std over the classes, before the
+/// division by T, so the student matches the teacher's logit relations rather than their magnitude.
+/// </remarks>
 public sealed class KLDivergenceLoss : IDistillationLoss
 {
-    /// <summary>The name of the distillation part in reports.</summary>
+    /// <summary>The name of the plain distillation part in reports.</summary>
     public const string PartName = "kd";
 
-    /// <summary>Creates the loss.</summary>
-    /// <param name="options">Temperature and weights; <see cref="KLDivergenceLossOptions.Notebook"/> when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
-    public KLDivergenceLoss(KLDivergenceLossOptions? options = null)
+    /// <summary>The name of the part with logit standardization.</summary>
+    public const string StandardizedPartName = "kd-ls";
+
+    /// <summary>The default temperature: 4, as mdistiller's and torchdistill's CIFAR recipes use.</summary>
+    public const double DefaultTemperature = 4.0;
+
+    /// <summary>Creates the term.</summary>
+    /// <param name="temperature">T &gt; 0. Default: <see cref="DefaultTemperature"/>.</param>
+    /// <param name="standardizeLogits">Whether to z-score each row of logits first. Default: false.</param>
+    /// <exception cref="ArgumentOutOfRangeException">T is not a finite number &gt; 0.</exception>
+    public KLDivergenceLoss(double temperature = DefaultTemperature, bool standardizeLogits = false)
     {
-        Options = options ?? KLDivergenceLossOptions.Notebook;
-        Options.Validate();
+        LogitChecks.RequireTemperature(temperature, nameof(temperature));
+        Temperature = temperature;
+        StandardizeLogits = standardizeLogits;
     }
 
-    /// <summary>The temperature and weights.</summary>
-    public KLDivergenceLossOptions Options { get; }
+    /// <summary>The temperature T.</summary>
+    public double Temperature { get; }
+
+    /// <summary>Whether rows are z-scored before softening.</summary>
+    public bool StandardizeLogits { get; }
 
     /// <inheritdoc />
-    public string Name => string.Create(CultureInfo.InvariantCulture,
-        $"kl-divergence (T={Options.Temperature}, {Options.HardWeight}·ce + {Options.SoftWeight}·kd)");
+    public string Name => StandardizeLogits ? StandardizedPartName : PartName;
+
+    /// <inheritdoc />
+    public string Description => string.Create(CultureInfo.InvariantCulture, $"{Name}(T={Temperature})");
 
     /// <inheritdoc />
     public bool NeedsTeacher => true;
@@ -62,36 +59,35 @@ public sealed class KLDivergenceLoss : IDistillationLoss
         var student = context.StudentLogits;
         var teacher = context.RequireTeacherLogits(Name);
         LogitChecks.RequireLogits(student, "studentLogits");
-        LogitChecks.RequireLogits(teacher, "teacherLogits");
         LogitChecks.RequireSameShape(student, teacher);
-        LogitChecks.RequireLabels(context.Labels, student);
+        if (StandardizeLogits)
+        {
+            student = Standardize(student);
+            teacher = Standardize(teacher);
+        }
 
-        var ce = nn.functional.cross_entropy(student, context.Labels);
-        var kd = SoftTargetTerm(student, teacher, Options.Temperature);
-        var total = ce.mul(Options.HardWeight).add_(kd.mul(Options.SoftWeight));
-        return new LossResult(total, [
-            new LossPart(CrossEntropyLoss.PartName, ce.detach(), Options.HardWeight),
-            new LossPart(PartName, kd.detach(), Options.SoftWeight),
-        ]);
+        return LossResult.Single(Name, SoftTargetTerm(student, teacher, Temperature));
     }
 
     /// <summary>
     /// <c>T² · KL(softmax(teacher/T) ‖ softmax(student/T))</c>, summed over classes and averaged
     /// over the batch. Inputs are not checked.
     /// </summary>
-    /// <param name="studentLogits">Student logits [B, classes].</param>
-    /// <param name="teacherLogits">Teacher logits [B, classes].</param>
-    /// <param name="temperature">T &gt; 0.</param>
-    /// <returns>A scalar tensor.</returns>
-    public static Tensor SoftTargetTerm(Tensor studentLogits, Tensor teacherLogits, double temperature)
+    internal static Tensor SoftTargetTerm(Tensor studentLogits, Tensor teacherLogits, double temperature)
     {
-        ArgumentNullException.ThrowIfNull(studentLogits);
-        ArgumentNullException.ThrowIfNull(teacherLogits);
         using var studentLogProbabilities = nn.functional.log_softmax(studentLogits.div(temperature), 1);
         using var teacherLogProbabilities = nn.functional.log_softmax(teacherLogits.div(temperature), 1);
 
         // TorchSharp's kl_div defaults to log_target: true and has no "batchmean": sum, then divide by the batch.
         using var sum = nn.functional.kl_div(studentLogProbabilities, teacherLogProbabilities, log_target: true, reduction: nn.Reduction.Sum);
         return sum.mul(temperature * temperature / studentLogits.shape[0]);
+    }
+
+    /// <summary>Z-scores each row: <c>(z − mean) / (std + 1e-7)</c> with the unbiased std over the last dimension.</summary>
+    internal static Tensor Standardize(Tensor logits)
+    {
+        var mean = logits.mean([-1], keepdim: true);
+        var std = logits.std(-1, unbiased: true, keepdim: true);
+        return logits.sub(mean).div(std.add(1e-7));
     }
 }

@@ -2,19 +2,24 @@ using static TorchSharp.torch;
 
 namespace Distillation.Losses;
 
-/// <summary>Argument checks shared by the losses: shapes that agree and values that are finite.</summary>
+/// <summary>
+/// Argument checks shared by the losses. They read only shapes and types, never values, so no
+/// batch waits for the device: non-finite values surface as a non-finite loss, which the trainer
+/// reports with the phase, epoch and first bad step.
+/// </summary>
 internal static class LogitChecks
 {
     public static void RequireLogits(Tensor logits, string paramName)
     {
+        ArgumentNullException.ThrowIfNull(logits, paramName);
         if (logits.dim() != 2)
         {
             throw new ArgumentException($"{paramName} must be [batch, classes]; got [{string.Join(", ", logits.shape)}].", paramName);
         }
 
-        if (!logits.isfinite().all().item<bool>())
+        if (logits.shape[0] == 0)
         {
-            throw new ArgumentException($"{paramName} holds NaN or infinite values.", paramName);
+            throw new ArgumentException($"{paramName} holds an empty batch: a loss over no images is undefined.", paramName);
         }
     }
 
@@ -28,9 +33,15 @@ internal static class LogitChecks
 
     public static void RequireLabels(Tensor labels, Tensor logits)
     {
+        ArgumentNullException.ThrowIfNull(labels);
         if (labels.dim() != 1 || labels.shape[0] != logits.shape[0])
         {
             throw new ArgumentException($"labels must be [{logits.shape[0]}] to match the logits; got [{string.Join(", ", labels.shape)}].", nameof(labels));
+        }
+
+        if (labels.dtype != ScalarType.Int64)
+        {
+            throw new ArgumentException($"labels must be int64 class indices; got {labels.dtype}.", nameof(labels));
         }
     }
 

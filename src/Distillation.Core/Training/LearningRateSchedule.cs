@@ -18,7 +18,16 @@ public sealed class LearningRateSchedule
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(baseLearningRate, totalEpochs);
-        Options = options with { Milestones = options.Milestones.ToArray() };
+        // A copy, so later changes to the caller's settings do not reach a running schedule.
+        Options = new ScheduleOptions
+        {
+            Kind = options.Kind,
+            StepSize = options.StepSize,
+            Milestones = options.Milestones.ToArray(),
+            Gamma = options.Gamma,
+            MinLearningRate = options.MinLearningRate,
+            WarmupEpochs = options.WarmupEpochs,
+        };
         BaseLearningRate = baseLearningRate;
         TotalEpochs = totalEpochs;
     }

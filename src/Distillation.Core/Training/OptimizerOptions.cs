@@ -17,39 +17,39 @@ public enum OptimizerKind
 /// Settings of the optimizer made by <see cref="Optimization.CreateOptimizer"/>. Defaults give the
 /// notebook's optimizer: Adam, learning rate 0.001, betas (0.9, 0.999), no weight decay.
 /// </summary>
-public sealed record OptimizerOptions
+public sealed class OptimizerOptions
 {
     /// <summary>The algorithm. Default: <see cref="OptimizerKind.Adam"/>.</summary>
-    public OptimizerKind Kind { get; init; } = OptimizerKind.Adam;
+    public OptimizerKind Kind { get; set; } = OptimizerKind.Adam;
 
     /// <summary>The base learning rate (a <see cref="LearningRateSchedule"/> varies it per epoch). Default: 0.001.</summary>
-    public double LearningRate { get; init; } = 1e-3;
+    public double LearningRate { get; set; } = 1e-3;
 
     /// <summary>
     /// Weight decay, ≥ 0. Adam and SGD add <c>WeightDecay·θ</c> to the gradient; AdamW shrinks the
     /// weights by <c>LearningRate·WeightDecay·θ</c> apart from the gradient. Default: 0 (so AdamW
     /// then equals Adam; PyTorch's AdamW defaults to 0.01).
     /// </summary>
-    public double WeightDecay { get; init; }
+    public double WeightDecay { get; set; }
 
     /// <summary>SGD's momentum, in [0, 1); ignored by Adam and AdamW. Default: 0.9.</summary>
-    public double Momentum { get; init; } = 0.9;
+    public double Momentum { get; set; } = 0.9;
 
     /// <summary>Whether SGD uses Nesterov momentum (which needs <see cref="Momentum"/> &gt; 0); ignored by Adam and AdamW. Default: false.</summary>
-    public bool Nesterov { get; init; }
+    public bool Nesterov { get; set; }
 
     /// <summary>Adam's and AdamW's decay rate of the gradient average, in [0, 1). Default: 0.9.</summary>
-    public double Beta1 { get; init; } = 0.9;
+    public double Beta1 { get; set; } = 0.9;
 
     /// <summary>Adam's and AdamW's decay rate of the squared-gradient average, in [0, 1). Default: 0.999.</summary>
-    public double Beta2 { get; init; } = 0.999;
+    public double Beta2 { get; set; } = 0.999;
 
     /// <summary>
     /// The largest total (L2) norm the gradients of one step may have; larger ones are scaled down
     /// to it before the step (<see cref="Optimization.ClipGradients"/>). Null turns clipping off.
     /// Default: null.
     /// </summary>
-    public double? GradientClipNorm { get; init; }
+    public double? GradientClipNorm { get; set; }
 
     /// <summary>Checks every value.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>

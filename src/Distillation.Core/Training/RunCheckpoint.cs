@@ -148,7 +148,7 @@ internal sealed class RunCheckpoint
 }
 
 /// <summary>What identifies a run for resuming.</summary>
-internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights);
+internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights, int GradientAccumulationSteps = 1);
 
 /// <summary>A run's state after <see cref="CompletedEpochs"/> epochs, besides tensors.</summary>
 internal sealed record RunProgress(

@@ -35,28 +35,28 @@ public enum ScheduleKind
 /// Step sizes and milestones count completed epochs from the start of the run, warm-up included, as
 /// PyTorch's 0-based epoch counter does: milestone 30 lowers the rate from epoch 31 on.
 /// </remarks>
-public sealed record ScheduleOptions
+public sealed class ScheduleOptions
 {
     /// <summary>The schedule. Default: <see cref="ScheduleKind.Constant"/>.</summary>
-    public ScheduleKind Kind { get; init; } = ScheduleKind.Constant;
+    public ScheduleKind Kind { get; set; } = ScheduleKind.Constant;
 
     /// <summary>Completed epochs between two decays of <see cref="ScheduleKind.Step"/>; required (≥ 1) for it. Default: 0 (unset).</summary>
-    public int StepSize { get; init; }
+    public int StepSize { get; set; }
 
     /// <summary>
     /// Completed-epoch counts after which <see cref="ScheduleKind.MultiStep"/> multiplies the rate by
     /// <see cref="Gamma"/>, strictly increasing and ≥ 1; required (non-empty) for it. Default: empty.
     /// </summary>
-    public IReadOnlyList<int> Milestones { get; init; } = [];
+    public IReadOnlyList<int> Milestones { get; set; } = [];
 
     /// <summary>The factor of each decay of Step and MultiStep, &gt; 0. Default: 0.1.</summary>
-    public double Gamma { get; init; } = 0.1;
+    public double Gamma { get; set; } = 0.1;
 
     /// <summary>The rate <see cref="ScheduleKind.Cosine"/> anneals towards, in [0, base rate]. Default: 0.</summary>
-    public double MinLearningRate { get; init; }
+    public double MinLearningRate { get; set; }
 
     /// <summary>Epochs of linear warm-up at the start of the run, fewer than the run's epochs. Default: 0 (none).</summary>
-    public int WarmupEpochs { get; init; }
+    public int WarmupEpochs { get; set; }
 
     /// <summary>Checks the values that do not depend on the run.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>

@@ -28,6 +28,9 @@ public sealed partial class Trainer<TTeacher, TStudent>
     private readonly ILogger logger;
     private readonly RandomStreams streams;
 
+    // 1 while a training call runs: the streams, the models and the checkpoints are not safe to share between two calls.
+    private int busy;
+
     /// <summary>Creates a trainer and moves both models to the chosen device.</summary>
     /// <param name="teacher">The teacher.</param>
     /// <param name="student">The student.</param>
@@ -96,7 +99,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
     public TrainingResult TrainTeacher(ImageDataset train, ImageDataset? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Run(TrainingPhase.Teacher, Teacher, null, new CrossEntropyLoss(), train, evaluation, progress, cancellationToken);
+        Run(TrainingPhase.Teacher, Teacher, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken);
 
     /// <summary>Trains the student alone with cross-entropy: the baseline that distillation is measured against.</summary>
     /// <param name="train">The training set, shuffled each epoch.</param>
@@ -105,7 +108,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
     public TrainingResult TrainStudent(ImageDataset train, ImageDataset? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Run(TrainingPhase.Student, Student, null, new CrossEntropyLoss(), train, evaluation, progress, cancellationToken);
+        Run(TrainingPhase.Student, Student, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken);
 
     /// <summary>
     /// Distills the student from the teacher. The teacher stays in eval mode and runs without
@@ -114,12 +117,20 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// </summary>
     /// <param name="train">The training set, shuffled each epoch.</param>
     /// <param name="evaluation">Evaluated after the last epoch (and every epoch if asked); none when null.</param>
-    /// <param name="loss">The objective; the notebook's <see cref="KLDivergenceLoss"/> (T = 10, CE + KD) when null.</param>
+    /// <param name="loss">The objective; <see cref="DistillationObjective.Notebook"/> (T = 10, 1·CE + 1·KD) when null. A loss that is a module is moved to the device and trained with the student; the caller keeps and disposes it.</param>
     /// <param name="progress">Receives batch progress and epoch reports.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
-    public TrainingResult Distill(ImageDataset train, ImageDataset? evaluation = null, IDistillationLoss? loss = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Run(TrainingPhase.Distillation, Student, Teacher, loss ?? new KLDivergenceLoss(), train, evaluation, progress, cancellationToken);
+    public TrainingResult Distill(ImageDataset train, ImageDataset? evaluation = null, IDistillationLoss? loss = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (loss is not null)
+        {
+            return Run(TrainingPhase.Distillation, Student, Teacher, loss, train, evaluation, progress, cancellationToken);
+        }
+
+        using var notebook = DistillationObjective.Notebook();
+        return Run(TrainingPhase.Distillation, Student, Teacher, notebook, train, evaluation, progress, cancellationToken);
+    }
 
     /// <summary>Top-1 accuracy of the teacher on <paramref name="data"/>.</summary>
     /// <param name="data">The labelled images.</param>
@@ -146,167 +157,312 @@ public sealed partial class Trainer<TTeacher, TStudent>
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(loss);
+        if (Interlocked.CompareExchange(ref busy, 1, 0) != 0)
+        {
+            throw new InvalidOperationException(
+                "This trainer is already running a training call, and one trainer runs one call at a time; wait for it, or use WithStudent for another student.");
+        }
+
+        try
+        {
+            using var session = SetUp(phase, model, teacher, loss, train, evaluation, progress, cancellationToken);
+            var run = session.Run;
+            try
+            {
+                for (var epoch = run.CompletedEpochs + 1; epoch <= Options.Epochs && !run.StoppedEarly; epoch++)
+                {
+                    var (report, partial, stopRequested) = TrainEpoch(session, epoch);
+                    EndEpoch(session, report, partial, stopRequested);
+                }
+            }
+            finally
+            {
+                // Where the streams stand now is where the next training call (or a WithStudent copy) continues.
+                streams.Advance(session.Shuffle, session.AugmentationDraws);
+            }
+
+            return Finish(session);
+        }
+        finally
+        {
+            Volatile.Write(ref busy, 0);
+        }
+    }
+
+    /// <summary>Checks the call, prepares the optimizer, schedule, feature hooks and teacher cache, and resumes from a checkpoint when asked to.</summary>
+    private RunSession SetUp(
+        TrainingPhase phase,
+        nn.Module<Tensor, Tensor> model,
+        nn.Module<Tensor, Tensor>? teacher,
+        IDistillationLoss loss,
+        ImageDataset train,
+        ImageDataset? evaluation,
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellationToken)
+    {
         if (train.Count == 0)
         {
             throw new ArgumentException("The training set is empty.", nameof(train));
         }
 
-        var runTeacher = teacher is not null && loss.NeedsTeacher;
+        if (evaluation is { Count: 0 })
+        {
+            throw new ArgumentException("The evaluation set is empty: an accuracy over no images is undefined. Pass null for no evaluation.", nameof(evaluation));
+        }
+
         if (teacher is null && (loss.NeedsTeacher || loss.TeacherFeatureModules.Count > 0))
         {
-            throw new ArgumentException($"The {loss.Name} loss needs a teacher; use Distill.", nameof(loss));
+            throw new ArgumentException($"The {loss.Description} loss needs a teacher; use Distill.", nameof(loss));
         }
 
-        var totalTime = Stopwatch.StartNew();
-        var parameters = model.parameters().Sum(p => p.numel());
-        LogRunStarting(logger, phase, loss.Name, parameters, train.Count, Options.Epochs, Device);
-
-        // Feature terms read hooked module outputs; a loss's own parameters (e.g. a hint regressor) train with the student.
-        using var studentFeatures = new FeatureCapture(model, loss.StudentFeatureModules);
-        using var teacherFeatures = runTeacher ? new FeatureCapture(teacher!, loss.TeacherFeatureModules) : null;
-        loss.MoveTo(Device);
-        var lossParameters = loss.TrainableParameters.ToArray();
-        var trained = model.parameters().Concat(lossParameters).ToArray();
-        using var optimizer = Optimization.CreateOptimizer(trained, Options.Optimizer);
-        var schedule = new LearningRateSchedule(Options.Schedule, Options.Optimizer.LearningRate, Options.Epochs);
-        var augmentation = Options.Augmentation is { } augmentationOptions ? new BatchAugmentation(augmentationOptions, train.Normalization) : null;
-        var identity = new RunIdentity(phase, loss.Name, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, parameters,
-            TeacherWeights: runTeacher && Options.Checkpoints is not null ? ModuleFingerprint.Of(teacher!) : null);
-        using var run = ResumeOrStart(identity, model, lossParameters, optimizer);
-        var epochsLeft = run.CompletedEpochs < Options.Epochs && !run.StoppedEarly;
-        using var teacherCache = runTeacher && epochsLeft ? PrepareTeacherCache(teacher!, teacherFeatures, train, augmented: augmentation is not null, cancellationToken) : null;
-
-        // Early stopping and the best checkpoint need a score every epoch.
-        var evaluateEveryEpoch = Options.EvaluateEveryEpoch || Options.EarlyStopping is not null || Options.Checkpoints is { KeepBest: true };
-        var (shuffle, augmentationDraws) = streams.Open();
-        using var disposeShuffle = shuffle;
-        using var disposeAugmentationDraws = augmentationDraws;
-
+        var session = new RunSession(phase, model, teacher is not null && loss.NeedsTeacher ? teacher : null, loss, train, evaluation, progress, cancellationToken);
         try
         {
-            for (var epoch = run.CompletedEpochs + 1; epoch <= Options.Epochs && !run.StoppedEarly; epoch++)
+            LogRunStarting(logger, phase, loss.Description, session.Parameters, train.Count, Options.Epochs, Device);
+
+            // Feature terms read hooked module outputs; a loss that is a module (e.g. a hint regressor) trains with the student.
+            session.StudentFeatures = new FeatureCapture(model, loss.StudentFeatureModules);
+            session.TeacherFeatures = session.Teacher is { } liveTeacher ? new FeatureCapture(liveTeacher, loss.TeacherFeatureModules) : null;
+            if (loss is nn.Module lossModule)
             {
-                model.train();
-                teacher?.eval();
-                var learningRate = schedule.Apply(optimizer, epoch);
-                var epochClock = Stopwatch.StartNew();
-                using var plan = train.PlanBatches(Options.BatchSize, shuffle);
-                using var sums = new LossSums(Device);
-
-                // The first step whose loss was not finite, tracked on the device: no host synchronisation per batch.
-                using var firstBadStep = full(1, -1L, dtype: ScalarType.Int64, device: Device);
-
-                for (var step = 0; step < plan.BatchCount; step++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    using (NewDisposeScope())
-                    {
-                        var batch = plan.GetBatch(step, Device);
-                        var images = augmentation?.Apply(batch.Images, augmentationDraws) ?? batch.Images;
-                        Tensor? teacherLogits = null;
-                        IReadOnlyDictionary<string, Tensor>? cachedTeacherFeatures = null;
-                        if (teacherCache is not null)
-                        {
-                            (teacherLogits, cachedTeacherFeatures) = teacherCache.Lookup(plan.GetIndices(step));
-                        }
-                        else if (runTeacher)
-                        {
-                            using var noGrad = no_grad();
-                            teacherLogits = teacher!.call(images);
-                        }
-
-                        optimizer.zero_grad();
-                        var studentLogits = model.call(images);
-                        var result = loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits)
-                        {
-                            StudentFeatures = studentFeatures.Outputs,
-                            TeacherFeatures = cachedTeacherFeatures ?? teacherFeatures?.Outputs ?? DistillationContext.NoFeatures,
-                            Epoch = epoch,
-                            Epochs = Options.Epochs,
-                            Step = step,
-                        });
-                        firstBadStep.masked_fill_(firstBadStep.lt(0).logical_and(result.Total.detach().isfinite().logical_not()), step);
-                        result.Total.backward();
-                        if (Options.Optimizer.GradientClipNorm is { } maxNorm)
-                        {
-                            Optimization.ClipGradients(trained, maxNorm);
-                        }
-
-                        optimizer.step();
-                        sums.Add(result);
-                        studentFeatures.Clear();
-                        teacherFeatures?.Clear();
-                    }
-
-                    progress?.Report(new BatchProgress(phase, epoch, Options.Epochs, step + 1, plan.BatchCount, epochClock.Elapsed));
-                }
-
-                var epochTime = epochClock.Elapsed;
-                run.TrainingTime += epochTime;
-                var (meanLoss, parts) = sums.Means(plan.BatchCount);
-                var badStep = firstBadStep.item<long>();
-                if (badStep >= 0 || !double.IsFinite(meanLoss))
-                {
-                    var kept = Options.Checkpoints is null ? string.Empty
-                        : run.CompletedEpochs > 0 ? $" The checkpoint of epoch {run.CompletedEpochs} is kept." : " No checkpoint was written.";
-                    throw new TrainingDivergedException(phase, epoch, badStep >= 0 ? (int)badStep : null,
-                        string.Create(CultureInfo.InvariantCulture, $"The {phase} loss ({loss.Name}) became {meanLoss} in epoch {epoch}, first at step {badStep} of {plan.BatchCount}; training stopped.{kept} Lower the learning rate or check the inputs."));
-                }
-
-                EvaluationResult? epochEvaluation = null;
-                if (evaluation is not null && (evaluateEveryEpoch || epoch == Options.Epochs))
-                {
-                    epochEvaluation = Evaluator.Evaluate(model, evaluation, Device, Options.EvaluationBatchSize, cancellationToken);
-                    run.LastEvaluation = epochEvaluation;
-                }
-
-                var report = new EpochReport(phase, epoch, Options.Epochs, meanLoss, parts, epochEvaluation?.Accuracy, train.Count, epochTime, learningRate);
-                run.History.Add(report);
-                var score = evaluation is null ? -meanLoss : epochEvaluation?.Accuracy;
-                if (score is { } value && run.Observe(epoch, value, Options.EarlyStopping?.MinDelta ?? 0))
-                {
-                    run.BestEvaluation = epochEvaluation;
-                    KeepBest(phase, model, run);
-                }
-
-                if (Options.EarlyStopping is { } stopping && run.EpochsWithoutImprovement >= stopping.Patience && epoch < Options.Epochs)
-                {
-                    run.StoppedEarly = true;
-                    LogStoppedEarly(logger, phase, epoch, stopping.Patience, run.BestEpoch ?? 0);
-                }
-
-                run.CompletedEpochs = epoch;
-                if (Options.Checkpoints is { } checkpoints)
-                {
-                    streams.Advance(shuffle, augmentationDraws);
-                    WriteCheckpoint(checkpoints.LastCheckpointPath(phase), identity, run, model, lossParameters, optimizer);
-                }
-
-                LogEpoch(logger, phase, epoch, Options.Epochs, meanLoss, FormatParts(parts), report.ImagesPerSecond, epochEvaluation?.Accuracy);
-                progress?.Report(report);
+                lossModule.to(Device);
+                session.LossParameters = lossModule.parameters().ToArray();
             }
+
+            session.Trained = model.parameters().Concat(session.LossParameters).ToArray();
+            session.Optimizer = Options.OptimizerFactory is { } factory
+                ? factory(session.Trained) ?? throw new InvalidOperationException("TrainerOptions.OptimizerFactory returned null.")
+                : Optimization.CreateOptimizer(session.Trained, Options.Optimizer);
+            session.Schedule = Options.SchedulerFactory is null
+                ? new LearningRateSchedule(Options.Schedule, Options.OptimizerFactory is null ? Options.Optimizer.LearningRate : session.Optimizer.ParamGroups.First().LearningRate, Options.Epochs)
+                : null;
+            session.Scheduler = Options.SchedulerFactory?.Invoke(session.Optimizer);
+            session.Augmentation = Options.Augmentation is { } augmentation ? new BatchAugmentation(augmentation, train.Normalization) : null;
+            session.Identity = new RunIdentity(phase, loss.Description, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, session.Parameters,
+                TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? ModuleFingerprint.Of(fingerprinted) : null,
+                GradientAccumulationSteps: Options.GradientAccumulationSteps);
+            session.Run = ResumeOrStart(session.Identity, model, session.LossParameters, session.Optimizer);
+            for (var epoch = 0; epoch < session.Run.CompletedEpochs && session.Scheduler is not null; epoch++)
+            {
+                // A user's scheduler has no saved state: replaying its steps puts it where the checkpoint left off.
+                session.Scheduler.step();
+            }
+
+            var epochsLeft = session.Run.CompletedEpochs < Options.Epochs && !session.Run.StoppedEarly;
+            session.TeacherCache = session.Teacher is { } cachedTeacher && epochsLeft
+                ? PrepareTeacherCache(cachedTeacher, session.TeacherFeatures, train, augmented: session.Augmentation is not null, cancellationToken)
+                : null;
+
+            // Early stopping and the best checkpoint need a score every epoch.
+            session.EvaluateEveryEpoch = Options.EvaluateEveryEpoch || Options.EarlyStopping is not null || Options.Checkpoints is { KeepBest: true };
+            (session.Shuffle, session.AugmentationDraws) = streams.Open();
+            return session;
         }
-        finally
+        catch
         {
-            // Where the streams stand now is where the next training call (or a WithStudent copy) continues.
-            streams.Advance(shuffle, augmentationDraws);
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One pass over the training set; stops early after a step whose callback asks to.</summary>
+    private (EpochReport Report, bool Partial, bool StopRequested) TrainEpoch(RunSession session, int epoch)
+    {
+        session.Model.train();
+        session.Teacher?.eval();
+        var learningRate = session.Schedule?.Apply(session.Optimizer, epoch) ?? session.Optimizer.ParamGroups.First().LearningRate;
+        var epochClock = Stopwatch.StartNew();
+        using var plan = session.Train.PlanBatches(Options.BatchSize, session.Shuffle);
+        using var sums = new LossSums(Device);
+
+        // The first step whose loss was not finite, tracked on the device: no host synchronisation per batch.
+        using var firstBadStep = full(1, -1L, dtype: ScalarType.Int64, device: Device);
+        var accumulation = Options.GradientAccumulationSteps;
+        var stepsDone = 0;
+        var images = 0L;
+        var stopRequested = false;
+        for (var step = 0; step < plan.BatchCount && !stopRequested; step++)
+        {
+            session.CancellationToken.ThrowIfCancellationRequested();
+            using (NewDisposeScope())
+            {
+                // Each optimizer step averages the gradients of a group of up to N batches; the last group of an epoch may be shorter.
+                var groupStart = step - step % accumulation;
+                var groupSize = Math.Min(accumulation, plan.BatchCount - groupStart);
+                var result = TrainStep(session, plan, epoch, step, zeroGradients: step == groupStart, takeStep: step == groupStart + groupSize - 1, groupSize);
+                firstBadStep.masked_fill_(firstBadStep.lt(0).logical_and(result.Total.detach().isfinite().logical_not()), step);
+                sums.Add(result);
+                images += Math.Min(plan.BatchSize, plan.ImageCount - ((long)step * plan.BatchSize));
+                stepsDone = step + 1;
+                stopRequested = NotifyStepEnd(session, epoch, step, plan.BatchCount, result);
+            }
+
+            session.Progress?.Report(new BatchProgress(session.Phase, epoch, Options.Epochs, step + 1, plan.BatchCount, epochClock.Elapsed));
         }
 
+        var epochTime = epochClock.Elapsed;
+        session.Run.TrainingTime += epochTime;
+        var (meanLoss, parts) = sums.Means(stepsDone);
+        var badStep = firstBadStep.item<long>();
+        if (badStep >= 0 || !double.IsFinite(meanLoss))
+        {
+            var kept = Options.Checkpoints is null ? string.Empty
+                : session.Run.CompletedEpochs > 0 ? $" The checkpoint of epoch {session.Run.CompletedEpochs} is kept." : " No checkpoint was written.";
+            throw new TrainingDivergedException(session.Phase, epoch, badStep >= 0 ? (int)badStep : null,
+                string.Create(CultureInfo.InvariantCulture, $"The {session.Phase} loss ({session.Loss.Description}) became {meanLoss} in epoch {epoch}, first at step {badStep} of {plan.BatchCount}; training stopped.{kept} Lower the learning rate or check the inputs."));
+        }
+
+        session.Scheduler?.step();
+        var report = new EpochReport(session.Phase, epoch, Options.Epochs, meanLoss, parts, Accuracy: null, images, epochTime, learningRate);
+        return (report, stepsDone < plan.BatchCount, stopRequested);
+    }
+
+    /// <summary>One batch: the teacher's outputs (cached or live), the student's forward and backward pass, and the optimizer step at the end of each accumulation group.</summary>
+    private LossResult TrainStep(RunSession session, BatchPlan plan, int epoch, int step, bool zeroGradients, bool takeStep, int groupSize)
+    {
+        var batch = plan.GetBatch(step, Device);
+        var images = session.Augmentation?.Apply(batch.Images, session.AugmentationDraws) ?? batch.Images;
+        Tensor? teacherLogits = null;
+        IReadOnlyDictionary<string, Tensor>? cachedTeacherFeatures = null;
+        if (session.TeacherCache is { } cache)
+        {
+            (teacherLogits, cachedTeacherFeatures) = cache.Lookup(plan.GetIndices(step));
+        }
+        else if (session.Teacher is { } teacher)
+        {
+            using var noGrad = no_grad();
+            teacherLogits = teacher.call(images);
+        }
+
+        if (zeroGradients)
+        {
+            session.Optimizer.zero_grad();
+        }
+
+        var studentLogits = session.Model.call(images);
+        var result = session.Loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits)
+        {
+            StudentFeatures = session.StudentFeatures!.Outputs,
+            TeacherFeatures = cachedTeacherFeatures ?? session.TeacherFeatures?.Outputs ?? DistillationContext.NoFeatures,
+            Epoch = epoch,
+            Epochs = Options.Epochs,
+            Step = step,
+        });
+
+        // Scaled so an accumulated step follows the mean gradient of its batches; not at all without accumulation, so results stay bit-exact.
+        (groupSize == 1 ? result.Total : result.Total.div(groupSize)).backward();
+        if (takeStep)
+        {
+            if (Options.Optimizer.GradientClipNorm is { } maxNorm)
+            {
+                Optimization.ClipGradients(session.Trained, maxNorm);
+            }
+
+            session.Optimizer.step();
+        }
+
+        session.StudentFeatures.Clear();
+        session.TeacherFeatures?.Clear();
+        return result;
+    }
+
+    /// <summary>Evaluates, records the epoch, tracks the best epoch and early stopping, writes the checkpoint, and tells the callbacks.</summary>
+    private void EndEpoch(RunSession session, EpochReport report, bool partial, bool stopRequested)
+    {
+        var run = session.Run;
+        var epoch = report.Epoch;
+        EvaluationResult? epochEvaluation = null;
+        if (session.Evaluation is { } evaluation && (session.EvaluateEveryEpoch || epoch == Options.Epochs || stopRequested))
+        {
+            epochEvaluation = Evaluator.Evaluate(session.Model, evaluation, Device, Options.EvaluationBatchSize, session.CancellationToken);
+            run.LastEvaluation = epochEvaluation;
+        }
+
+        report = report with { Accuracy = epochEvaluation?.Accuracy };
+        run.History.Add(report);
+        var score = session.Evaluation is null ? -report.MeanLoss : epochEvaluation?.Accuracy;
+        if (score is { } value && run.Observe(epoch, value, Options.EarlyStopping?.MinDelta ?? 0))
+        {
+            run.BestEvaluation = epochEvaluation;
+            KeepBest(session.Phase, session.Model, run);
+        }
+
+        if (Options.EarlyStopping is { } stopping && run.EpochsWithoutImprovement >= stopping.Patience && epoch < Options.Epochs)
+        {
+            run.StoppedEarly = true;
+            LogStoppedEarly(logger, session.Phase, epoch, stopping.Patience, run.BestEpoch ?? 0);
+        }
+
+        if ((NotifyEpochEnd(report) || stopRequested) && (epoch < Options.Epochs || partial))
+        {
+            // Marked like early stopping, so a resumed run returns this result instead of training on.
+            run.StoppedEarly = true;
+            LogStoppedByCallback(logger, session.Phase, epoch);
+        }
+
+        run.CompletedEpochs = epoch;
+        if (Options.Checkpoints is { } checkpoints)
+        {
+            streams.Advance(session.Shuffle, session.AugmentationDraws);
+            WriteCheckpoint(checkpoints.LastCheckpointPath(session.Phase), session.Identity, run, session.Model, session.LossParameters, session.Optimizer);
+        }
+
+        LogEpoch(logger, session.Phase, epoch, Options.Epochs, report.MeanLoss, FormatParts(report.LossParts), report.ImagesPerSecond, epochEvaluation?.Accuracy);
+        session.Progress?.Report(report);
+    }
+
+    /// <summary>Restores the best weights when early stopping asks to, and builds the result.</summary>
+    private TrainingResult Finish(RunSession session)
+    {
+        var run = session.Run;
         var finalEvaluation = run.LastEvaluation;
         if (Options.EarlyStopping is { RestoreBest: true } && run.BestState is { } best && run.BestEpoch != run.CompletedEpochs)
         {
-            model.load_state_dict(best, strict: true);
+            session.Model.load_state_dict(best, strict: true);
             finalEvaluation = run.BestEvaluation ?? finalEvaluation;
         }
 
-        model.eval();
-        return new TrainingResult(phase, loss.Name, parameters, run.History, finalEvaluation, run.TrainingTime, totalTime.Elapsed)
+        session.Model.eval();
+        return new TrainingResult(session.Phase, session.Loss.Description, session.Parameters, run.History, finalEvaluation, run.TrainingTime, session.TotalTime.Elapsed)
         {
             BestEpoch = run.BestEpoch,
             StoppedEarly = run.StoppedEarly,
             ResumedAfterEpoch = run.ResumedAfterEpoch,
-            TeacherOutputsCached = teacherCache is not null,
+            TeacherOutputsCached = session.TeacherCache is not null,
         };
+    }
+
+    private bool NotifyStepEnd(RunSession session, int epoch, int step, int batchCount, LossResult result)
+    {
+        if (Options.Callbacks.Count == 0)
+        {
+            return false;
+        }
+
+        var context = new StepEndContext(session.Phase, epoch, Options.Epochs, step, batchCount, result);
+        foreach (var callback in Options.Callbacks)
+        {
+            callback.OnStepEnd(context);
+        }
+
+        return context.StopRequested;
+    }
+
+    private bool NotifyEpochEnd(EpochReport report)
+    {
+        if (Options.Callbacks.Count == 0)
+        {
+            return false;
+        }
+
+        var context = new EpochEndContext(report);
+        foreach (var callback in Options.Callbacks)
+        {
+            callback.OnEpochEnd(context);
+        }
+
+        return context.StopRequested;
     }
 
     /// <summary>
@@ -439,6 +595,9 @@ public sealed partial class Trainer<TTeacher, TStudent>
     [LoggerMessage(EventId = 104, Level = LogLevel.Debug, Message = "{Phase}: checkpoint after epoch {Epoch} written to {Path}")]
     private static partial void LogCheckpointWritten(ILogger logger, TrainingPhase phase, int epoch, string path);
 
+    [LoggerMessage(EventId = 109, Level = LogLevel.Information, Message = "{Phase}: a callback stopped training after epoch {Epoch}")]
+    private static partial void LogStoppedByCallback(ILogger logger, TrainingPhase phase, int epoch);
+
     [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Teacher outputs of {Images} images cached ({Bytes} bytes) in {Seconds:F1} s")]
     private static partial void LogTeacherCacheBuilt(ILogger logger, int images, long bytes, double seconds);
 
@@ -453,6 +612,80 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "{Phase} epoch {Epoch}/{Epochs}: loss {Loss:F4} ({Parts}), {ImagesPerSecond:F0} images/s, accuracy {Accuracy:P2}")]
     private static partial void LogEpoch(ILogger logger, TrainingPhase phase, int epoch, int epochs, double loss, string parts, double imagesPerSecond, double? accuracy);
+
+    /// <summary>Everything one training call sets up and its parts share; disposes what the call created.</summary>
+    private sealed class RunSession(
+        TrainingPhase phase,
+        nn.Module<Tensor, Tensor> model,
+        nn.Module<Tensor, Tensor>? teacher,
+        IDistillationLoss loss,
+        ImageDataset train,
+        ImageDataset? evaluation,
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellationToken) : IDisposable
+    {
+        public TrainingPhase Phase { get; } = phase;
+
+        public nn.Module<Tensor, Tensor> Model { get; } = model;
+
+        /// <summary>The teacher when the loss reads it; null in plain training.</summary>
+        public nn.Module<Tensor, Tensor>? Teacher { get; } = teacher;
+
+        public IDistillationLoss Loss { get; } = loss;
+
+        public ImageDataset Train { get; } = train;
+
+        public ImageDataset? Evaluation { get; } = evaluation;
+
+        public IProgress<TrainingProgress>? Progress { get; } = progress;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public Stopwatch TotalTime { get; } = Stopwatch.StartNew();
+
+        public long Parameters { get; } = model.parameters().Sum(p => p.numel());
+
+        public FeatureCapture? StudentFeatures { get; set; }
+
+        public FeatureCapture? TeacherFeatures { get; set; }
+
+        public Parameter[] LossParameters { get; set; } = [];
+
+        /// <summary>The student's parameters and the loss's own.</summary>
+        public Parameter[] Trained { get; set; } = [];
+
+        public optim.Optimizer Optimizer { get; set; } = null!;
+
+        /// <summary>The built-in schedule; null when the user's scheduler sets the rate.</summary>
+        public LearningRateSchedule? Schedule { get; set; }
+
+        public optim.lr_scheduler.LRScheduler? Scheduler { get; set; }
+
+        public BatchAugmentation? Augmentation { get; set; }
+
+        public RunIdentity Identity { get; set; } = null!;
+
+        public RunState Run { get; set; } = null!;
+
+        public TeacherOutputCache? TeacherCache { get; set; }
+
+        public bool EvaluateEveryEpoch { get; set; }
+
+        public Generator Shuffle { get; set; } = null!;
+
+        public Generator AugmentationDraws { get; set; } = null!;
+
+        public void Dispose()
+        {
+            StudentFeatures?.Dispose();
+            TeacherFeatures?.Dispose();
+            TeacherCache?.Dispose();
+            Run?.Dispose();
+            Optimizer?.Dispose();
+            Shuffle?.Dispose();
+            AugmentationDraws?.Dispose();
+        }
+    }
 
     /// <summary>
     /// Running sums of the loss and its parts, kept on the device so no batch forces a host

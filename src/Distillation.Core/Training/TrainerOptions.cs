@@ -1,5 +1,7 @@
 using Distillation.Data;
 using Distillation.Devices;
+using TorchSharp;
+using Parameter = TorchSharp.Modules.Parameter;
 
 namespace Distillation.Training;
 
@@ -15,18 +17,36 @@ public sealed class TrainerOptions
     /// <summary>Images per evaluation batch (does not change results). Default: 256.</summary>
     public int EvaluationBatchSize { get; set; } = 256;
 
-    /// <summary>The base learning rate: a shortcut to <see cref="OptimizerOptions.LearningRate"/> of <see cref="Optimizer"/>. Default: 0.001.</summary>
-    public double LearningRate
-    {
-        get => Optimizer.LearningRate;
-        set => Optimizer = Optimizer with { LearningRate = value };
-    }
-
     /// <summary>The optimizer and its hyper-parameters, and gradient clipping. Default: Adam, learning rate 0.001, as the notebook.</summary>
     public OptimizerOptions Optimizer { get; set; } = new();
 
     /// <summary>The learning-rate schedule and warm-up, applied per epoch. Default: constant.</summary>
     public ScheduleOptions Schedule { get; set; } = new();
+
+    /// <summary>
+    /// Makes the optimizer from the parameters to train (the student's, then those of a loss that is
+    /// a module), in place of the one <see cref="Optimizer"/> describes; the trainer disposes it after
+    /// the call. <see cref="OptimizerOptions.GradientClipNorm"/> still applies, and <see cref="Schedule"/>
+    /// starts from the optimizer's own learning rate. Default: null (use <see cref="Optimizer"/>).
+    /// </summary>
+    public Func<IReadOnlyList<Parameter>, torch.optim.Optimizer>? OptimizerFactory { get; set; }
+
+    /// <summary>
+    /// Makes a TorchSharp learning-rate scheduler for the optimizer, stepped once after every epoch,
+    /// in place of <see cref="Schedule"/>. On resume it is stepped once per completed epoch, so it
+    /// must depend on nothing but its step count. Default: null (use <see cref="Schedule"/>).
+    /// </summary>
+    public Func<torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler>? SchedulerFactory { get; set; }
+
+    /// <summary>
+    /// Batches whose gradients are averaged into one optimizer step, ≥ 1: a larger effective batch
+    /// in the memory of one. Each batch's loss is divided by the number of batches in its group (the
+    /// last group of an epoch may be shorter). Default: 1 (a step per batch).
+    /// </summary>
+    public int GradientAccumulationSteps { get; set; } = 1;
+
+    /// <summary>Called at the end of every step and epoch, in order; see <see cref="ITrainingCallback"/>. Default: none.</summary>
+    public IList<ITrainingCallback> Callbacks { get; } = new List<ITrainingCallback>();
 
     /// <summary>
     /// Training-batch augmentation (random crop from padding, horizontal flip), seeded from
@@ -71,6 +91,16 @@ public sealed class TrainerOptions
         if (BatchSize < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "The batch size must be ≥ 1.");
+        }
+
+        if (GradientAccumulationSteps < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(GradientAccumulationSteps), GradientAccumulationSteps, "Gradient accumulation steps must be ≥ 1.");
+        }
+
+        if (Callbacks.Any(c => c is null))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Callbacks), "null", "Callbacks must not hold null.");
         }
 
         if (EvaluationBatchSize < 1)

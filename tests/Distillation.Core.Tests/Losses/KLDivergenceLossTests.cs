@@ -20,6 +20,8 @@ public sealed class KLDivergenceLossTests : IDisposable
 
     private static Tensor Teacher() => tensor(new[] { 0, Ln2, 0, 0, 0, 0 }, [2, 3], ScalarType.Float32);
 
+    private static readonly int[] Int32Labels = [0, 1];
+
     private static Tensor Labels() => tensor(new long[] { 0, 0 });
 
     public void Dispose() => scope.Dispose();
@@ -64,35 +66,50 @@ public sealed class KLDivergenceLossTests : IDisposable
     {
         // CE: row 1 −ln(1/3) = 1.0986123; row 2 −ln(1/2) = 0.6931472; mean 0.8958797.
         // With T = 1 and weights 1, 1: total = 0.8958797 + 0.0577623 = 0.9536420.
-        var loss = new KLDivergenceLoss(new KLDivergenceLossOptions(Temperature: 1, HardWeight: 1, SoftWeight: 1));
+        using var loss = DistillationObjective.KnowledgeDistillation(temperature: 1, hardWeight: 1, softWeight: 1);
 
         var result = loss.Compute(new DistillationContext(Student(), Labels(), Teacher()));
 
         result.Total.item<float>().Should().BeApproximately(0.9536420f, 1e-6f);
         result.Parts.Select(p => p.Name).Should().Equal("ce", "kd");
-        result.Parts[0].Value.item<float>().Should().BeApproximately(0.8958797f, 1e-6f);
-        result.Parts[1].Value.item<float>().Should().BeApproximately(0.0577623f, 1e-6f);
+        result["ce"].item<float>().Should().BeApproximately(0.8958797f, 1e-6f);
+        result["kd"].item<float>().Should().BeApproximately(0.0577623f, 1e-6f);
+        loss.Description.Should().Be("1·ce + 1·kd(T=1)");
+    }
+
+    [Fact]
+    public void Reading_a_part_that_is_not_there_names_the_parts_that_are()
+    {
+        using var loss = DistillationObjective.KnowledgeDistillation(temperature: 1);
+        var result = loss.Compute(new DistillationContext(Student(), Labels(), Teacher()));
+
+        var act = () => result["dkd"];
+
+        act.Should().Throw<KeyNotFoundException>().WithMessage("*'dkd'*ce, kd*");
     }
 
     [Fact]
     public void PyTorch_tutorial_preset_weighs_ce_three_quarters_and_kd_one_quarter_at_T2()
     {
         // 0.75 · 0.8958797 + 0.25 · 0.0560619 = 0.6719098 + 0.0140155 = 0.6859253.
-        KLDivergenceLossOptions.PyTorchTutorial.Should().Be(new KLDivergenceLossOptions(2.0, 0.75, 0.25));
-        var loss = new KLDivergenceLoss(KLDivergenceLossOptions.PyTorchTutorial);
+        using var loss = DistillationObjective.PyTorchTutorial();
 
         var result = loss.Compute(new DistillationContext(Student(), Labels(), Teacher()));
 
         result.Total.item<float>().Should().BeApproximately(0.6859253f, 1e-6f);
+        loss.Description.Should().Be("0.75·ce + 0.25·kd(T=2)");
     }
 
     [Fact]
-    public void Defaults_are_the_notebooks_T10_and_unit_weights()
+    public void The_notebook_preset_is_one_ce_plus_one_kd_at_T10_and_the_kd_term_defaults_to_T4()
     {
-        var loss = new KLDivergenceLoss();
+        using var notebook = DistillationObjective.Notebook();
 
-        loss.Options.Should().Be(new KLDivergenceLossOptions(10.0, 1.0, 1.0));
-        loss.Options.Should().Be(KLDivergenceLossOptions.Notebook);
+        notebook.Description.Should().Be("1·ce + 1·kd(T=10)");
+        notebook.Weights.Should().Equal(1.0, 1.0);
+        notebook.Losses[0].Should().BeOfType<LabelCrossEntropyLoss>();
+        notebook.Losses[1].Should().BeOfType<KLDivergenceLoss>().Which.Temperature.Should().Be(10.0);
+        new KLDivergenceLoss().Temperature.Should().Be(KLDivergenceLoss.DefaultTemperature).And.Be(4.0);
     }
 
     [Fact]
@@ -157,15 +174,15 @@ public sealed class KLDivergenceLossTests : IDisposable
     }
 
     [Theory]
-    [InlineData(0.0, 1.0, 1.0, "Temperature")]
-    [InlineData(-1.0, 1.0, 1.0, "Temperature")]
-    [InlineData(double.NaN, 1.0, 1.0, "Temperature")]
-    [InlineData(2.0, -0.5, 1.0, "HardWeight")]
-    [InlineData(2.0, 1.0, -0.5, "SoftWeight")]
-    [InlineData(2.0, 1.0, double.PositiveInfinity, "SoftWeight")]
+    [InlineData(0.0, 1.0, 1.0, "temperature")]
+    [InlineData(-1.0, 1.0, 1.0, "temperature")]
+    [InlineData(double.NaN, 1.0, 1.0, "temperature")]
+    [InlineData(2.0, -0.5, 1.0, "weight of ce")]
+    [InlineData(2.0, 1.0, -0.5, "weight of kd")]
+    [InlineData(2.0, 1.0, double.PositiveInfinity, "weight of kd")]
     public void Out_of_range_settings_are_rejected_by_name(double temperature, double hardWeight, double softWeight, string name)
     {
-        var act = () => new KLDivergenceLoss(new KLDivergenceLossOptions(temperature, hardWeight, softWeight));
+        var act = () => DistillationObjective.KnowledgeDistillation(temperature, hardWeight, softWeight);
 
         act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(name);
     }
@@ -181,15 +198,46 @@ public sealed class KLDivergenceLossTests : IDisposable
     }
 
     [Fact]
-    public void Non_finite_logits_are_rejected()
+    public void Non_finite_logits_give_a_non_finite_loss_without_a_host_synchronisation()
     {
+        // The loss does not read values (that would wait for the device every batch); the trainer
+        // turns the non-finite loss into TrainingDivergedException naming the phase, epoch and step.
         var loss = new KLDivergenceLoss();
         var student = Student();
         student[0, 1] = tensor(float.NaN);
 
-        var act = () => loss.Compute(new DistillationContext(student, Labels(), Teacher()));
+        var result = loss.Compute(new DistillationContext(student, Labels(), Teacher()));
 
-        act.Should().Throw<ArgumentException>().WithParameterName("studentLogits").WithMessage("*NaN or infinite*");
+        float.IsNaN(result.Total.item<float>()).Should().BeTrue();
+    }
+
+    [Fact]
+    public void An_empty_batch_is_rejected()
+    {
+        var act = () => new LabelCrossEntropyLoss().Compute(new DistillationContext(zeros(0, 3), zeros(0, ScalarType.Int64)));
+
+        act.Should().Throw<ArgumentException>().WithParameterName("studentLogits").WithMessage("*empty batch*");
+    }
+
+    [Theory]
+    [InlineData(3L)]
+    [InlineData(-2L)]
+    public void Labels_out_of_range_are_an_argument_error_of_one_line(long label)
+    {
+        var labels = tensor(new[] { 0L, label });
+
+        var act = () => new LabelCrossEntropyLoss().Compute(new DistillationContext(Student(), labels));
+
+        act.Should().Throw<ArgumentException>().WithParameterName("labels")
+            .Which.Message.Should().StartWith("labels must lie in [0, 3) for 3 classes").And.NotContain("\n");
+    }
+
+    [Fact]
+    public void Labels_that_are_not_int64_are_rejected()
+    {
+        var act = () => new LabelCrossEntropyLoss().Compute(new DistillationContext(Student(), tensor(Int32Labels)));
+
+        act.Should().Throw<ArgumentException>().WithParameterName("labels").WithMessage("*int64*Int32*");
     }
 
     [Fact]
@@ -203,7 +251,7 @@ public sealed class KLDivergenceLossTests : IDisposable
     [Fact]
     public void Cross_entropy_matches_the_hand_computed_mean()
     {
-        var result = new CrossEntropyLoss().Compute(new DistillationContext(Student(), Labels()));
+        var result = new LabelCrossEntropyLoss().Compute(new DistillationContext(Student(), Labels()));
 
         result.Total.item<float>().Should().BeApproximately(0.8958797f, 1e-6f);
         result.Parts.Should().ContainSingle().Which.Name.Should().Be("ce");

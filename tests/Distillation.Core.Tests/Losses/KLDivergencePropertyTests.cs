@@ -7,7 +7,7 @@ namespace Distillation.Tests.Losses;
 
 /// <summary>
 /// Invariants of the soft-target term on random logits (float64, so the tolerances can be tight),
-/// for <see cref="KLDivergenceLoss.SoftTargetTerm"/>, <see cref="KLDivergenceTerm"/> and
+/// for <see cref="KLDivergenceLoss.SoftTargetTerm"/>, <see cref="KLDivergenceLoss"/> and
 /// <see cref="KLDivergenceLoss"/>. Fixed seeds: every run checks the same cases.
 /// </summary>
 public sealed class KLDivergencePropertyTests
@@ -97,19 +97,19 @@ public sealed class KLDivergencePropertyTests
         Check(5, c =>
         {
             var (student, teacher, labels) = (c.StudentLogits(), c.TeacherLogits(), c.Labels());
-            var term = new KLDivergenceTerm(c.Temperature);
-            var standardized = new KLDivergenceTerm(c.Temperature, standardizeLogits: true);
+            var term = new KLDivergenceLoss(c.Temperature);
+            var standardized = new KLDivergenceLoss(c.Temperature, standardizeLogits: true);
 
-            term.Compute(new DistillationContext(student, labels, teacher)).item<double>()
+            term.Compute(new DistillationContext(student, labels, teacher)).Total.item<double>()
                 .Should().BeApproximately(Kd(student, teacher, c.Temperature), 1e-12, c.ToString());
-            term.Compute(new DistillationContext(c.ShiftRow(student), labels, c.ShiftRow(teacher))).item<double>()
+            term.Compute(new DistillationContext(c.ShiftRow(student), labels, c.ShiftRow(teacher))).Total.item<double>()
                 .Should().BeApproximately(Kd(student, teacher, c.Temperature), 1e-9 * Math.Max(1, Kd(student, teacher, c.Temperature)), c.ToString());
 
-            var plain = standardized.Compute(new DistillationContext(student, labels, teacher)).item<double>();
+            var plain = standardized.Compute(new DistillationContext(student, labels, teacher)).Total.item<double>();
             plain.Should().BeGreaterThanOrEqualTo(-1e-12);
             var rescaled = student.clone();
             rescaled[c.Row] = (rescaled[c.Row] * c.Scale) + c.Shift;
-            standardized.Compute(new DistillationContext(rescaled, labels, teacher)).item<double>()
+            standardized.Compute(new DistillationContext(rescaled, labels, teacher)).Total.item<double>()
                 .Should().BeApproximately(plain, 1e-4 * Math.Max(1, plain), "z-scoring divides by std + 1e-7, so scale invariance holds to about 1e-7 / std; " + c);
         });
     }
@@ -120,7 +120,7 @@ public sealed class KLDivergencePropertyTests
         Check(6, c =>
         {
             var (student, teacher, labels) = (c.StudentLogits(), c.TeacherLogits(), c.Labels());
-            var loss = new KLDivergenceLoss(new KLDivergenceLossOptions(c.Temperature, HardWeight: c.Scale / 10, SoftWeight: c.Scale));
+            using var loss = DistillationObjective.KnowledgeDistillation(c.Temperature, hardWeight: c.Scale / 10, softWeight: c.Scale);
 
             var result = loss.Compute(new DistillationContext(student, labels, teacher));
 

@@ -36,7 +36,7 @@ public sealed class LossTermTests : IDisposable
         var nckd = (2 * Math.Log(4.0 / 3.0) / 3 + Math.Log(2.0 / 3.0) / 3) / 2;
         var context = Context();
 
-        var (t, n) = DecoupledKDTerm.Parts(context.StudentLogits, context.TeacherLogits!, context.Labels, 1.0);
+        var (t, n) = DecoupledKDLoss.Parts(context.StudentLogits, context.TeacherLogits!, context.Labels, 1.0);
 
         t.item<float>().Should().BeApproximately((float)tckd, 1e-6f);
         n.item<float>().Should().BeApproximately((float)nckd, 1e-6f);
@@ -45,15 +45,15 @@ public sealed class LossTermTests : IDisposable
     [Fact]
     public void Decoupled_KD_weighs_its_parts_and_ramps_in_over_the_warm_up()
     {
-        var term = new DecoupledKDTerm(alpha: 1, beta: 8, temperature: 1, warmupEpochs: 4);
+        var term = new DecoupledKDLoss(alpha: 1, beta: 8, temperature: 1, warmupEpochs: 4);
         var context = Context();
-        var (t, n) = DecoupledKDTerm.Parts(context.StudentLogits, context.TeacherLogits!, context.Labels, 1.0);
+        var (t, n) = DecoupledKDLoss.Parts(context.StudentLogits, context.TeacherLogits!, context.Labels, 1.0);
         var full = t.item<float>() + 8 * n.item<float>();
 
         // min(epoch / 4, 1): 1/4 at epoch 1, 1/2 at epoch 2, 1 from epoch 4 on.
-        term.Compute(Context(epoch: 1)).item<float>().Should().BeApproximately(full / 4, 1e-6f);
-        term.Compute(Context(epoch: 2)).item<float>().Should().BeApproximately(full / 2, 1e-6f);
-        term.Compute(Context(epoch: 9)).item<float>().Should().BeApproximately(full, 1e-6f);
+        term.Compute(Context(epoch: 1)).Total.item<float>().Should().BeApproximately(full / 4, 1e-6f);
+        term.Compute(Context(epoch: 2)).Total.item<float>().Should().BeApproximately(full / 2, 1e-6f);
+        term.Compute(Context(epoch: 9)).Total.item<float>().Should().BeApproximately(full, 1e-6f);
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class LossTermTests : IDisposable
         var teacher = randn(1, 10) * 2;
         var labels = tensor(new long[] { 3 });
 
-        var (t, n) = DecoupledKDTerm.Parts(student, teacher, labels, 1.0);
+        var (t, n) = DecoupledKDLoss.Parts(student, teacher, labels, 1.0);
         var kd = KLDivergenceLoss.SoftTargetTerm(student, teacher, 1.0);
         var teacherTarget = nn.functional.softmax(teacher, 1)[0, 3].item<float>();
 
@@ -77,7 +77,7 @@ public sealed class LossTermTests : IDisposable
     public void Logit_standardization_z_scores_each_row_with_the_unbiased_std()
     {
         // Row (1, 2, 3): mean 2, unbiased std √(((−1)² + 0² + 1²) / 2) = 1 → (−1, 0, 1).
-        var standardized = KLDivergenceTerm.Standardize(tensor(new float[] { 1, 2, 3, 10, 10, 13 }, [2, 3]));
+        var standardized = KLDivergenceLoss.Standardize(tensor(new float[] { 1, 2, 3, 10, 10, 13 }, [2, 3]));
 
         standardized[0].data<float>().ToArray().Should().BeEquivalentTo(new[] { -1f, 0f, 1f }, o => o.Using<float>(c => c.Subject.Should().BeApproximately(c.Expectation, 1e-6f)).WhenTypeIs<float>());
         // Row (10, 10, 13): mean 11, std √((1 + 1 + 4) / 2) = √3 → (−1/√3, −1/√3, 2/√3).
@@ -90,11 +90,11 @@ public sealed class LossTermTests : IDisposable
         manual_seed(7);
         var student = randn(6, 10);
         var teacher = randn(6, 10) * 3;
-        var term = new KLDivergenceTerm(temperature: 2, standardizeLogits: true);
+        var term = new KLDivergenceLoss(temperature: 2, standardizeLogits: true);
         var labels = zeros(6, ScalarType.Int64);
 
-        var plain = term.Compute(new DistillationContext(student, labels, teacher)).item<float>();
-        var scaled = term.Compute(new DistillationContext(student * 5 + 3, labels, teacher)).item<float>();
+        var plain = term.Compute(new DistillationContext(student, labels, teacher)).Total.item<float>();
+        var scaled = term.Compute(new DistillationContext(student * 5 + 3, labels, teacher)).Total.item<float>();
 
         scaled.Should().BeApproximately(plain, 1e-4f);
         term.Name.Should().Be("kd-ls");
@@ -105,7 +105,7 @@ public sealed class LossTermTests : IDisposable
     {
         var context = Context();
 
-        new KLDivergenceTerm(temperature: 2).Compute(context).item<float>()
+        new KLDivergenceLoss(temperature: 2).Compute(context).Total.item<float>()
             .Should().BeApproximately(KLDivergenceLoss.SoftTargetTerm(context.StudentLogits, context.TeacherLogits!, 2).item<float>(), 1e-7f);
     }
 
@@ -122,13 +122,13 @@ public sealed class LossTermTests : IDisposable
             TeacherFeatures = new Dictionary<string, Tensor> { ["features"] = tensor(new float[] { 1, 1, 0, 0 }, [1, 4]) },
         };
 
-        new CosineFeatureTerm().Compute(context).item<float>().Should().BeApproximately((float)expected, 1e-6f);
+        new CosineFeatureLoss().Compute(context).Total.item<float>().Should().BeApproximately((float)expected, 1e-6f);
     }
 
     [Fact]
     public void Hint_term_is_the_MSE_between_the_regressed_student_map_and_the_teachers()
     {
-        using var hint = new HintTerm(studentChannels: 2, teacherChannels: 3);
+        using var hint = new HintLoss(studentChannels: 2, teacherChannels: 3);
         using (no_grad())
         {
             // A zero regressor maps everything to 0, so the MSE is the mean of the teacher's squares.
@@ -143,14 +143,14 @@ public sealed class LossTermTests : IDisposable
             TeacherFeatures = new Dictionary<string, Tensor> { ["features"] = teacherMap },
         };
 
-        hint.Compute(context).item<float>().Should().BeApproximately(teacherMap.pow(2).mean().item<float>(), 1e-5f);
-        hint.TrainableParameters.Sum(p => p.numel()).Should().Be(2 * 3 * 9 + 3);
+        hint.Compute(context).Total.item<float>().Should().BeApproximately(teacherMap.pow(2).mean().item<float>(), 1e-5f);
+        hint.parameters().Sum(p => p.numel()).Should().Be(2 * 3 * 9 + 3);
     }
 
     [Fact]
     public void The_seed_hint_regressor_maps_16_channels_to_32()
     {
-        using var hint = new HintTerm();
+        using var hint = new HintLoss();
 
         hint.Regressor.call(zeros(2, 16, 8, 8)).shape.Should().Equal(2, 32, 8, 8);
     }
@@ -159,32 +159,32 @@ public sealed class LossTermTests : IDisposable
     public void Objective_is_ce_plus_weighted_terms_with_every_part_reported()
     {
         // 0.5·CE + 2·KD(T=1) on the hand batch: 0.5·0.8958797 + 2·0.0577623 = 0.5634645.
-        var objective = new DistillationObjective(0.5, (new KLDivergenceTerm(temperature: 1), 2.0));
+        var objective = new DistillationObjective((new LabelCrossEntropyLoss(), 0.5), (new KLDivergenceLoss(temperature: 1), 2.0));
 
         var result = objective.Compute(Context());
 
         result.Total.item<float>().Should().BeApproximately(0.5634645f, 1e-6f);
         result.Parts.Select(p => (p.Name, p.Weight)).Should().Equal(("ce", 0.5), ("kd", 2.0));
-        objective.Name.Should().Be("0.5·ce + 2·kd");
+        objective.Name.Should().Be("0.5·ce + 2·kd(T=1)");
     }
 
     [Fact]
     public void Objective_collects_feature_paths_and_trainable_parameters_of_its_terms()
     {
-        using var hint = new HintTerm();
-        var objective = new DistillationObjective(1, (new CosineFeatureTerm("body", "trunk"), 0.25), (hint, 1.0));
+        using var hint = new HintLoss();
+        var objective = new DistillationObjective((new LabelCrossEntropyLoss(), 1), (new CosineFeatureLoss("body", "trunk"), 0.25), (hint, 1.0));
 
         objective.StudentFeatureModules.Should().Equal("body", "features");
         objective.TeacherFeatureModules.Should().Equal("trunk", "features");
-        objective.TrainableParameters.Should().HaveCount(2);
+        objective.parameters().Should().HaveCount(2);
         objective.NeedsTeacher.Should().BeTrue();
     }
 
     [Fact]
     public void Objective_rejects_duplicate_names_and_negative_weights()
     {
-        var duplicate = () => new DistillationObjective(1, (new KLDivergenceTerm(), 1.0), (new KLDivergenceTerm(2), 1.0));
-        var negative = () => new DistillationObjective(1, (new KLDivergenceTerm(), -1.0));
+        var duplicate = () => new DistillationObjective((new LabelCrossEntropyLoss(), 1), (new KLDivergenceLoss(), 1.0), (new KLDivergenceLoss(2), 1.0));
+        var negative = () => new DistillationObjective((new LabelCrossEntropyLoss(), 1), (new KLDivergenceLoss(), -1.0));
 
         duplicate.Should().Throw<ArgumentException>().WithMessage("*'kd'*");
         negative.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*weight of kd*");
@@ -193,7 +193,7 @@ public sealed class LossTermTests : IDisposable
     [Fact]
     public void A_feature_term_without_its_feature_names_what_was_captured()
     {
-        var act = () => new CosineFeatureTerm("body").Compute(Context());
+        var act = () => new CosineFeatureLoss("body").Compute(Context());
 
         act.Should().Throw<InvalidOperationException>().WithMessage("*'body'*captured: none*");
     }

@@ -120,7 +120,7 @@ public sealed class BadInputTests : IDisposable
         {
             case "Epochs": options.Epochs = (int)value; break;
             case "BatchSize": options.BatchSize = (int)value; break;
-            case "LearningRate": options.LearningRate = value; break;
+            case "LearningRate": options.Optimizer.LearningRate = value; break;
             case "Threads": options.Device.Threads = (int)value; break;
         }
 
@@ -141,7 +141,7 @@ public sealed class BadInputTests : IDisposable
         {
             Epochs = 1,
             BatchSize = 32,
-            LearningRate = 0.1,
+            Optimizer = new Distillation.Training.OptimizerOptions { LearningRate = 0.1 },
             Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         });
         var before = Snapshot(trainer.Student);
@@ -161,11 +161,11 @@ public sealed class BadInputTests : IDisposable
     public void Every_logit_term_used_on_its_own_names_both_shapes(string name)
     {
         using var scope = NewDisposeScope();
-        ILossTerm term = name switch
+        IDistillationLoss term = name switch
         {
-            "kd" => new KLDivergenceTerm(4),
-            "kd-ls" => new KLDivergenceTerm(4, standardizeLogits: true),
-            _ => new DecoupledKDTerm(),
+            "kd" => new KLDivergenceLoss(4),
+            "kd-ls" => new KLDivergenceLoss(4, standardizeLogits: true),
+            _ => new DecoupledKDLoss(),
         };
         var context = new DistillationContext(zeros(4, 100), zeros(4, ScalarType.Int64), zeros(4, 10));
 

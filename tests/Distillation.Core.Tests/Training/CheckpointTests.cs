@@ -44,7 +44,7 @@ public sealed class CheckpointTests : IDisposable
     private static DistillationObjective HintObjective(long initSeed)
     {
         manual_seed(initSeed);
-        return new DistillationObjective(1.0, (new KLDivergenceTerm(4), 1.0), (new HintTerm(4, 16, "layers.0", "layers.0"), 0.5));
+        return new DistillationObjective((new LabelCrossEntropyLoss(), 1.0), (new KLDivergenceLoss(4), 1.0), (new HintLoss(4, 16, "layers.0", "layers.0"), 0.5));
     }
 
     private static float[] Weights(nn.Module module) => module.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
@@ -83,8 +83,8 @@ public sealed class CheckpointTests : IDisposable
 
         result.ResumedAfterEpoch.Should().Be(2);
         Weights(resumed.Student).Should().Equal(Weights(whole.Student));
-        resumedLoss.TrainableParameters.SelectMany(p => p.data<float>().ToArray())
-            .Should().Equal(wholeLoss.TrainableParameters.SelectMany(p => p.data<float>().ToArray()), "the hint regressor trains with the student");
+        resumedLoss.parameters().SelectMany(p => p.data<float>().ToArray())
+            .Should().Equal(wholeLoss.parameters().SelectMany(p => p.data<float>().ToArray()), "the hint regressor trains with the student");
         result.History.Select(r => r.MeanLoss).Should().Equal(expected.History.Select(r => r.MeanLoss));
         result.History.Select(r => r.LearningRate).Should().Equal(expected.History.Select(r => r.LearningRate));
         result.FinalAccuracy.Should().Be(expected.FinalAccuracy);
@@ -206,7 +206,7 @@ public sealed class EarlyStoppingTests
     {
         Epochs = epochs,
         BatchSize = 32,
-        LearningRate = 0.02,
+        Optimizer = new OptimizerOptions { LearningRate = 0.02 },
         Seed = 7,
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         EarlyStopping = stopping,

@@ -52,7 +52,7 @@ public sealed class FeatureDistillationTests : IDisposable
         {
             Epochs = epochs,
             BatchSize = 16,
-            LearningRate = 0.01,
+            Optimizer = new Distillation.Training.OptimizerOptions { LearningRate = 0.01 },
             Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         });
     }
@@ -62,10 +62,10 @@ public sealed class FeatureDistillationTests : IDisposable
     {
         using var data = RandomImages(64);
         var trainer = NewTrainer(epochs: 3);
-        using var hint = new HintTerm(studentChannels: 4, teacherChannels: 8, studentModule: "trunk.act", teacherModule: "trunk.act");
+        using var hint = new HintLoss(studentChannels: 4, teacherChannels: 8, studentModule: "trunk.act", teacherModule: "trunk.act");
         var regressorBefore = hint.Regressor.weight!.detach().clone();
 
-        var result = trainer.Distill(data, loss: new DistillationObjective(1.0, (hint, 1.0)));
+        var result = trainer.Distill(data, loss: new DistillationObjective((new LabelCrossEntropyLoss(), 1.0), (hint, 1.0)));
 
         result.History.Should().AllSatisfy(r => r.LossParts.Keys.Should().Equal("ce", "hint"));
         result.History[^1].LossParts["hint"].Should().BeLessThan(result.History[0].LossParts["hint"]);
@@ -78,7 +78,7 @@ public sealed class FeatureDistillationTests : IDisposable
     {
         using var data = RandomImages(48);
         var trainer = NewTrainer(epochs: 2);
-        var objective = new DistillationObjective(0.75, (new CosineFeatureTerm("trunk", "trunk"), 0.25), (new KLDivergenceTerm(4), 0.5));
+        var objective = new DistillationObjective((new LabelCrossEntropyLoss(), 0.75), (new CosineFeatureLoss("trunk", "trunk"), 0.25), (new KLDivergenceLoss(4), 0.5));
 
         var result = trainer.Distill(data, loss: objective);
 
@@ -94,7 +94,7 @@ public sealed class FeatureDistillationTests : IDisposable
         using var data = RandomImages(16);
         var trainer = NewTrainer(epochs: 1);
 
-        var act = () => trainer.Distill(data, loss: new DistillationObjective(1.0, (new CosineFeatureTerm("body", "trunk"), 1.0)));
+        var act = () => trainer.Distill(data, loss: new DistillationObjective((new LabelCrossEntropyLoss(), 1.0), (new CosineFeatureLoss("body", "trunk"), 1.0)));
 
         act.Should().Throw<ArgumentException>().WithMessage("*no module 'body'*Available paths: trunk, head, trunk.stem, trunk.act, trunk.pool, head.0, head.1*");
     }
@@ -104,7 +104,7 @@ public sealed class FeatureDistillationTests : IDisposable
     {
         using var data = RandomImages(16);
         var trainer = NewTrainer(epochs: 1);
-        trainer.Distill(data, loss: new DistillationObjective(1.0, (new CosineFeatureTerm("trunk", "trunk"), 1.0)));
+        trainer.Distill(data, loss: new DistillationObjective((new LabelCrossEntropyLoss(), 1.0), (new CosineFeatureLoss("trunk", "trunk"), 1.0)));
 
         using var capture = new FeatureCapture(trainer.Student, ["trunk.pool"]);
         trainer.Student.call(zeros(1, 3, 8, 8));

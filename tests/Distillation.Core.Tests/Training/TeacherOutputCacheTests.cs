@@ -23,7 +23,7 @@ public sealed class TeacherOutputCacheTests : IDisposable
     {
         Epochs = 3,
         BatchSize = 32,
-        LearningRate = 0.01,
+        Optimizer = new OptimizerOptions { LearningRate = 0.01 },
         Seed = 7,
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         Augmentation = augment ? new AugmentationOptions { Padding = 1 } : null,
@@ -46,7 +46,7 @@ public sealed class TeacherOutputCacheTests : IDisposable
     private static Func<IDistillationLoss> LossFor(string name) => name switch
     {
         "kd" => () => new KLDivergenceLoss(),
-        _ => () => new DistillationObjective(1.0, (new KLDivergenceTerm(4), 1.0), (new CosineFeatureTerm("layers.3", "layers.3"), 0.5), (new HintTerm(4, 16, "layers.0", "layers.0"), 0.5)),
+        _ => () => new DistillationObjective((new LabelCrossEntropyLoss(), 1.0), (new KLDivergenceLoss(4), 1.0), (new CosineFeatureLoss("layers.3", "layers.3"), 0.5), (new HintLoss(4, 16, "layers.0", "layers.0"), 0.5)),
     };
 
     [Theory]

@@ -43,7 +43,7 @@ public sealed class TrainerTests : IDisposable
     {
         Epochs = epochs,
         BatchSize = 32,
-        LearningRate = 0.01,
+        Optimizer = new OptimizerOptions { LearningRate = 0.01 },
         Seed = 11,
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
     };
@@ -126,7 +126,8 @@ public sealed class TrainerTests : IDisposable
         using var train = Quadrants.Create(64, seed: 1);
         var trainer = NewTrainer(Options(epochs: 1));
 
-        var result = trainer.Distill(train, loss: new KLDivergenceLoss(KLDivergenceLossOptions.PyTorchTutorial));
+        using var loss = DistillationObjective.PyTorchTutorial();
+        var result = trainer.Distill(train, loss: loss);
 
         var report = result.History.Single();
         report.MeanLoss.Should().BeApproximately(0.75 * report.LossParts["ce"] + 0.25 * report.LossParts["kd"], 1e-4);
@@ -140,7 +141,8 @@ public sealed class TrainerTests : IDisposable
         var trainer = NewTrainer(Options(epochs: 4));
         trainer.TrainTeacher(train);
 
-        var distilled = trainer.Distill(train, loss: new KLDivergenceLoss(new KLDivergenceLossOptions(4.0, HardWeight: 0, SoftWeight: 1)));
+        using var loss = DistillationObjective.KnowledgeDistillation(4.0, hardWeight: 0, softWeight: 1);
+        var distilled = trainer.Distill(train, loss: loss);
 
         distilled.History[^1].LossParts["kd"].Should().BeLessThan(distilled.History[0].LossParts["kd"] * 0.7);
     }
@@ -362,7 +364,8 @@ public sealed class TrainerTests : IDisposable
     [Theory]
     [InlineData(nameof(TrainerOptions.Epochs))]
     [InlineData(nameof(TrainerOptions.BatchSize))]
-    [InlineData(nameof(TrainerOptions.LearningRate))]
+    [InlineData(nameof(OptimizerOptions.LearningRate))]
+    [InlineData(nameof(TrainerOptions.GradientAccumulationSteps))]
     public void Out_of_range_options_are_rejected_by_name(string name)
     {
         var options = Options();
@@ -370,7 +373,8 @@ public sealed class TrainerTests : IDisposable
         {
             case nameof(TrainerOptions.Epochs): options.Epochs = 0; break;
             case nameof(TrainerOptions.BatchSize): options.BatchSize = -1; break;
-            case nameof(TrainerOptions.LearningRate): options.LearningRate = double.NaN; break;
+            case nameof(OptimizerOptions.LearningRate): options.Optimizer.LearningRate = double.NaN; break;
+            case nameof(TrainerOptions.GradientAccumulationSteps): options.GradientAccumulationSteps = 0; break;
         }
 
         var act = () => NewTrainer(options);

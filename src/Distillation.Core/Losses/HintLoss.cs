@@ -8,32 +8,45 @@ namespace Distillation.Losses;
 /// A FitNets-style hint (Romero et al., 2015): a learnable regressor (a 3×3 convolution, padding 1)
 /// maps the student's feature map to the teacher's channel count, and the term is the mean squared
 /// error to the teacher's feature map. The regressor trains with the student but belongs to the
-/// term, so the exported student is unchanged. For the seed's models: 16×8×8 → 32×8×8.
+/// loss, so the exported student is unchanged. For the seed's models: 16×8×8 → 32×8×8.
 /// </summary>
-public sealed class HintTerm : ILossTerm, IDisposable
+/// <remarks>
+/// The loss is a TorchSharp module: the trainer moves it to the device and optimizes its
+/// <c>parameters()</c> (the regressor's) with the student. Dispose it, or the objective that holds it.
+/// </remarks>
+public sealed class HintLoss : nn.Module, IDistillationLoss
 {
-    /// <summary>Creates the term with a fresh regressor (drawn from torch's global generator).</summary>
+    private readonly Conv2d regressor;
+
+    /// <summary>Creates the loss with a fresh regressor (drawn from torch's global generator).</summary>
     /// <param name="studentChannels">Channels of the student's feature map (16 for the seed's student).</param>
     /// <param name="teacherChannels">Channels of the teacher's feature map (32 for the seed's teacher).</param>
     /// <param name="studentModule">The student module whose output is the hint's input (default <c>features</c>).</param>
     /// <param name="teacherModule">The teacher module whose output is the target (default <c>features</c>).</param>
-    public HintTerm(int studentChannels = 16, int teacherChannels = 32, string studentModule = "features", string teacherModule = "features")
+    /// <exception cref="ArgumentOutOfRangeException">A channel count is below 1.</exception>
+    /// <exception cref="ArgumentException">A module path is empty.</exception>
+    public HintLoss(int studentChannels = 16, int teacherChannels = 32, string studentModule = "features", string teacherModule = "features")
+        : base(nameof(HintLoss))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(studentChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(teacherChannels, 1);
         ArgumentException.ThrowIfNullOrWhiteSpace(studentModule);
         ArgumentException.ThrowIfNullOrWhiteSpace(teacherModule);
         Devices.TorchRuntime.EnsureAvailable();
-        Regressor = nn.Conv2d(studentChannels, teacherChannels, kernel_size: 3, padding: 1);
+        regressor = nn.Conv2d(studentChannels, teacherChannels, kernel_size: 3, padding: 1);
         StudentFeatureModules = [studentModule];
         TeacherFeatureModules = [teacherModule];
+        RegisterComponents();
     }
 
     /// <summary>The regressor from the student's feature map to the teacher's.</summary>
-    public Conv2d Regressor { get; }
+    public Conv2d Regressor => regressor;
 
     /// <inheritdoc />
     public string Name => "hint";
+
+    /// <inheritdoc />
+    public bool NeedsTeacher => true;
 
     /// <inheritdoc />
     public IReadOnlyList<string> StudentFeatureModules { get; }
@@ -42,27 +55,18 @@ public sealed class HintTerm : ILossTerm, IDisposable
     public IReadOnlyList<string> TeacherFeatureModules { get; }
 
     /// <inheritdoc />
-    public IEnumerable<Parameter> TrainableParameters => Regressor.parameters();
-
-    /// <inheritdoc />
-    public void MoveTo(Device device) => Regressor.to(device);
-
-    /// <inheritdoc />
-    public Tensor Compute(DistillationContext context)
+    public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var student = context.RequireStudentFeature(StudentFeatureModules[0], Name);
         var teacher = context.RequireTeacherFeature(TeacherFeatureModules[0], Name);
-        var regressed = Regressor.call(student);
+        var regressed = regressor.call(student);
         if (!regressed.shape.SequenceEqual(teacher.shape))
         {
             throw new InvalidOperationException(
                 $"The hint regressor maps the student's features to [{string.Join(", ", regressed.shape)}], but the teacher's are [{string.Join(", ", teacher.shape)}].");
         }
 
-        return nn.functional.mse_loss(regressed, teacher);
+        return LossResult.Single(Name, nn.functional.mse_loss(regressed, teacher));
     }
-
-    /// <inheritdoc />
-    public void Dispose() => Regressor.Dispose();
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using static TorchSharp.torch;
 
 namespace Distillation.Losses;
@@ -9,14 +10,15 @@ namespace Distillation.Losses;
 /// T² and the batch mean, and ramped in linearly over the first <c>WarmupEpochs</c> epochs
 /// (factor <c>min(epoch / warm-up, 1)</c>). mdistiller's CIFAR defaults: α 1, β 8, T 4, 20 warm-up epochs.
 /// </summary>
-public sealed class DecoupledKDTerm : ILossTerm
+public sealed class DecoupledKDLoss : IDistillationLoss
 {
-    /// <summary>Creates the term.</summary>
+    /// <summary>Creates the loss.</summary>
     /// <param name="alpha">Weight of TCKD, ≥ 0.</param>
     /// <param name="beta">Weight of NCKD, ≥ 0.</param>
     /// <param name="temperature">T &gt; 0.</param>
     /// <param name="warmupEpochs">Epochs of linear ramp-in; 0 for none.</param>
-    public DecoupledKDTerm(double alpha = 1.0, double beta = 8.0, double temperature = 4.0, int warmupEpochs = 20)
+    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, T is not &gt; 0, or the warm-up is negative.</exception>
+    public DecoupledKDLoss(double alpha = 1.0, double beta = 8.0, double temperature = 4.0, int warmupEpochs = 20)
     {
         LogitChecks.RequireWeight(alpha, nameof(alpha));
         LogitChecks.RequireWeight(beta, nameof(beta));
@@ -41,27 +43,27 @@ public sealed class DecoupledKDTerm : ILossTerm
     public string Name => "dkd";
 
     /// <inheritdoc />
-    public Tensor Compute(DistillationContext context)
+    public string Description => string.Create(CultureInfo.InvariantCulture, $"dkd(α={Alpha}, β={Beta}, T={Temperature}, warm-up {WarmupEpochs})");
+
+    /// <inheritdoc />
+    public bool NeedsTeacher => true;
+
+    /// <inheritdoc />
+    public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var teacher = context.RequireTeacherLogits(Name);
+        LogitChecks.RequireLogits(context.StudentLogits, "studentLogits");
         LogitChecks.RequireSameShape(context.StudentLogits, teacher);
+        LogitChecks.RequireLabels(context.Labels, context.StudentLogits);
         var (tckd, nckd) = Parts(context.StudentLogits, teacher, context.Labels, Temperature);
         var ramp = WarmupEpochs == 0 ? 1.0 : Math.Min((double)context.Epoch / WarmupEpochs, 1.0);
-        return tckd.mul(Alpha).add(nckd.mul(Beta)).mul(ramp);
+        return LossResult.Single(Name, tckd.mul(Alpha).add(nckd.mul(Beta)).mul(ramp));
     }
 
     /// <summary>TCKD and NCKD, each <c>T² · KL / B</c>, without weights or warm-up.</summary>
-    /// <param name="studentLogits">Student logits [B, classes].</param>
-    /// <param name="teacherLogits">Teacher logits [B, classes].</param>
-    /// <param name="labels">Labels [B].</param>
-    /// <param name="temperature">T.</param>
-    /// <returns>The two scalar parts.</returns>
-    public static (Tensor Tckd, Tensor Nckd) Parts(Tensor studentLogits, Tensor teacherLogits, Tensor labels, double temperature)
+    internal static (Tensor Tckd, Tensor Nckd) Parts(Tensor studentLogits, Tensor teacherLogits, Tensor labels, double temperature)
     {
-        ArgumentNullException.ThrowIfNull(studentLogits);
-        ArgumentNullException.ThrowIfNull(teacherLogits);
-        ArgumentNullException.ThrowIfNull(labels);
         var batch = studentLogits.shape[0];
         var scale = temperature * temperature / batch;
         var targetMask = nn.functional.one_hot(labels, studentLogits.shape[1]).to_type(studentLogits.dtype);

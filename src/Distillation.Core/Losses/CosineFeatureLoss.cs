@@ -8,12 +8,13 @@ namespace Distillation.Losses;
 /// average-pooled by k (2048 → 1024 for the seed's models); the term is
 /// <c>CosineEmbeddingLoss(student, teacher, target = 1)</c> = mean over the batch of <c>1 − cos</c>.
 /// </summary>
-public sealed class CosineFeatureTerm : ILossTerm
+public sealed class CosineFeatureLoss : IDistillationLoss
 {
-    /// <summary>Creates the term.</summary>
+    /// <summary>Creates the loss.</summary>
     /// <param name="studentModule">The student module whose output is compared (default <c>features</c>).</param>
     /// <param name="teacherModule">The teacher module whose output is compared (default <c>features</c>).</param>
-    public CosineFeatureTerm(string studentModule = "features", string teacherModule = "features")
+    /// <exception cref="ArgumentException">A module path is empty.</exception>
+    public CosineFeatureLoss(string studentModule = "features", string teacherModule = "features")
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(studentModule);
         ArgumentException.ThrowIfNullOrWhiteSpace(teacherModule);
@@ -25,13 +26,16 @@ public sealed class CosineFeatureTerm : ILossTerm
     public string Name => "cosine";
 
     /// <inheritdoc />
+    public bool NeedsTeacher => true;
+
+    /// <inheritdoc />
     public IReadOnlyList<string> StudentFeatureModules { get; }
 
     /// <inheritdoc />
     public IReadOnlyList<string> TeacherFeatureModules { get; }
 
     /// <inheritdoc />
-    public Tensor Compute(DistillationContext context)
+    public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var student = context.RequireStudentFeature(StudentFeatureModules[0], Name).flatten(1);
@@ -50,6 +54,6 @@ public sealed class CosineFeatureTerm : ILossTerm
         }
 
         using var target = ones(student.shape[0], device: student.device);
-        return nn.functional.cosine_embedding_loss(student, teacher, target);
+        return LossResult.Single(Name, nn.functional.cosine_embedding_loss(student, teacher, target));
     }
 }

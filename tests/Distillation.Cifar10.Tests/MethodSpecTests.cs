@@ -1,0 +1,72 @@
+using Distillation.Data;
+using Distillation.Devices;
+using Distillation.Losses;
+using Distillation.Models;
+using Distillation.Training;
+using static TorchSharp.torch;
+
+namespace Distillation.Cifar10.Tests;
+
+public sealed class MethodSpecTests : IDisposable
+{
+    private readonly string folder = Directory.CreateTempSubdirectory("distill-methodspec-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [Fact]
+    public void Kd_and_kd_with_an_explicit_weight_are_one_objective_with_equal_losses()
+    {
+        using var plain = MethodSpec.Create("kd", temperature: 10, hardWeight: 1, softWeight: 1);
+        using var weighted = MethodSpec.Create("kd:1", temperature: 10, hardWeight: 1, softWeight: 1);
+        manual_seed(3);
+        var context = new DistillationContext(randn(8, 10), randint(0, 10, [8], ScalarType.Int64), randn(8, 10) * 3);
+
+        var a = plain.Compute(context);
+        var b = weighted.Compute(context);
+
+        plain.Description.Should().Be("1·ce + 1·kd(T=10)").And.Be(weighted.Description);
+        a.Total.item<float>().Should().Be(b.Total.item<float>());
+        a["kd"].item<float>().Should().Be(b["kd"].item<float>());
+    }
+
+    [Fact]
+    public void A_checkpoint_written_with_kd_is_resumed_by_kd_with_an_explicit_weight()
+    {
+        using var data = RandomImages(64);
+        TrainerOptions Options(int epochs) => new()
+        {
+            Epochs = epochs,
+            BatchSize = 32,
+            Seed = 5,
+            Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
+            Checkpoints = new CheckpointOptions { Directory = folder, Resume = true },
+        };
+
+        manual_seed(1);
+        using (var kd = MethodSpec.Create("kd", 10, 1, 1))
+        {
+            new Trainer<StudentNet, StudentNet>(new StudentNet(), new StudentNet(), Options(1)).Distill(data, loss: kd);
+        }
+
+        manual_seed(1);
+        using var kdWeighted = MethodSpec.Create("kd:1", 10, 1, 1);
+        var resumed = new Trainer<StudentNet, StudentNet>(new StudentNet(), new StudentNet(), Options(1)).Distill(data, loss: kdWeighted);
+
+        resumed.ResumedAfterEpoch.Should().Be(1, "the two spellings share the checkpoint's identity");
+    }
+
+    [Fact]
+    public void Every_weight_zero_is_refused_as_nothing_to_optimize()
+    {
+        var act = () => MethodSpec.Create("kd:0,cosine:0", 4, hardWeight: 0, softWeight: 1);
+
+        act.Should().Throw<FormatException>().WithMessage("*nothing to optimize*");
+    }
+
+    private static ImageDataset RandomImages(int count)
+    {
+        manual_seed(9);
+        return new ImageDataset(randint(0, 256, [count, 3, 32, 32], ScalarType.Byte), randint(0, 10, [count], ScalarType.Int64),
+            [.. Enumerable.Range(0, 10).Select(i => $"class{i}")]);
+    }
+}
