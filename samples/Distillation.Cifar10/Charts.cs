@@ -44,7 +44,7 @@ internal static class Charts
     /// method does not throw for it.
     /// </summary>
     /// <returns>The paths written.</returns>
-    public static IReadOnlyList<string> WriteAll(string folder, SampleResults results, IReadOnlyList<ModelEvaluation> evaluations, Action<string> warn)
+    public static IReadOnlyList<string> WriteAll(string folder, SampleResults results, IReadOnlyList<ModelEvaluation> evaluations, Action<string> warn, FileWriter? writer = null)
     {
         try
         {
@@ -81,7 +81,7 @@ internal static class Charts
             try
             {
                 var png = render();
-                AtomicFile.Write(path, stream => stream.Write(png));
+                (writer ?? AtomicFile.Write)(path, stream => stream.Write(png));
                 written.Add(path);
             }
 #pragma warning disable CA1031 // A chart is a by-product: whatever goes wrong (native Skia, fonts, disk), the results stand.

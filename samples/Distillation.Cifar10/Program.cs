@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Distillation.Cifar10;
 
 // The notebook as one command: CIFAR-10, the teacher, the student baseline, the distilled student.
@@ -90,6 +91,7 @@ root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
     ValidationCount = parse.GetValue(validation),
     Patience = parse.GetValue(patience),
     CacheTeacherOutputs = !parse.GetValue(noTeacherCache),
+    Arguments = args,
 }).RunAsync(cancellationToken));
 
 var parsed = root.Parse(args);
@@ -100,14 +102,37 @@ var error = parsed.Errors.Count > 0
         Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), AtLeast(weightDecay, 0), SeedsError(),
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience),
-        parsed.GetValue(patience) is not null && parsed.GetValue(validation) is null ? "--patience needs --validation: early stopping on the test set would tune on it." : null);
+        parsed.GetValue(patience) is not null && parsed.GetValue(validation) is null ? "--patience needs --validation: early stopping on the test set would tune on it." : null,
+        NothingToOptimize());
 if (error is not null)
 {
     Console.Error.WriteLine($"error: {error} (see --help)");
     return 2;
 }
 
-return await parsed.InvokeAsync();
+// Ctrl-C and SIGTERM stop training between batches: the first signal cancels the token (the
+// trainer checks it between batches, the last epoch's checkpoint stays) and the runner says what
+// was kept and how to continue; a second signal ends the process at once (the default action).
+// System.CommandLine's own handler is off: it registers only after the action has started, and
+// the training runs synchronously inside it, so it never saw the signal.
+using var cancellation = new CancellationTokenSource();
+var signalled = 0;
+PosixSignal? firstSignal = null;
+void OnSignal(PosixSignalContext context)
+{
+    if (Interlocked.Increment(ref signalled) == 1)
+    {
+        firstSignal = context.Signal;
+        context.Cancel = true;
+        Console.Error.WriteLine($"\n{(context.Signal == PosixSignal.SIGINT ? "Ctrl-C" : context.Signal.ToString())}: stopping after the current batch (press Ctrl-C again to quit at once, losing the current epoch).");
+        cancellation.Cancel();
+    }
+}
+
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+var exitCode = await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, cancellation.Token);
+return exitCode == SampleRunner.InterruptedExitCode && firstSignal == PosixSignal.SIGTERM ? 128 + 15 : exitCode;
 
 // Range checks run only on values that parsed, so a malformed number is reported by the parser.
 string? Positive(Option<int> option) => parsed.GetValue(option) is var v && v < 1 ? $"{option.Name} must be ≥ 1, was {v}." : null;
@@ -119,6 +144,13 @@ string? AtLeast(Option<double> option, double bound) => parsed.GetValue(option) 
 string? OneOf(Option<string> option, params string[] choices) => parsed.GetValue(option) is { } v && !choices.Contains(v.ToLowerInvariant())
     ? $"{option.Name} must be one of {string.Join(", ", choices)}, was '{v}'." : null;
 string? NonNegative(Option<int> option) => parsed.GetValue(option) is var v && v < 0 ? $"{option.Name} must be ≥ 0, was {v}." : null;
+
+// With both weights 0 the loss is 0 whatever the weights: training would change nothing. A method
+// with explicit weights (kd:1,cosine:0.25) does not use --soft-weight.
+string? NothingToOptimize() =>
+    parsed.GetValue(hardWeight) == 0 && parsed.GetValue(softWeight) == 0 && parsed.GetValue(method) is { } m && !m.Contains(':', StringComparison.Ordinal)
+        ? "--hard-weight and --soft-weight are both 0: the distillation loss would be 0 and there would be nothing to optimize."
+        : null;
 
 string? SeedsError()
 {

@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text;
 using Distillation.Evaluation;
+using Distillation.IO;
 using Distillation.Training;
 
 namespace Distillation.Cifar10;
@@ -62,27 +64,42 @@ internal sealed class RunReports
         return $"report-{slug.ToString().TrimEnd('-')}.json";
     }
 
-    /// <summary>Writes every file into <paramref name="folder"/>, each atomically; returns the paths written.</summary>
-    public IReadOnlyList<string> WriteFiles(string folder)
+    /// <summary>
+    /// Writes every file into <paramref name="folder"/>, each atomically through <paramref name="writer"/>
+    /// (<see cref="AtomicFile.Write"/> by default); a file that cannot be written is reported to
+    /// <paramref name="warn"/> in one line and the others are still written. Returns the paths written.
+    /// </summary>
+    public IReadOnlyList<string> WriteFiles(string folder, Action<string>? warn = null, FileWriter? writer = null)
     {
-        var paths = new List<string>();
+        var files = new List<(string Name, Action<TextWriter> Write)>();
         foreach (var evaluation in evaluations)
         {
-            var path = Path.Combine(folder, ReportFileName(evaluation.RunName));
-            evaluation.Report.WriteJson(path);
-            paths.Add(path);
+            files.Add((ReportFileName(evaluation.RunName), text => text.Write(evaluation.Report.ToJson())));
         }
 
         if (histories.Count > 0)
         {
-            var path = Path.Combine(folder, HistoryFileName);
-            TrainingHistoryCsv.WriteFile(path, histories);
-            paths.Add(path);
+            files.Add((HistoryFileName, text => TrainingHistoryCsv.Write(text, histories)));
         }
 
         if (evaluations.Count > 0)
         {
-            paths.AddRange(EvaluationCsv.WriteFiles(folder, evaluations.Select(e => e.Report)));
+            var all = evaluations.Select(e => e.Report).ToArray();
+            files.Add((EvaluationCsv.SummaryFileName, text => EvaluationCsv.WriteSummary(text, all)));
+            files.Add((EvaluationCsv.PerClassFileName, text => EvaluationCsv.WritePerClass(text, all)));
+            files.Add((EvaluationCsv.ConfusionFileName, text => EvaluationCsv.WriteConfusion(text, all)));
+        }
+
+        var paths = new List<string>();
+        foreach (var (name, write) in files)
+        {
+            var path = Path.Combine(folder, name);
+            using var text = new StringWriter(CultureInfo.InvariantCulture);
+            write(text);
+            if (SampleFiles.TryWriteText(path, text.ToString(), warn ?? (_ => { }), writer))
+            {
+                paths.Add(path);
+            }
         }
 
         return paths;

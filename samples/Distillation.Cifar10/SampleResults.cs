@@ -87,12 +87,12 @@ internal sealed record SampleResults(
         testAccuracy ?? result.FinalAccuracy ?? double.NaN,
         result.History.Select(e => new EpochSummary(e.Epoch, e.MeanLoss, e.LossParts, e.LearningRate, Math.Round(e.ImagesPerSecond, 1), Math.Round(e.TrainingTime.TotalSeconds, 2), e.Accuracy)).ToArray());
 
-    /// <summary>Writes the file atomically: a temporary file renamed over the target.</summary>
-    public void WriteTo(string path)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(this, Json));
-        File.Move(temporary, path, overwrite: true);
-    }
+    /// <summary>
+    /// Writes the file atomically through <paramref name="writer"/> (<see cref="Distillation.IO.AtomicFile.Write"/>
+    /// by default: a uniquely named temporary file, flushed, renamed over the target, deleted on failure).
+    /// </summary>
+    /// <exception cref="IOException">The file cannot be written; the previous one is unchanged.</exception>
+    /// <exception cref="UnauthorizedAccessException">The folder is not writable.</exception>
+    public void WriteTo(string path, FileWriter? writer = null) =>
+        SampleFiles.WriteText(path, JsonSerializer.Serialize(this, Json), writer);
 }

@@ -26,25 +26,143 @@ internal sealed class SampleRunner(SampleSettings settings)
     private readonly ConsoleProgress console = new();
     private readonly RunReports reports = new();
 
+    /// <summary>Exit code of a run stopped by SIGINT (Ctrl-C); Program turns it into 143 for SIGTERM.</summary>
+    public const int InterruptedExitCode = 130;
+
+    /// <summary>Exit code of a command-line value that cannot work (also the parser's).</summary>
+    public const int UsageExitCode = 2;
+
+    /// <summary>Exit code when another run holds the output folder.</summary>
+    public const int FolderInUseExitCode = 3;
+
+    private readonly List<string> finishedRuns = [];
+    private (string Name, CheckpointOptions? Checkpoints, TrainingPhase Phase)? currentRun;
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await RunCoreAsync(cancellationToken).ConfigureAwait(false);
+            CheckPaths();
+            using (OutputLock.Acquire(settings.OutputDirectory, Console.WriteLine))
+            {
+                await RunCoreAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             return 0;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Console.Error.WriteLine("\ncancelled.");
-            return 130;
+            PrintInterrupted();
+            return InterruptedExitCode;
         }
-        catch (Exception e) when (e is TorchNativeLoadException or DatasetNotFoundException or DatasetFormatException or DownloadException
-            or DeviceNotAvailableException or FileNotFoundException or InvalidDataException or FormatException
-            or ArgumentException or TrainingDivergedException or UnauthorizedAccessException)
+        catch (UsageException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)} (see --help)");
+            return UsageExitCode;
+        }
+        catch (OutputFolderInUseException e)
+        {
+            Console.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)}");
+            return FolderInUseExitCode;
+        }
+        catch (CheckpointMismatchException e)
+        {
+            Console.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)} Here: choose another --output, or leave out --resume to train afresh.");
             return 1;
         }
+        catch (Exception e) when (e is TorchNativeLoadException or DatasetNotFoundException or DatasetFormatException or DownloadException
+            or DeviceNotAvailableException or IOException or InvalidDataException or FormatException
+            or ArgumentException or TrainingDivergedException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)}");
+            return 1;
+        }
+    }
+
+    /// <summary>What can be checked before anything is loaded or trained: paths of the right kind, and a --teacher that is weights.</summary>
+    private void CheckPaths()
+    {
+        if (File.Exists(settings.OutputDirectory))
+        {
+            throw new UsageException($"--output {settings.OutputDirectory} is a file; give a folder (it is created when missing).");
+        }
+
+        if (File.Exists(settings.DataRoot))
+        {
+            throw new UsageException($"--data {settings.DataRoot} is a file; give the folder that holds cifar-10-batches-bin/ (or where to download it).");
+        }
+
+        if (settings.TeacherWeights is { } teacher)
+        {
+            if (Directory.Exists(teacher))
+            {
+                throw new UsageException($"--teacher {teacher} is a folder; give the weights file (e.g. teacher.weights in a run's --output folder).");
+            }
+
+            if (!File.Exists(teacher))
+            {
+                throw new UsageException($"--teacher {teacher} does not exist.");
+            }
+
+            if (IsTrainingCheckpoint(teacher))
+            {
+                throw new UsageException(
+                    $"--teacher {teacher} is a training checkpoint, not a weights file: to continue the run that wrote it, run the same command again with --resume " +
+                    "(a trained teacher's weights are teacher.weights in its --output folder).");
+            }
+        }
+    }
+
+    /// <summary>Whether the file starts as the library's checkpoints do: the length-prefixed string <c>Distillation.Checkpoint</c>.</summary>
+    internal static bool IsTrainingCheckpoint(string path)
+    {
+        ReadOnlySpan<byte> magic = "\u0017Distillation.Checkpoint"u8;
+        using var stream = File.OpenRead(path);
+        var start = new byte[magic.Length];
+        return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && magic.SequenceEqual(start);
+    }
+
+    /// <summary>What was kept of an interrupted run, and the command that continues it.</summary>
+    private void PrintInterrupted()
+    {
+        Console.Error.WriteLine();
+        if (currentRun is not { } run)
+        {
+            Console.Error.WriteLine("Interrupted before any training: nothing to keep.");
+            return;
+        }
+
+        string kept;
+        try
+        {
+            kept = run.Checkpoints?.LastCheckpointedEpoch(run.Phase) is { } epoch and > 0
+                ? $"epoch {epoch} of {settings.Epochs} is kept in {run.Checkpoints.LastCheckpointPath(run.Phase)}"
+                : "no epoch of it was finished, so it starts afresh";
+        }
+        catch (InvalidDataException e)
+        {
+            kept = $"its checkpoint cannot be read ({ErrorText.OneLine(e.Message)})";
+        }
+
+        Console.Error.WriteLine($"Interrupted during {run.Name}: {kept}.");
+        if (finishedRuns.Count > 0)
+        {
+            Console.Error.WriteLine($"Finished and kept: {string.Join(", ", finishedRuns)}.");
+        }
+
+        Console.Error.WriteLine($"Continue with: {ResumeCommand(settings.Arguments)}");
+    }
+
+    /// <summary>The command line with <c>--resume</c> added, quoted for a POSIX shell.</summary>
+    internal static string ResumeCommand(IReadOnlyList<string> arguments)
+    {
+        var all = arguments.Contains("--resume") ? arguments : [.. arguments, "--resume"];
+        return "distill-cifar10 " + string.Join(" ", all.Select(Quote));
+
+        static string Quote(string argument) =>
+            argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || "_./:=,+-@%".Contains(c))
+                ? argument
+                : "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
     }
 
     private async Task RunCoreAsync(CancellationToken cancellationToken)
@@ -68,6 +186,13 @@ internal sealed class SampleRunner(SampleSettings settings)
         using var fullTest = Cifar10Dataset.Load(folder, Cifar10Split.Test, logger: dataLogger);
         using var train = settings.TrainLimit is { } trainLimit ? fullTrain.Sample(trainLimit, settings.Seed) : null;
         using var test = settings.TestLimit is { } testLimit ? fullTest.Take(testLimit) : null;
+        var trainCount = (train ?? fullTrain).Count;
+        if (settings.ValidationCount is { } requested && requested >= trainCount)
+        {
+            throw new UsageException(
+                $"--validation {requested:N0} leaves nothing to train on: it must be smaller than the {trainCount:N0} training images{(settings.TrainLimit is { } limit ? $" (--train-limit {limit})" : "")}.");
+        }
+
         var (carved, validation) = settings.ValidationCount is { } validationCount
             ? (train ?? fullTrain).SplitValidation(validationCount, settings.Seed)
             : ((ImageDataset?)null, (ImageDataset?)null);
@@ -87,9 +212,8 @@ internal sealed class SampleRunner(SampleSettings settings)
         Console.WriteLine($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
         Console.WriteLine($"Teacher parameters: {CountParameters(teacher):N0}");
         Console.WriteLine($"Student parameters: {CountParameters(student):N0}");
-        Directory.CreateDirectory(settings.OutputDirectory);
 
-        var teacherRun = PrepareTeacher(trainer, data, cancellationToken);
+        var teacherRun = PrepareTeacher(trainer, data, loggerFactory.CreateLogger("Distillation.Models"), cancellationToken);
         if (settings.Seeds is { } seeds)
         {
             CompareOverSeeds(trainer, trainerLogger, seeds, loss, data, teacherRun, cancellationToken);
@@ -121,11 +245,12 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>Loads the teacher given with --teacher, or trains it and saves its weights.</summary>
-    private RunSummary PrepareTeacher(Trainer<TeacherNet, StudentNet> trainer, Splits data, CancellationToken cancellationToken)
+    private RunSummary PrepareTeacher(Trainer<TeacherNet, StudentNet> trainer, Splits data, ILogger teacherLogger, CancellationToken cancellationToken)
     {
         if (settings.TeacherWeights is { } weights)
         {
-            trainer.Teacher.LoadWeights(weights);
+            currentRun = ("loading the teacher", null, TrainingPhase.Teacher);
+            trainer.Teacher.LoadWeights(weights, teacherLogger);
             Console.WriteLine($"\nTeacher loaded from {weights}.");
             var (loaded, loadedDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
             Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {loaded.Top1Accuracy:P2}"));
@@ -135,13 +260,26 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         Console.WriteLine("\nTraining the teacher (cross-entropy):");
         console.StartRun();
+        currentRun = ("the teacher's training", trainer.Options.Checkpoints, TrainingPhase.Teacher);
         var result = trainer.TrainTeacher(data.Train, data.Evaluation, console, cancellationToken);
         var saved = Path.Combine(settings.OutputDirectory, "teacher.weights");
-        trainer.Teacher.SaveWeights(saved);
+        var savedNote = $" (weights saved to {saved})";
+        try
+        {
+            trainer.Teacher.SaveWeights(saved);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The teacher's checkpoint holds it as well: the run goes on, and --resume finds it there.
+            Warn($"teacher.weights not written: {e.Message}");
+            savedNote = " (weights not saved)";
+        }
+
         var (evaluation, details) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
-        Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)} (weights saved to {saved})"));
+        Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}{savedNote}"));
         Console.WriteLine(details);
         reports.AddHistory("Teacher", result);
+        finishedRuns.Add("the teacher");
         return SampleResults.Summarize("Teacher", result, evaluation.Top1Accuracy);
     }
 
@@ -149,19 +287,19 @@ internal sealed class SampleRunner(SampleSettings settings)
     private void RunNotebook(Trainer<TeacherNet, StudentNet> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var runs = new List<RunSummary> { teacherRun };
-        var baseline = Train("Student", "Training the student alone (cross-entropy)", t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
+        var baseline = Train("Student", "Training the student alone (cross-entropy)", TrainingPhase.Student, t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
         runs.Add(baseline);
 
         if (settings.DistillFrom == DistillFrom.Baseline)
         {
             // The notebook distills the student it has just trained; the trainer continues from its weights.
-            runs.Add(Train("Distilled student", $"Distilling the trained student from the teacher ({loss.Name})",
+            runs.Add(Train("Distilled student", $"Distilling the trained student from the teacher ({loss.Name})", TrainingPhase.Distillation,
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), trainer, data, null, cancellationToken));
         }
         else
         {
             using var fresh = FreshStudent(settings.Seed);
-            runs.Add(Train("Distilled student", $"Distilling a fresh student from the teacher ({loss.Name})",
+            runs.Add(Train("Distilled student", $"Distilling a fresh student from the teacher ({loss.Name})", TrainingPhase.Distillation,
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), trainer.WithStudent(fresh), data, null, cancellationToken));
         }
 
@@ -187,19 +325,19 @@ internal sealed class SampleRunner(SampleSettings settings)
             // would: the same batches as each other, and not a replay of the baseline's epochs.
             using var baselineStudent = FreshStudent(seed);
             var baselineTrainer = new Trainer<TeacherNet, StudentNet>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
-            var baseline = Train("Student baseline", "Student alone (cross-entropy)",
+            var baseline = Train("Student baseline", "Student alone (cross-entropy)", TrainingPhase.Student,
                 t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer, data, seed, cancellationToken);
 
             using var continuedWithKd = CopyOf(baselineStudent);
-            var a = Train("(a) KD from baseline", $"(a) distilling the trained baseline ({loss.Name})",
+            var a = Train("(a) KD from baseline", $"(a) distilling the trained baseline ({loss.Name})", TrainingPhase.Distillation,
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), baselineTrainer.WithStudent(continuedWithKd, OptionsFor("a")), data, seed, cancellationToken);
 
             using var continuedWithCe = CopyOf(baselineStudent);
-            var b = Train("(b) CE continued", "(b) control: the trained baseline continued with cross-entropy",
+            var b = Train("(b) CE continued", "(b) control: the trained baseline continued with cross-entropy", TrainingPhase.Student,
                 t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer.WithStudent(continuedWithCe, OptionsFor("b")), data, seed, cancellationToken);
 
             using var scratch = FreshStudent(seed);
-            var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})",
+            var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})", TrainingPhase.Distillation,
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<TeacherNet, StudentNet>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
 
             perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
@@ -254,10 +392,12 @@ internal sealed class SampleRunner(SampleSettings settings)
     };
 
     /// <summary>Trains, then evaluates the trained model in detail (before any later run changes its weights).</summary>
-    private RunSummary Train(string name, string title, Func<Trainer<TeacherNet, StudentNet>, TrainingResult> run, Trainer<TeacherNet, StudentNet> trainer, Splits data, long? seed, CancellationToken cancellationToken)
+    private RunSummary Train(string name, string title, TrainingPhase phase, Func<Trainer<TeacherNet, StudentNet>, TrainingResult> run, Trainer<TeacherNet, StudentNet> trainer, Splits data, long? seed, CancellationToken cancellationToken)
     {
         Console.WriteLine($"\n{title}:");
         console.StartRun();
+
+        currentRun = ($"the run \"{ModelEvaluation.NameOf(name, seed)}\"", trainer.Options.Checkpoints, phase);
         var result = run(trainer);
         nn.Module<Tensor, Tensor> model = result.Phase == TrainingPhase.Teacher ? trainer.Teacher : trainer.Student;
 
@@ -266,6 +406,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         Console.WriteLine(string.Create(Invariant, $"{name} test accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}"));
         Console.WriteLine(details);
         reports.AddHistory(ModelEvaluation.NameOf(name, seed), result);
+        finishedRuns.Add($"\"{ModelEvaluation.NameOf(name, seed)}\"");
         return SampleResults.Summarize(name, result, evaluation.Top1Accuracy);
     }
 
@@ -327,35 +468,9 @@ internal sealed class SampleRunner(SampleSettings settings)
         return copy;
     }
 
-    /// <summary>
-    /// Writes results.json first, then the reports and the charts; a report or chart that cannot be
-    /// written is a warning, so the results of the training are never lost to it.
-    /// </summary>
-    private void Write(SampleResults results)
-    {
-        var path = Path.Combine(settings.OutputDirectory, "results.json");
-        results.WriteTo(path);
-        Console.WriteLine($"\nResults written to {path}");
-        try
-        {
-            var written = reports.WriteFiles(settings.OutputDirectory).Select(Path.GetFileName).ToArray();
-            var json = written.Count(f => f!.EndsWith(".json", StringComparison.Ordinal));
-            Console.WriteLine($"Reports: report-*.json ({json} models), {string.Join(", ", written.Where(f => !f!.EndsWith(".json", StringComparison.Ordinal)))}");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Warn($"reports not written: {e.Message}");
-        }
-
-        if (settings.Charts)
-        {
-            var charts = Charts.WriteAll(settings.OutputDirectory, results, reports.Evaluations, Warn);
-            if (charts.Count > 0)
-            {
-                Console.WriteLine($"Charts: {string.Join(", ", charts.Select(Path.GetFileName))}");
-            }
-        }
-    }
+    /// <summary>Writes results.json, the reports and the charts; each that cannot be written is one warning line, and the others are still written.</summary>
+    private void Write(SampleResults results) =>
+        SampleFiles.WriteOutputs(settings.OutputDirectory, results, reports, settings.Charts, Console.WriteLine, Warn);
 
     private static void PrintPeakMemory()
     {
@@ -365,7 +480,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         }
     }
 
-    private static void Warn(string message) => Console.Error.WriteLine($"warning: {message}");
+    private static void Warn(string message) => Console.Error.WriteLine($"warning: {ErrorText.OneLine(message)}");
 
     private static long CountParameters(nn.Module module) => module.parameters().Sum(p => p.numel());
 

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Distillation.Cifar10;
 
 /// <summary>The sample's command line, parsed.</summary>
@@ -49,6 +51,10 @@ internal sealed record SampleSettings
 
     /// <summary>Whether the teacher's outputs are computed once and reused when there is no augmentation.</summary>
     public bool CacheTeacherOutputs { get; init; } = true;
+
+    /// <summary>The command line as given, for the <c>--resume</c> command printed after an interruption.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Arguments { get; init; } = [];
 }
 
 /// <summary>Which student the distillation starts from.</summary>

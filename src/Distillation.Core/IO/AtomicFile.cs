@@ -31,6 +31,11 @@ public static class AtomicFile
     /// </summary>
     /// <param name="path">The file; its folder is created if needed.</param>
     /// <param name="write">Writes the content; it may close the stream.</param>
+    /// <exception cref="IOException">
+    /// The file cannot be written (e.g. the disk is full: the message names <paramref name="path"/>
+    /// and the cause); no temporary file is left and the previous file, if any, is unchanged.
+    /// </exception>
+    /// <exception cref="UnauthorizedAccessException">The folder is not writable; nothing is left behind.</exception>
     public static void Write(string path, Action<Stream> write)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -55,6 +60,11 @@ public static class AtomicFile
             }
 
             File.Move(temporary, full, overwrite: true);
+        }
+        catch (IOException e) when (e.GetType() == typeof(IOException))
+        {
+            // The cause alone often names only the temporary file.
+            throw new IOException($"{full} was not written (any previous file is unchanged): {e.Message}", e);
         }
         finally
         {

@@ -1,64 +1,76 @@
 using Distillation.Devices;
+using Distillation.IO;
+using Distillation.Training;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 
 namespace Distillation.Models;
 
-/// <summary>Saving and loading a module's weights in TorchSharp's format, so a trained teacher can be reused.</summary>
-public static class ModuleWeights
+/// <summary>
+/// Saving and loading a module's weights in TorchSharp's format, so a trained teacher can be reused.
+/// The library appends the SHA-256 of the entries after them (TorchSharp's own <c>load</c> ignores
+/// it), so a damaged file is found before anything is loaded.
+/// </summary>
+public static partial class ModuleWeights
 {
+    /// <summary>Marks the checksum after the entries: 8 bytes, then the 32-byte SHA-256 of everything before.</summary>
+    private static ReadOnlySpan<byte> TrailerMagic => "DSHA256\0"u8;
+
+    private static int TrailerLength => TrailerMagic.Length + PayloadChecksum.Length;
+
     /// <summary>
-    /// Writes the module's state dict to <paramref name="path"/> atomically: to a temporary file in
-    /// the same folder, then renamed over the target, so an interrupted save never leaves a
-    /// half-written file under that name.
+    /// Writes the module's state dict to <paramref name="path"/> atomically (through
+    /// <see cref="AtomicFile"/>: a temporary file in the same folder, flushed, then renamed over the
+    /// target), so an interrupted or failed save never leaves a half-written file under that name,
+    /// followed by the SHA-256 of the entries.
     /// </summary>
     /// <param name="module">The module.</param>
     /// <param name="path">The weights file; its folder is created if needed.</param>
+    /// <exception cref="IOException">The file cannot be written (e.g. the disk is full); the previous file, if any, is unchanged.</exception>
+    /// <exception cref="UnauthorizedAccessException">The folder is not writable; the previous file, if any, is unchanged.</exception>
     public static void SaveWeights(this torch.nn.Module module, string path)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         TorchRuntime.EnsureAvailable();
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temporary = full + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            using (var hashing = new PayloadChecksum.HashingStream(stream))
             {
-                // TorchSharp's save(Stream) closes the stream; keep it open to flush it to disk before the rename.
-                using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+                using (var writer = new BinaryWriter(hashing, System.Text.Encoding.UTF8, leaveOpen: true))
                 {
                     module.save(writer);
+                    writer.Flush();
                 }
 
-                stream.Flush(flushToDisk: true);
+                stream.Write(TrailerMagic);
+                stream.Write(hashing.Hash());
             }
-
-            File.Move(temporary, full, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
+        });
     }
 
     /// <summary>Loads weights saved by <see cref="SaveWeights"/> (or TorchSharp's <c>save</c>) into the module.</summary>
     /// <remarks>
-    /// The file's entries (names, dtypes, shapes and sizes) are read and compared with the module's
-    /// state dict before anything is copied, so a file of another model, or a damaged one, leaves
-    /// the module unchanged. TorchSharp's own reader copies tensor after tensor and would stop
-    /// half-way through.
+    /// The checksum is compared with the entries, then the file's entries (names, dtypes, shapes and
+    /// sizes) are compared with the module's state dict, all before anything is copied, so a damaged
+    /// file, or one of another model, leaves the module unchanged. TorchSharp's own reader copies
+    /// tensor after tensor and would stop half-way through. A file without a checksum (written by
+    /// TorchSharp's <c>save</c>, or by this library before checksums) is still loaded, with a warning
+    /// to <paramref name="logger"/>: damage in it cannot be detected beyond its structure.
     /// </remarks>
     /// <param name="module">The module, of the same architecture as the one saved.</param>
     /// <param name="path">The weights file.</param>
+    /// <param name="logger">Receives the warning about a file without a checksum; none by default.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">
-    /// The file does not fit the module (the message names the file and lists the missing and
-    /// unexpected keys and the shapes or dtypes that differ; <see cref="Exception.InnerException"/> is then a
-    /// <see cref="StateDictMismatchException"/> with the same lists), or it is not a weights file.
+    /// The file is damaged (its checksum does not match its content), does not fit the module (the
+    /// message names the file and lists the missing and unexpected keys and the shapes or dtypes that
+    /// differ; <see cref="Exception.InnerException"/> is then a <see cref="StateDictMismatchException"/>
+    /// with the same lists), is a training checkpoint rather than weights, or is not a weights file.
     /// Nothing was loaded.
     /// </exception>
-    public static void LoadWeights(this torch.nn.Module module, string path)
+    public static void LoadWeights(this torch.nn.Module module, string path, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -72,21 +84,76 @@ public static class ModuleWeights
         try
         {
             using var stream = File.OpenRead(full);
-            CheckFits(module, ReadEntries(stream, full), full);
+            RefuseCheckpoint(stream, full);
+            var (entries, end) = ReadEntries(stream, full);
+            if (!CheckTrailer(stream, end, full))
+            {
+                LogNoChecksum(logger ?? NullLogger.Instance, full);
+            }
+
+            CheckFits(module, entries, full);
             stream.Position = 0;
             module.load(stream, strict: true);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or EndOfStreamException or IOException and not FileNotFoundException)
         {
-            throw new InvalidDataException($"Weights file {full} does not fit {module.GetName()}: {e.Message}", e);
+            throw new InvalidDataException($"Weights file {full} does not fit {module.GetName()}: {PrintableText.Of(e.Message, 300)}", e);
         }
     }
+
+    /// <summary>A training checkpoint starts with its magic string; say so rather than fail on its bytes as entries.</summary>
+    private static void RefuseCheckpoint(Stream stream, string full)
+    {
+        var magic = System.Text.Encoding.UTF8.GetBytes(RunCheckpoint.Magic);
+        var start = new byte[magic.Length + 1];
+        var read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        stream.Position = 0;
+        if (read == start.Length && start[0] == magic.Length && start.AsSpan(1).SequenceEqual(magic))
+        {
+            throw new InvalidDataException(
+                $"{full} is a training checkpoint, not a weights file: a run continues from its checkpoint by resuming it (CheckpointOptions.Resume); " +
+                "weights are saved with SaveWeights (e.g. the -best.weights beside it).");
+        }
+    }
+
+    /// <summary>
+    /// After the entries: nothing (a file without a checksum: false), or the library's trailer,
+    /// whose SHA-256 must match the entries (true); anything else is damage.
+    /// </summary>
+    private static bool CheckTrailer(Stream stream, long end, string full)
+    {
+        var left = stream.Length - end;
+        if (left == 0)
+        {
+            return false;
+        }
+
+        var trailer = new byte[TrailerLength];
+        stream.Position = end;
+        if (left != TrailerLength || stream.ReadAtLeast(trailer, trailer.Length, throwOnEndOfStream: false) != trailer.Length
+            || !trailer.AsSpan(0, TrailerMagic.Length).SequenceEqual(TrailerMagic))
+        {
+            throw new InvalidDataException(
+                $"Weights file {full} has {left:N0} bytes after its last entry that are not a checksum; it is damaged or not a TorchSharp weights file. Nothing was loaded.");
+        }
+
+        if (!PayloadChecksum.Matches(stream, end, trailer.AsSpan(TrailerMagic.Length)))
+        {
+            throw new InvalidDataException(
+                $"Weights file {full} is damaged: its content does not match its SHA-256 checksum (a changed byte); nothing was loaded.");
+        }
+
+        return true;
+    }
+
+    [LoggerMessage(EventId = 600, Level = LogLevel.Warning, Message = "Weights file {Path} has no checksum (written by TorchSharp's save or an earlier version): damage in it cannot be detected")]
+    private static partial void LogNoChecksum(ILogger logger, string path);
 
     /// <summary>
     /// Reads the entries of a TorchSharp weights file without loading any tensor: a LEB128 count,
     /// then per entry a length-prefixed UTF-8 name, a LEB128 dtype, rank and dimensions, and the raw bytes.
     /// </summary>
-    private static Dictionary<string, (torch.ScalarType DType, long[] Shape)> ReadEntries(Stream stream, string full)
+    private static (Dictionary<string, (torch.ScalarType DType, long[] Shape)> Entries, long End) ReadEntries(Stream stream, string full)
     {
         var entries = new Dictionary<string, (torch.ScalarType, long[])>(StringComparer.Ordinal);
         using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
@@ -100,7 +167,8 @@ public static class ModuleWeights
 
             for (var i = 0L; i < count; i++)
             {
-                var name = reader.ReadString();
+                var key = reader.ReadString();
+                var name = PrintableText.Of(key);
                 var code = Decode(reader, full, $"the dtype of \"{name}\"");
                 var elementSize = ElementSize(code) ?? throw new InvalidDataException(
                     $"Weights file {full}: entry \"{name}\" has the unknown dtype code {code}; it is damaged or not a TorchSharp weights file.");
@@ -124,7 +192,7 @@ public static class ModuleWeights
                         $"Weights file {full}: entry \"{name}\" [{string.Join(", ", shape)}] needs more bytes than the file has left ({stream.Length - stream.Position:N0}); the file is truncated or damaged.");
                 }
 
-                if (!entries.TryAdd(name, ((torch.ScalarType)code, shape)))
+                if (!entries.TryAdd(key, ((torch.ScalarType)code, shape)))
                 {
                     throw new InvalidDataException($"Weights file {full} holds \"{name}\" twice; it is damaged.");
                 }
@@ -137,13 +205,7 @@ public static class ModuleWeights
             throw new InvalidDataException($"Weights file {full} ends early or is not a TorchSharp weights file: {e.Message}", e);
         }
 
-        if (stream.Position != stream.Length)
-        {
-            throw new InvalidDataException(
-                $"Weights file {full} has {stream.Length - stream.Position:N0} bytes after its last entry; it is damaged or not a TorchSharp weights file.");
-        }
-
-        return entries;
+        return (entries, stream.Position);
     }
 
     private static void CheckFits(torch.nn.Module module, Dictionary<string, (torch.ScalarType DType, long[] Shape)> entries, string full)
@@ -181,7 +243,7 @@ public static class ModuleWeights
 
         if (unexpected.Count > 0)
         {
-            problems.Add($"unexpected keys (in the file, not in the module): {string.Join(", ", unexpected)}");
+            problems.Add($"unexpected keys (in the file, not in the module): {string.Join(", ", unexpected.Take(20).Select(k => PrintableText.Of(k)))}{(unexpected.Count > 20 ? $" and {unexpected.Count - 20} more" : "")}");
         }
 
         if (shapes.Count > 0)

@@ -36,6 +36,19 @@ public sealed class CheckpointOptions
     /// <returns>The file's path.</returns>
     public string BestWeightsPath(TrainingPhase phase) => Path.Combine(Directory, $"{PhaseName(phase)}-best.weights");
 
+    /// <summary>
+    /// The last epoch in <paramref name="phase"/>'s checkpoint, where a resumed run continues; null
+    /// when there is none. Reads and verifies the file's header only.
+    /// </summary>
+    /// <param name="phase">The training phase.</param>
+    /// <returns>The number of epochs the checkpoint holds, or null.</returns>
+    /// <exception cref="InvalidDataException">The checkpoint is damaged, malformed, or predates checksums.</exception>
+    public int? LastCheckpointedEpoch(TrainingPhase phase)
+    {
+        var path = LastCheckpointPath(phase);
+        return File.Exists(path) ? RunCheckpoint.ReadHeader(path).Progress.CompletedEpochs : null;
+    }
+
     /// <summary>Checks every value.</summary>
     /// <exception cref="ArgumentException">The folder is not set.</exception>
     public void Validate()
