@@ -16,7 +16,28 @@ internal static class MethodSpec
         "kd (the notebook's KL term), kd+ls (KL on standardized logits), cosine (hidden-feature cosine), hint (FitNets regressor + MSE), " +
         "dkd (decoupled KD, alpha 1, beta 8), or weighted combinations like kd:1,cosine:0.25. Cross-entropy enters with --hard-weight.";
 
-    public static DistillationObjective Create(string text, double temperature, double hardWeight, double softWeight)
+    private static readonly string[] Names = ["kd", "kd+ls", "kd-ls", "cosine", "hint", "dkd"];
+
+    /// <summary>Builds the objective; call <see cref="Check"/> first for a message instead of an exception.</summary>
+    /// <exception cref="FormatException">The text is not a method list, or every weight is 0.</exception>
+    public static DistillationObjective Create(string text, double temperature, double hardWeight, double softWeight) =>
+        new([(new LabelCrossEntropyLoss(), hardWeight), .. Parse(text, hardWeight, softWeight).Select(t => (Term(t.Name, temperature), t.Weight))]);
+
+    /// <summary>What is wrong with the method list and weights, in one line, or null: without building a loss (no native library needed).</summary>
+    public static string? Check(string text, double hardWeight, double softWeight)
+    {
+        try
+        {
+            Parse(text, hardWeight, softWeight);
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+    }
+
+    private static List<(string Name, double Weight)> Parse(string text, double hardWeight, double softWeight)
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0)
@@ -33,17 +54,22 @@ internal static class MethodSpec
                 throw new FormatException($"--method: '{pieces[1]}' in '{part}' is not a number.");
             }
 
-            return (Term(pieces[0], temperature), weight);
+            var name = pieces[0].ToLowerInvariant();
+            return Names.Contains(name) ? (name, weight) : throw new FormatException($"--method: unknown method '{pieces[0]}'. Use {Help}");
         }).ToList();
+
+        // With every weight 0 the loss is 0 whatever the model does: training would change nothing.
         if (hardWeight == 0 && terms.TrueForAll(t => t.weight == 0))
         {
-            throw new FormatException("--hard-weight and every method's weight are 0: there is nothing to optimize.");
+            throw new FormatException(parts.Any(p => p.Contains(':', StringComparison.Ordinal))
+                ? "--hard-weight and every --method weight are 0: there is nothing to optimize."
+                : "--hard-weight and --soft-weight are both 0: the distillation loss would be 0 and there would be nothing to optimize.");
         }
 
-        return new DistillationObjective([(new LabelCrossEntropyLoss(), hardWeight), .. terms]);
+        return terms;
     }
 
-    private static IDistillationLoss Term(string name, double temperature) => name.ToLowerInvariant() switch
+    private static IDistillationLoss Term(string name, double temperature) => name switch
     {
         "kd" => new KLDivergenceLoss(temperature),
         "kd+ls" or "kd-ls" => new KLDivergenceLoss(temperature, standardizeLogits: true),

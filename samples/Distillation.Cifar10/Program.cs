@@ -103,7 +103,7 @@ var error = parsed.Errors.Count > 0
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience),
         parsed.GetValue(patience) is not null && parsed.GetValue(validation) is null ? "--patience needs --validation: early stopping on the test set would tune on it." : null,
-        NothingToOptimize());
+        MethodSpec.Check(parsed.GetValue(method) ?? "", parsed.GetValue(hardWeight), parsed.GetValue(softWeight)));
 if (error is not null)
 {
     Console.Error.WriteLine($"error: {error} (see --help)");
@@ -144,13 +144,6 @@ string? AtLeast(Option<double> option, double bound) => parsed.GetValue(option) 
 string? OneOf(Option<string> option, params string[] choices) => parsed.GetValue(option) is { } v && !choices.Contains(v.ToLowerInvariant())
     ? $"{option.Name} must be one of {string.Join(", ", choices)}, was '{v}'." : null;
 string? NonNegative(Option<int> option) => parsed.GetValue(option) is var v && v < 0 ? $"{option.Name} must be ≥ 0, was {v}." : null;
-
-// With both weights 0 the loss is 0 whatever the weights: training would change nothing. A method
-// with explicit weights (kd:1,cosine:0.25) does not use --soft-weight.
-string? NothingToOptimize() =>
-    parsed.GetValue(hardWeight) == 0 && parsed.GetValue(softWeight) == 0 && parsed.GetValue(method) is { } m && !m.Contains(':', StringComparison.Ordinal)
-        ? "--hard-weight and --soft-weight are both 0: the distillation loss would be 0 and there would be nothing to optimize."
-        : null;
 
 string? SeedsError()
 {

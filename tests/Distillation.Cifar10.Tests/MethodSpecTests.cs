@@ -60,7 +60,7 @@ public sealed class MethodSpecTests : IDisposable
     {
         var act = () => MethodSpec.Create("kd:0,cosine:0", 4, hardWeight: 0, softWeight: 1);
 
-        act.Should().Throw<FormatException>().WithMessage("*nothing to optimize*");
+        act.Should().Throw<FormatException>().WithMessage("*every --method weight are 0*nothing to optimize*");
     }
 
     private static ImageDataset RandomImages(int count)
