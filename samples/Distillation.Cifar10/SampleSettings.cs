@@ -49,6 +49,9 @@ internal sealed record SampleSettings
 
     /// <summary>Whether the teacher's outputs are computed once and reused when there is no augmentation.</summary>
     public bool CacheTeacherOutputs { get; init; } = true;
+
+    /// <summary>Whether the trained student and distilled student are also written as ONNX files.</summary>
+    public bool ExportOnnx { get; init; }
 }
 
 /// <summary>Which student the distillation starts from.</summary>
