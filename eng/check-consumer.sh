@@ -38,7 +38,8 @@ if grep -qiE 'id="(Microsoft\.ML\.OnnxRuntime|TorchSharp-cpu|TorchSharp-cuda|lib
   echo "check-consumer: Distillation.Onnx depends on a runtime or native backend; it must not" >&2
   exit 1
 fi
-unzip -l "$feed/Distillation.Onnx.$version.nupkg" | grep -q " lib/net8.0/Distillation.Onnx.xml\$" || { echo "check-consumer: lib/net8.0/Distillation.Onnx.xml missing from Distillation.Onnx" >&2; exit 1; }
+onnx_listing="$(unzip -l "$feed/Distillation.Onnx.$version.nupkg")"
+grep -q " lib/net8.0/Distillation.Onnx.xml\$" <<<"$onnx_listing" || { echo "check-consumer: lib/net8.0/Distillation.Onnx.xml missing from Distillation.Onnx:" >&2; echo "$onnx_listing" >&2; exit 1; }
 for file in README.md LICENSE lib/net8.0/Distillation.Core.xml; do
   unzip -l "$feed/Distillation.Core.$version.nupkg" | grep -q " $file\$" || { echo "check-consumer: $file missing from Distillation.Core" >&2; exit 1; }
 done
