@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Packs Distillation.Core and Distillation.Models, then proves another .NET project can use them:
-# a copy of eng/consumer outside the repository restores the fresh packages from a local folder
-# feed (plus TorchSharp-cpu from the usual NuGet source), builds, and runs a forward pass.
+# Packs Distillation.Core, Distillation.Models and Distillation.Onnx, then proves another .NET project
+# can use them: a copy of eng/consumer outside the repository restores the fresh packages from a local
+# folder feed (plus TorchSharp-cpu from the usual NuGet source), builds, runs a forward pass and
+# exports the student to ONNX (without ONNX Runtime).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +18,7 @@ dotnet pack "$repo_root/Distillation.sln" -c Release -o "$feed" --version-suffix
 
 version="$(basename "$feed"/Distillation.Core.*.snupkg .snupkg)"
 version="${version#Distillation.Core.}"
-for package in Distillation.Core Distillation.Models; do
+for package in Distillation.Core Distillation.Models Distillation.Onnx; do
   for extension in nupkg snupkg; do
     [ -f "$feed/$package.$version.$extension" ] || { echo "check-consumer: missing $package.$version.$extension" >&2; exit 1; }
   done
@@ -30,6 +31,15 @@ if grep -qiE 'id="(TorchSharp-cpu|TorchSharp-cuda|libtorch)' <<<"$nuspec_deps"; 
   echo "check-consumer: Distillation.Core depends on a native backend; it must not" >&2
   exit 1
 fi
+# The exporter writes files; only the application that runs them needs ONNX Runtime.
+onnx_nuspec="$(unzip -p "$feed/Distillation.Onnx.$version.nupkg" Distillation.Onnx.nuspec)"
+grep -q 'id="OnnxSharp"' <<<"$onnx_nuspec" || { echo "check-consumer: Distillation.Onnx does not depend on OnnxSharp" >&2; exit 1; }
+if grep -qiE 'id="(Microsoft\.ML\.OnnxRuntime|TorchSharp-cpu|TorchSharp-cuda|libtorch)' <<<"$onnx_nuspec"; then
+  echo "check-consumer: Distillation.Onnx depends on a runtime or native backend; it must not" >&2
+  exit 1
+fi
+onnx_listing="$(unzip -l "$feed/Distillation.Onnx.$version.nupkg")"
+grep -q " lib/net8.0/Distillation.Onnx.xml\$" <<<"$onnx_listing" || { echo "check-consumer: lib/net8.0/Distillation.Onnx.xml missing from Distillation.Onnx:" >&2; echo "$onnx_listing" >&2; exit 1; }
 for file in README.md LICENSE lib/net8.0/Distillation.Core.xml; do
   unzip -l "$feed/Distillation.Core.$version.nupkg" | grep -q " $file\$" || { echo "check-consumer: $file missing from Distillation.Core" >&2; exit 1; }
 done
@@ -52,5 +62,5 @@ dotnet run --project "$consumer/Consumer.csproj" -c Release -p:DistillationVersi
 
 # Leave no one-off versions behind in the global package cache.
 packages_dir="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
-rm -rf "$packages_dir/distillation.core/$version" "$packages_dir/distillation.models/$version"
+rm -rf "$packages_dir/distillation.core/$version" "$packages_dir/distillation.models/$version" "$packages_dir/distillation.onnx/$version"
 exit "$status"

@@ -27,6 +27,9 @@ internal sealed class BenchOptions
     /// <summary>Trained teacher weights (ModuleWeights format) for the ideas mode's layout check; random weights when null.</summary>
     public string? TeacherWeights { get; init; }
 
+    /// <summary>Trained student weights (ModuleWeights format) for the onnx-latency mode; freshly initialised when null.</summary>
+    public string? StudentWeights { get; init; }
+
     /// <summary>Images per run of each case; "quick" runs shrink them for smoke tests.</summary>
     public int TeacherImages { get; init; } = 2048;
 
@@ -69,7 +72,7 @@ internal sealed class BenchOptions
         }
 
         var mode = args[0];
-        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "stability"))
+        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "stability" or "onnx-latency"))
         {
             throw new UsageException($"Unknown mode '{mode}'.");
         }
@@ -130,6 +133,7 @@ internal sealed class BenchOptions
             Synthetic = flags.Contains("synthetic"),
             Output = values.Remove("output", out var output) ? output : null,
             TeacherWeights = values.Remove("teacher-weights", out var weights) ? weights : null,
+            StudentWeights = values.Remove("student-weights", out var studentWeights) ? studentWeights : null,
             TeacherImages = Int("teacher-images", quick ? 256 : 2048),
             StudentImages = Int("student-images", quick ? 1024 : 10240),
             DistillImages = Int("distill-images", quick ? 256 : stability ? 50000 : 2048),
@@ -160,6 +164,8 @@ internal sealed class BenchOptions
                       in-place ReLU, channels-last, evaluation batch size)
           stability   a long run: full-CIFAR-10 distillation with the live teacher (notebook KL
                       loss) for several epochs; resident memory and live tensors every N steps
+          onnx-latency  the student's inference latency, TorchSharp (eval, no_grad) against ONNX
+                      Runtime on the exported file, batch 1 and 256, cases alternating
           micro       BenchmarkDotNet: KL loss forward+backward, batch slicing+normalization,
                       augmentation (arguments after -- go to BenchmarkDotNet)
 
@@ -173,6 +179,8 @@ internal sealed class BenchOptions
           --output FILE      the JSON results (written atomically)
           --teacher-weights FILE  ideas: a trained teacher (ModuleWeights) for the layout check;
                              stability: the teacher to distil from (random weights without it)
+          --student-weights FILE  onnx-latency: a trained student (ModuleWeights); freshly
+                             initialised without it
           --epochs N         stability: epochs of the long run (default 3)
           --sample-every N   stability: a memory sample every N batches (default 50)
           --quick            small slices and one round: a smoke test, not a measurement

@@ -21,6 +21,9 @@ internal sealed record Point(string Model, int Threads, int BatchSize, int Image
 /// <summary>An idea measured against the baseline, alternating.</summary>
 internal sealed record IdeaResult(string Name, string Measure, Stats Baseline, Stats Variant, Stats Ratio, string Verdict);
 
+/// <summary>One engine's inference latency at one batch size: per-pass milliseconds and the images/s they give.</summary>
+internal sealed record LatencyResult(string Engine, int BatchSize, int Threads, int Passes, Stats Milliseconds, Stats ImagesPerSecond);
+
 /// <summary>What the benchmark ran on.</summary>
 internal sealed record BenchEnvironment(
     string Date, string Machine, int ProcessorCount, string Runtime, string TorchSharp, int Threads, int InteropThreads,
@@ -77,6 +80,8 @@ internal sealed class BenchReport
     public IReadOnlyList<Point> Points { get; init; } = [];
 
     public IReadOnlyList<IdeaResult> Ideas { get; init; } = [];
+
+    public IReadOnlyList<LatencyResult> Latencies { get; init; } = [];
 
     public IReadOnlyList<MemorySample> Memory { get; init; } = [];
 

@@ -29,6 +29,7 @@ var report = options.Mode switch
     "scaling" => ScalingBenchmark.Run(options),
     "ideas" => IdeasBenchmark.Run(options),
     "stability" => StabilityBenchmark.Run(options),
+    "onnx-latency" => OnnxLatencyBenchmark.Run(options),
     _ => MicroRunner.Run(options),
 };
 
@@ -39,6 +40,7 @@ Console.WriteLine(options.Mode switch
     "scaling" => ScalingBenchmark.Markdown(report),
     "ideas" => IdeasBenchmark.Markdown(report),
     "stability" => StabilityBenchmark.Markdown(report),
+    "onnx-latency" => OnnxLatencyBenchmark.Markdown(report),
     _ => string.Join(Environment.NewLine, report.Notes),
 });
 

@@ -42,6 +42,7 @@ var resume = new Option<bool>("--resume")
 };
 var validation = new Option<int?>("--validation") { Description = "Carve this many training images (seeded) into a validation set: evaluated each epoch, for early stopping and the best epoch; the test set is used only at the end." };
 var patience = new Option<int?>("--patience") { Description = "Early stopping: stop a run after this many epochs without a better validation accuracy, keeping the best epoch's weights. Needs --validation." };
+var exportOnnx = new Option<bool>("--export-onnx") { Description = "After training, write student.onnx and distilled-student.onnx (ONNX opset 17, class names and normalization in the metadata) into the output folder." };
 var noTeacherCache = new Option<bool>("--no-teacher-cache") { Description = "Run the teacher live every epoch even without augmentation (by default its outputs are computed once and reused)." };
 var seeds = new Option<string?>("--seeds")
 {
@@ -54,7 +55,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
     data, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
     seed, threads, device, trainLimit, testLimit, teacher, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, noSpeed, noCharts,
-    resume, validation, patience, noTeacherCache,
+    resume, validation, patience, noTeacherCache, exportOnnx,
 };
 
 root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
@@ -92,6 +93,7 @@ root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
     Patience = parse.GetValue(patience),
     CacheTeacherOutputs = !parse.GetValue(noTeacherCache),
     Arguments = args,
+    ExportOnnx = parse.GetValue(exportOnnx),
 }).RunAsync(cancellationToken));
 
 var parsed = root.Parse(args);

@@ -5,6 +5,7 @@ using Distillation.Diagnostics;
 using Distillation.Evaluation;
 using Distillation.Losses;
 using Distillation.Models;
+using Distillation.Onnx;
 using Distillation.Training;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
@@ -407,7 +408,27 @@ internal sealed class SampleRunner(SampleSettings settings)
         Console.WriteLine(details);
         reports.AddHistory(ModelEvaluation.NameOf(name, seed), result);
         finishedRuns.Add($"\"{ModelEvaluation.NameOf(name, seed)}\"");
+        ExportOnnx(name, seed, model, data);
         return SampleResults.Summarize(name, result, evaluation.Top1Accuracy);
+    }
+
+    /// <summary>With --export-onnx, writes the notebook's student and distilled student as ONNX files, right after training (the distillation continues from the student's weights).</summary>
+    private void ExportOnnx(string name, long? seed, nn.Module<Tensor, Tensor> model, Splits data)
+    {
+        var file = (name, seed) switch
+        {
+            ("Student", null) => "student.onnx",
+            ("Distilled student", null) => "distilled-student.onnx",
+            _ => null,
+        };
+        if (!settings.ExportOnnx || file is null)
+        {
+            return;
+        }
+
+        var path = Path.Combine(settings.OutputDirectory, file);
+        OnnxExporter.Export(model, path, new OnnxExportOptions { ClassNames = data.Test.ClassNames, Normalization = data.Test.Normalization });
+        Console.WriteLine($"{name} exported to ONNX: {path}");
     }
 
     private static string Notes(TrainingResult result, bool withValidation)

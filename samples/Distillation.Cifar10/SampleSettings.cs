@@ -55,6 +55,9 @@ internal sealed record SampleSettings
     /// <summary>The command line as given, for the <c>--resume</c> command printed after an interruption.</summary>
     [JsonIgnore]
     public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>Whether the trained student and distilled student are also written as ONNX files.</summary>
+    public bool ExportOnnx { get; init; }
 }
 
 /// <summary>Which student the distillation starts from.</summary>

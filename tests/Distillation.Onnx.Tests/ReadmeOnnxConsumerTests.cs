@@ -1,0 +1,63 @@
+using Distillation.Data;
+using Distillation.Models;
+using Microsoft.ML.OnnxRuntime;
+using static TorchSharp.torch;
+
+namespace Distillation.Onnx.Tests;
+
+public sealed class ReadmeOnnxConsumerTests
+{
+    [Fact]
+    public void The_readme_consumer_classifies_an_rgb_image_like_torchsharp()
+    {
+        manual_seed(20);
+        using var student = new StudentNet();
+        using var folder = new TempFolder();
+        var path = folder.File("distilled-student.onnx");
+        OnnxExporter.Export(student, path, new OnnxExportOptions
+        {
+            ClassNames = Cifar10Dataset.DefaultClassNames,
+            Normalization = ImageNormalization.Cifar10,
+        });
+        var random = new Random(20);
+        var rgb = new byte[32 * 32 * 3];
+        random.NextBytes(rgb);
+
+        using var session = new InferenceSession(path);
+        var (label, logits) = StudentClassifier.Classify(session, rgb, 32, 32);
+
+        // The library's own preprocessing of the same pixels: HWC bytes → NCHW uint8 → ImageDataset's normalization.
+        using var scope = NewDisposeScope();
+        using var dataset = new ImageDataset(
+            tensor(rgb, [1, 32, 32, 3]).permute(0, 3, 1, 2).contiguous(), tensor(new long[] { 0 }), Cifar10Dataset.DefaultClassNames, ImageNormalization.Cifar10);
+        using var plan = dataset.PlanBatches(1);
+        var (expected, _) = OnnxTestSupport.RunTorch(student, plan.GetBatch(0).Images);
+        OnnxTestSupport.MaxAbsDiff(expected, logits).Should().BeLessThanOrEqualTo(OnnxTestSupport.Tolerance);
+        label.Should().Be(Cifar10Dataset.DefaultClassNames[OnnxTestSupport.ArgMax(expected)]);
+    }
+
+    [Fact]
+    public void The_readme_shows_the_compiled_consumer_verbatim()
+    {
+        var root = RepositoryRoot();
+        var source = File.ReadAllText(Path.Combine(root, "tests", "Distillation.Onnx.Tests", "ReadmeOnnxConsumer.cs")).ReplaceLineEndings("\n");
+        var begin = source.IndexOf("// README:begin\n", StringComparison.Ordinal) + "// README:begin\n".Length;
+        var end = source.IndexOf("// README:end", StringComparison.Ordinal);
+        var snippet = source[begin..end];
+
+        File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n").Should().Contain(snippet);
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Distillation.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("The repository root (Distillation.sln) was not found above " + AppContext.BaseDirectory);
+    }
+}
