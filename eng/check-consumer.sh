@@ -41,7 +41,8 @@ fi
 onnx_listing="$(unzip -l "$feed/Distillation.Onnx.$version.nupkg")"
 grep -q " lib/net8.0/Distillation.Onnx.xml\$" <<<"$onnx_listing" || { echo "check-consumer: lib/net8.0/Distillation.Onnx.xml missing from Distillation.Onnx:" >&2; echo "$onnx_listing" >&2; exit 1; }
 for file in README.md LICENSE lib/net8.0/Distillation.Core.xml; do
-  unzip -l "$feed/Distillation.Core.$version.nupkg" | grep -q " $file\$" || { echo "check-consumer: $file missing from Distillation.Core" >&2; exit 1; }
+  # grep -q would stop reading early and, under pipefail, fail the pipeline with unzip's SIGPIPE.
+  unzip -l "$feed/Distillation.Core.$version.nupkg" | grep " $file\$" >/dev/null || { echo "check-consumer: $file missing from Distillation.Core" >&2; exit 1; }
 done
 
 consumer="$work/consumer"

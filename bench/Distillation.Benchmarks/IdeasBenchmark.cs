@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Distillation.Devices;
 using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Training;
 using static TorchSharp.torch;
 

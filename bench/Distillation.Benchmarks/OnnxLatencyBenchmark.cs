@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Distillation.Devices;
 using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;

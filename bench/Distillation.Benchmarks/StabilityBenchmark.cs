@@ -4,6 +4,7 @@ using System.Text;
 using Distillation.Devices;
 using Distillation.Losses;
 using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Training;
 using static TorchSharp.torch;
 

@@ -5,6 +5,7 @@ using Distillation.Diagnostics;
 using Distillation.Evaluation;
 using Distillation.Losses;
 using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Onnx;
 using Distillation.Training;
 using Microsoft.Extensions.Logging;

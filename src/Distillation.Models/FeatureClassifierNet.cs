@@ -9,7 +9,7 @@ namespace Distillation.Models;
 /// A network made of a <c>features</c> sequence and a <c>classifier</c> sequence, as the PyTorch
 /// originals are; the two names are the state-dict prefixes (<c>features.0.weight</c>, …).
 /// </summary>
-public abstract class FeatureClassifierNet : nn.Module<Tensor, Tensor>, IFeatureClassifier
+public abstract class FeatureClassifierNet : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential features;
     private readonly Sequential classifier;
@@ -32,10 +32,14 @@ public abstract class FeatureClassifierNet : nn.Module<Tensor, Tensor>, IFeature
     /// <summary>Number of output classes.</summary>
     public int NumClasses { get; }
 
-    /// <inheritdoc />
+    /// <summary>The feature map of a batch of images, before flattening: the output of the <c>features</c> module.</summary>
+    /// <param name="input">Images, shape [N, C, H, W].</param>
+    /// <returns>The feature map, shape [N, C', H', W'].</returns>
     public Tensor Features(Tensor input) => features.call(input);
 
-    /// <inheritdoc />
+    /// <summary>The logits for a feature map from <see cref="Features"/>: <c>Classify(Features(x))</c> is the forward pass.</summary>
+    /// <param name="features">A feature map, shape [N, C', H', W'].</param>
+    /// <returns>Logits, shape [N, classes].</returns>
     public Tensor Classify(Tensor features) => classifier.call(features);
 
     /// <summary>

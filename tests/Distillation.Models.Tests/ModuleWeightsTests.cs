@@ -1,3 +1,4 @@
+using Distillation.Serialization;
 using static TorchSharp.torch;
 
 namespace Distillation.Models.Tests;

@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
+using Distillation.Serialization;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
+using Safetensors = Distillation.Serialization.Safetensors;
+using StateDictMismatchException = Distillation.Serialization.StateDictMismatchException;
 
 namespace Distillation.Models.Tests;
 

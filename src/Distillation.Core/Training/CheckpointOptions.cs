@@ -15,7 +15,7 @@ public sealed class CheckpointOptions
     /// <summary>
     /// Whether to keep the best epoch's weights (highest accuracy on the evaluation set, or lowest
     /// training loss without one) in <c>{phase}-best.weights</c>, loadable with
-    /// <see cref="Models.ModuleWeights.LoadWeights"/>. Default: true.
+    /// <see cref="Distillation.Serialization.ModuleWeights.LoadWeights"/>. Default: true.
     /// </summary>
     public bool KeepBest { get; set; } = true;
 

@@ -17,7 +17,7 @@ namespace Distillation.Training;
 /// </summary>
 internal sealed class RunCheckpoint
 {
-    /// <summary>The first string of every checkpoint; <see cref="Models.ModuleWeights"/> recognises it to say that a checkpoint is not a weights file.</summary>
+    /// <summary>The first string of every checkpoint; <see cref="Distillation.Serialization.ModuleWeights"/> recognises it to say that a checkpoint is not a weights file.</summary>
     internal const string Magic = "Distillation.Checkpoint";
 
     private const int FormatVersion = 2;

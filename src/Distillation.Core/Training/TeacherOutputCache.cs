@@ -3,7 +3,7 @@ using System.Text;
 using Distillation.Data;
 using Distillation.IO;
 using Distillation.Losses;
-using Distillation.Models;
+using Distillation.Serialization;
 using TorchSharp;
 using static TorchSharp.torch;
 

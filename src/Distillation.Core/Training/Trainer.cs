@@ -4,7 +4,7 @@ using Distillation.Data;
 using Distillation.Devices;
 using Distillation.Evaluation;
 using Distillation.Losses;
-using Distillation.Models;
+using Distillation.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Distillation.IO;
-using Distillation.Models;
+using Distillation.Serialization;
 using static TorchSharp.torch;
 
 namespace Distillation.Tests.Reliability;

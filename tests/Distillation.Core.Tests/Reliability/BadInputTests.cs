@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using Distillation.Data;
 using Distillation.Devices;
 using Distillation.Losses;
-using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
 using Distillation.Training;
 using TorchSharp;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

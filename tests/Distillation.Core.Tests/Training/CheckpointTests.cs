@@ -1,7 +1,7 @@
 using Distillation.Data;
 using Distillation.Devices;
 using Distillation.Losses;
-using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
 using Distillation.Training;
 using static TorchSharp.torch;

@@ -1,4 +1,4 @@
-namespace Distillation.Models;
+namespace Distillation.Serialization;
 
 /// <summary>
 /// A state dict does not fit a module: keys missing or unexpected (in a strict load) or a shape

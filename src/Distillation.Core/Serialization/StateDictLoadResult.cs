@@ -1,4 +1,4 @@
-namespace Distillation.Models;
+namespace Distillation.Serialization;
 
 /// <summary>
 /// What a state-dict load matched, like PyTorch's <c>load_state_dict</c> return value: the

@@ -1,9 +1,9 @@
-using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Models;
+namespace Distillation.Tests.Serialization;
 
 public sealed class StateDictImportTests : IDisposable
 {

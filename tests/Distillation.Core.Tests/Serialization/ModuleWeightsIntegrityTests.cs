@@ -1,11 +1,11 @@
 using System.Text;
-using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
 using Distillation.Training;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Models;
+namespace Distillation.Tests.Serialization;
 
 /// <summary>
 /// Issue 14, items 2 and 6: weights files carry the SHA-256 of their entries; a damaged file, a

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 
-namespace Distillation.Models;
+namespace Distillation.Serialization;
 
 /// <summary>
 /// Saving and loading a module's weights in TorchSharp's format, so a trained teacher can be reused.

@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Text;
 using CsCheck;
-using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
 
-namespace Distillation.Tests.Models;
+namespace Distillation.Tests.Serialization;
 
 /// <summary>Random safetensors-like files: the reader only ever reads them or throws <see cref="InvalidDataException"/>.</summary>
 public sealed class SafetensorsFuzzTests : IDisposable

@@ -7,7 +7,7 @@ using Microsoft.Win32.SafeHandles;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distillation.Models;
+namespace Distillation.Serialization;
 
 /// <summary>
 /// Reads and writes the <see href="https://huggingface.co/docs/safetensors">safetensors</see>

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Distillation.Models;
+namespace Distillation.Serialization;
 
 /// <summary>The safetensors dtype names this library reads and writes, with their torch types and sizes.</summary>
 internal static class SafetensorsDType

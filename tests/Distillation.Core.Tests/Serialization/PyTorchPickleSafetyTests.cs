@@ -1,9 +1,9 @@
 using System.IO.Compression;
 using System.Text;
-using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
 
-namespace Distillation.Tests.Models;
+namespace Distillation.Tests.Serialization;
 
 /// <summary>
 /// A <c>.pth</c> whose pickle asks for <c>os.system</c>, <c>builtins.eval</c> or

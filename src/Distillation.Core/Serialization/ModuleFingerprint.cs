@@ -3,7 +3,7 @@ using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distillation.Models;
+namespace Distillation.Serialization;
 
 /// <summary>A SHA-256 digest of a module's state dict: names, types, shapes and values.</summary>
 internal static class ModuleFingerprint

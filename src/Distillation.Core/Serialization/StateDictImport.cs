@@ -4,7 +4,7 @@ using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
-namespace Distillation.Models;
+namespace Distillation.Serialization;
 
 /// <summary>
 /// Loads weights saved by PyTorch into any TorchSharp module by parameter and buffer name, with

@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Text;
-using Distillation.Models;
+using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Models;
+namespace Distillation.Tests.Serialization;
 
 public sealed class SafetensorsTests : IDisposable
 {

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Distillation.Models;
+namespace Distillation.Serialization;
 
 /// <summary>The tensors of a safetensors file, read onto the CPU; disposing it frees them.</summary>
 public sealed class SafetensorsContent : IDisposable
