@@ -18,19 +18,19 @@ public static partial class Cifar10Dataset
     public const string FolderName = "cifar-10-batches-bin";
 
     /// <summary>The file naming the classes, one per line.</summary>
-    public const string MetaFileName = "batches.meta.txt";
+    internal const string MetaFileName = "batches.meta.txt";
 
     /// <summary>Bytes in one record: a label byte and 3 × 32 × 32 pixel bytes.</summary>
-    public const int RecordBytes = 1 + ImageBytes;
+    internal const int RecordBytes = 1 + ImageBytes;
 
     /// <summary>Records in each official batch file.</summary>
-    public const int RecordsPerOfficialFile = 10_000;
+    internal const int RecordsPerOfficialFile = 10_000;
 
     /// <summary>Colour channels.</summary>
-    public const int Channels = 3;
+    internal const int Channels = 3;
 
     /// <summary>Image height and width.</summary>
-    public const int ImageSize = 32;
+    internal const int ImageSize = 32;
 
     private const int ImageBytes = Channels * ImageSize * ImageSize;
 

@@ -5,7 +5,7 @@ using TorchSharp;
 namespace Distillation.Devices;
 
 /// <summary>What accelerators this process can use; replaceable in tests.</summary>
-public interface IAcceleratorProbe
+internal interface IAcceleratorProbe
 {
     /// <summary>The number of usable CUDA devices (0 when CUDA is not available).</summary>
     int CudaDeviceCount { get; }
@@ -18,16 +18,18 @@ public interface IAcceleratorProbe
 public static partial class DeviceSelector
 {
     /// <summary>Asks TorchSharp what this process can use.</summary>
-    public static IAcceleratorProbe TorchProbe { get; } = new TorchAcceleratorProbe();
+    internal static IAcceleratorProbe TorchProbe { get; } = new TorchAcceleratorProbe();
 
     /// <summary>Resolves the options to a device, sets the thread count, and logs the choice.</summary>
     /// <param name="options">The device options; <see cref="DeviceKind.Auto"/> when null.</param>
     /// <param name="logger">Receives the chosen device; none when null.</param>
-    /// <param name="probe">What accelerators exist; TorchSharp's answer when null.</param>
     /// <returns>The device to use.</returns>
     /// <exception cref="DeviceNotAvailableException">CUDA or MPS was asked for, is not available, and CPU fallback is off.</exception>
     /// <exception cref="TorchNativeLoadException">TorchSharp's native library cannot be loaded.</exception>
-    public static torch.Device Resolve(DeviceOptions? options = null, ILogger? logger = null, IAcceleratorProbe? probe = null)
+    public static torch.Device Resolve(DeviceOptions? options = null, ILogger? logger = null) => Resolve(options, logger, probe: null);
+
+    /// <summary>As the public overload, with what accelerators exist given by <paramref name="probe"/> (tests stand in for CUDA and MPS).</summary>
+    internal static torch.Device Resolve(DeviceOptions? options, ILogger? logger, IAcceleratorProbe? probe)
     {
         options ??= new DeviceOptions();
         options.Validate();

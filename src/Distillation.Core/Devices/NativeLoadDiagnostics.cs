@@ -11,7 +11,7 @@ namespace Distillation.Devices;
 /// Whether the libstdc++ mapped into this process exports <c>GLIBCXX_3.4.32</c>; null where unknown (not Linux, or not mapped).
 /// </param>
 /// <param name="LibStdCxxPath">The path of that libstdc++, if known.</param>
-public sealed record NativeLoadEvidence(
+internal sealed record NativeLoadEvidence(
     string TorchSharpMessage,
     string? LoaderError,
     bool? LibStdCxxHasRequiredSymbol,
@@ -20,10 +20,10 @@ public sealed record NativeLoadEvidence(
 /// <summary>A diagnosis: the cause and a message that says how to fix it.</summary>
 /// <param name="Cause">The cause.</param>
 /// <param name="Message">The message for the user.</param>
-public sealed record NativeLoadDiagnosis(NativeLoadFailureCause Cause, string Message);
+internal sealed record NativeLoadDiagnosis(NativeLoadFailureCause Cause, string Message);
 
 /// <summary>Turns TorchSharp's long native-load trace into one cause and one fix.</summary>
-public static class NativeLoadDiagnostics
+internal static class NativeLoadDiagnostics
 {
     /// <summary>The libstdc++ symbol version that libtorch 2.10 (TorchSharp 0.107.0) requires.</summary>
     public const string RequiredLibStdCxxSymbol = "GLIBCXX_3.4.32";

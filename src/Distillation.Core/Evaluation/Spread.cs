@@ -2,7 +2,7 @@ namespace Distillation.Evaluation;
 
 /// <summary>The mean and sample standard deviation of repeated measurements (e.g. one per seed).</summary>
 /// <param name="Values">The measurements, in order.</param>
-public sealed record Spread(IReadOnlyList<double> Values)
+internal sealed record Spread(IReadOnlyList<double> Values)
 {
     /// <summary>The mean; NaN when there are no values.</summary>
     public double Mean => Values.Count == 0 ? double.NaN : Values.Average();

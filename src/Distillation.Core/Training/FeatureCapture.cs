@@ -9,7 +9,7 @@ namespace Distillation.Training;
 /// torchdistill does, so feature-based losses work on models that were not written for them.
 /// Hooks fire when the model is invoked with <c>call()</c>; dispose the capture to remove them.
 /// </summary>
-public sealed class FeatureCapture : IDisposable
+internal sealed class FeatureCapture : IDisposable
 {
     private readonly Dictionary<string, Tensor> outputs = new(StringComparer.Ordinal);
     private readonly List<Action> removeHooks = [];

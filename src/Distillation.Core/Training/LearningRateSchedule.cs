@@ -7,7 +7,7 @@ namespace Distillation.Training;
 /// <see cref="ScheduleOptions"/> for the formulas). There is no state: resuming at epoch k
 /// gives the same rates as an uninterrupted run.
 /// </summary>
-public sealed class LearningRateSchedule
+internal sealed class LearningRateSchedule
 {
     /// <summary>Creates the schedule of one run.</summary>
     /// <param name="options">The schedule.</param>

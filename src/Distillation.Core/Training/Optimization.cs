@@ -5,7 +5,7 @@ using TorchSharp.Modules;
 namespace Distillation.Training;
 
 /// <summary>Creating TorchSharp optimizers from <see cref="OptimizerOptions"/>, and clipping gradients.</summary>
-public static class Optimization
+internal static class Optimization
 {
     /// <summary>Creates the optimizer <paramref name="options"/> describe, with one parameter group.</summary>
     /// <param name="parameters">The parameters to optimize (read once).</param>

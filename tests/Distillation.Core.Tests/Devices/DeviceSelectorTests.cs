@@ -14,7 +14,7 @@ public class DeviceSelectorTests
     [InlineData(0, false, DeviceType.CPU)]
     public void Auto_prefers_CUDA_then_MPS_then_CPU(int cudaDevices, bool mps, DeviceType expected)
     {
-        var device = DeviceSelector.Resolve(new DeviceOptions(), probe: new FakeProbe(cudaDevices, mps));
+        var device = DeviceSelector.Resolve(new DeviceOptions(), logger: null, probe: new FakeProbe(cudaDevices, mps));
 
         device.type.Should().Be(expected);
     }
@@ -22,7 +22,7 @@ public class DeviceSelectorTests
     [Fact]
     public void Explicit_CUDA_index_is_used_when_present()
     {
-        var device = DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cuda, CudaIndex = 1 }, probe: new FakeProbe(2, false));
+        var device = DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cuda, CudaIndex = 1 }, logger: null, probe: new FakeProbe(2, false));
 
         device.type.Should().Be(DeviceType.CUDA);
         device.index.Should().Be(1);
@@ -31,7 +31,7 @@ public class DeviceSelectorTests
     [Fact]
     public void CUDA_where_there_is_none_is_a_clear_error()
     {
-        var act = () => DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cuda }, probe: new FakeProbe(0, false));
+        var act = () => DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cuda }, logger: null, probe: new FakeProbe(0, false));
 
         act.Should().Throw<DeviceNotAvailableException>()
             .Where(e => e.Requested == "cuda:0")
@@ -41,7 +41,7 @@ public class DeviceSelectorTests
     [Fact]
     public void CUDA_index_beyond_the_devices_present_is_a_clear_error()
     {
-        var act = () => DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cuda, CudaIndex = 3 }, probe: new FakeProbe(2, false));
+        var act = () => DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cuda, CudaIndex = 3 }, logger: null, probe: new FakeProbe(2, false));
 
         act.Should().Throw<DeviceNotAvailableException>().WithMessage("*2 CUDA device(s), numbered 0 to 1*");
     }
