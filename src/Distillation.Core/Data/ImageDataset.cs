@@ -11,8 +11,7 @@ namespace Distillation.Data;
 /// </summary>
 public sealed class ImageDataset : IBatchSource, IDisposable
 {
-    private readonly Dictionary<string, (Tensor Scale, Tensor Shift)> normalizationByDevice = [];
-    private readonly object normalizationLock = new();
+    private readonly BatchNormalizer normalizer;
     private bool disposed;
 
     /// <summary>Creates a dataset over existing tensors, taking ownership of them.</summary>
@@ -63,6 +62,7 @@ public sealed class ImageDataset : IBatchSource, IDisposable
         Labels = labels.DetachFromDisposeScope();
         ClassNames = classNames.ToArray();
         Normalization = normalization;
+        normalizer = new BatchNormalizer(normalization);
     }
 
     /// <summary>The images, uint8 [N, C, H, W], resident on the CPU.</summary>
@@ -171,32 +171,7 @@ public sealed class ImageDataset : IBatchSource, IDisposable
             labels = Labels.index_select(0, indices);
         }
 
-        // Move as uint8 (a quarter of the bytes), then scale and shift on the device:
-        // x / 255 − mean) / std  ==  x · (1 / (255·std)) − mean / std.
-        using var onDevice = images.to(device);
-        var (scale, shift) = NormalizationOn(device);
-        var normalized = onDevice.to_type(ScalarType.Float32).mul_(scale).sub_(shift);
-        return new Batch(normalized, labels.to(device));
-    }
-
-    private (Tensor Scale, Tensor Shift) NormalizationOn(Device device)
-    {
-        lock (normalizationLock)
-        {
-            var key = device.ToString();
-            if (!normalizationByDevice.TryGetValue(key, out var constants))
-            {
-                var channels = Normalization.Mean.Count;
-                var scale = Normalization.Std.Select(s => 1f / (255f * s)).ToArray();
-                var shift = Normalization.Mean.Zip(Normalization.Std, (m, s) => m / s).ToArray();
-                constants = (
-                    tensor(scale, [1, channels, 1, 1]).to(device).DetachFromDisposeScope(),
-                    tensor(shift, [1, channels, 1, 1]).to(device).DetachFromDisposeScope());
-                normalizationByDevice[key] = constants;
-            }
-
-            return constants;
-        }
+        return normalizer.Normalize(images, labels, device);
     }
 
     /// <inheritdoc />
@@ -210,11 +185,7 @@ public sealed class ImageDataset : IBatchSource, IDisposable
         disposed = true;
         Images.Dispose();
         Labels.Dispose();
-        foreach (var (scale, shift) in normalizationByDevice.Values)
-        {
-            scale.Dispose();
-            shift.Dispose();
-        }
+        normalizer.Dispose();
     }
 }
 
