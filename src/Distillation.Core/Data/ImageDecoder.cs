@@ -55,12 +55,6 @@ internal static class ImageDecoder
             throw new InvalidDataException($"Image {path} could not be decoded: {result}{(result == SKCodecResult.IncompleteInput ? " (the file is truncated)" : string.Empty)}.");
         }
 
-        // Drop alpha before any resampling, so transparent pixels keep their stored colour (convert("RGB")).
-        for (var i = 3; i < rgba.Length; i += 4)
-        {
-            rgba[i] = 255;
-        }
-
         var cropSide = Math.Min(width, height);
         var source = mode == ImageResizeMode.Stretch
             ? new SKRectI(0, 0, width, height)
@@ -111,6 +105,8 @@ internal static class ImageDecoder
             ? new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)
             : new SKSamplingOptions(SKCubicResampler.Mitchell);
 
+        // Declared opaque, the decoded alpha is ignored: transparent pixels keep their stored colour
+        // through the filter (convert("RGB")) instead of fading towards premultiplied black.
         var sourceInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
         var targetInfo = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Opaque);
         var resized = new byte[size * size * 4];
