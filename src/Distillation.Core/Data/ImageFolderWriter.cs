@@ -9,7 +9,10 @@ namespace Distillation.Data;
 /// Writes an <see cref="ImageDataset"/> out as an image folder, <c>root/&lt;class&gt;/&lt;index&gt;.png</c>,
 /// which <see cref="ImageFolderDataset"/> reads back. PNG is lossless, so the pixels read back are
 /// the dataset's exactly. File names are the zero-padded dataset index, so
-/// <see cref="ImageFolderOrder.FileName"/> reads the images back in the dataset's order.
+/// <see cref="ImageFolderOrder.FileName"/> reads the images back in the dataset's order. Only classes
+/// that have images get a folder; a reader sees those classes, in ordinal order of their names, so
+/// labels read back equal the dataset's where its class names are in that order and all present
+/// (as CIFAR-10's are).
 /// </summary>
 public static class ImageFolderWriter
 {
@@ -44,11 +47,6 @@ public static class ImageFolderWriter
             throw new IOException($"Folder {full} is not empty; write the images into a new or empty folder.");
         }
 
-        foreach (var name in data.ClassNames)
-        {
-            Directory.CreateDirectory(Path.Combine(full, name));
-        }
-
         var count = data.Count;
         var digits = Math.Max(5, (count - 1).ToString(CultureInfo.InvariantCulture).Length);
         var height = (int)data.Images.shape[2];
@@ -65,7 +63,10 @@ public static class ImageFolderWriter
                 chw = row.contiguous().bytes.ToArray();
             }
 
-            var file = Path.Combine(full, data.ClassNames[(int)labels[i]], i.ToString("D" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) + ".png");
+            // Only classes with images get a folder: the reader refuses empty class folders, as torchvision does.
+            var classFolder = Path.Combine(full, data.ClassNames[(int)labels[i]]);
+            Directory.CreateDirectory(classFolder);
+            var file = Path.Combine(classFolder, i.ToString("D" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) + ".png");
             var png = EncodePng(chw, width, height);
             AtomicFile.Write(file, stream => stream.Write(png));
             var done = Interlocked.Increment(ref written);
