@@ -29,6 +29,8 @@ var report = options.Mode switch
     "scaling" => ScalingBenchmark.Run(options),
     "ideas" => IdeasBenchmark.Run(options),
     "stability" => StabilityBenchmark.Run(options),
+    "streaming" => StreamingBenchmark.Run(options),
+    "png-folder" => StreamingBenchmark.WritePngFolder(options),
     _ => MicroRunner.Run(options),
 };
 
@@ -39,6 +41,7 @@ Console.WriteLine(options.Mode switch
     "scaling" => ScalingBenchmark.Markdown(report),
     "ideas" => IdeasBenchmark.Markdown(report),
     "stability" => StabilityBenchmark.Markdown(report),
+    "streaming" or "png-folder" => StreamingBenchmark.Markdown(report),
     _ => string.Join(Environment.NewLine, report.Notes),
 });
 
