@@ -30,6 +30,11 @@ if grep -qiE 'id="(TorchSharp-cpu|TorchSharp-cuda|libtorch)' <<<"$nuspec_deps"; 
   echo "check-consumer: Distillation.Core depends on a native backend; it must not" >&2
   exit 1
 fi
+# Image decoding: the managed SkiaSharp only; its native assets are the application's choice too.
+if grep -qi 'id="SkiaSharp.NativeAssets' <<<"$nuspec_deps"; then
+  echo "check-consumer: Distillation.Core depends on SkiaSharp's native assets; it must not" >&2
+  exit 1
+fi
 for file in README.md LICENSE lib/net8.0/Distillation.Core.xml; do
   unzip -l "$feed/Distillation.Core.$version.nupkg" | grep -q " $file\$" || { echo "check-consumer: $file missing from Distillation.Core" >&2; exit 1; }
 done
