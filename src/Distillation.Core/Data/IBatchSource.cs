@@ -4,7 +4,7 @@ namespace Distillation.Data;
 
 /// <summary>
 /// A labelled image set read in batches: resident in memory (<see cref="ImageDataset"/>) or
-/// decoded from disk as it is read. Training and evaluation
+/// decoded from disk as it is read (<see cref="StreamingImageFolder"/>). Training and evaluation
 /// take their batches through this, so either kind can feed them.
 /// </summary>
 public interface IBatchSource

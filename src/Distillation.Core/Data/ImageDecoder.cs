@@ -14,6 +14,9 @@ internal static class ImageDecoder
     /// <summary>The extensions read, lower case with the dot.</summary>
     public static IReadOnlySet<string> Extensions { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".webp" };
 
+    /// <summary>The most pixels a source image may have (2²⁸, 1 GiB decoded): a guard against corrupt or hostile headers.</summary>
+    public const long MaxPixels = 1L << 28;
+
     /// <summary>Bytes of one decoded image.</summary>
     public static int BytesPerImage(int size) => checked(3 * size * size);
 
@@ -26,7 +29,7 @@ internal static class ImageDecoder
         {
             encoded = File.ReadAllBytes(path);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new InvalidDataException($"Image {path} could not be read: {e.Message}", e);
         }
@@ -43,6 +46,11 @@ internal static class ImageDecoder
         if (width < 1 || height < 1)
         {
             throw new InvalidDataException($"Image {path} has no pixels ({width}×{height}).");
+        }
+
+        if ((long)width * height > MaxPixels)
+        {
+            throw new InvalidDataException($"Image {path} is {width}×{height}, over the {MaxPixels:N0} pixels an image may have here.");
         }
 
         // Unpremultiplied RGBA with no colour space: the stored colours, converted from whatever the file holds.

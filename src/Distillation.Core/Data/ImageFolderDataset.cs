@@ -47,7 +47,7 @@ public static partial class ImageFolderDataset
     /// <summary>Loads every image of <c>root/&lt;class&gt;/&lt;image&gt;</c>.</summary>
     /// <param name="root">The folder whose sub-folders are the classes.</param>
     /// <param name="options">Size, resizing, order, normalization, budget; defaults when null.</param>
-    /// <param name="progress">Receives the count of decoded images about every 1 %; none when null.</param>
+    /// <param name="progress">Receives the count of decoded images about every 1 %, from the decoding threads; none when null.</param>
     /// <param name="logger">Receives a warning per skipped file (<see cref="ImageFolderOptions.SkipUnreadable"/>); none when null.</param>
     /// <param name="cancellationToken">Stops the decoding.</param>
     /// <returns>The dataset, owning its tensors.</returns>

@@ -36,7 +36,7 @@ public sealed class ImageFolderOptions
     /// <summary>Default <see cref="MemoryBudgetBytes"/>: 4 GiB.</summary>
     public const long DefaultMemoryBudgetBytes = 4L << 30;
 
-    /// <summary>The height and width of every image after resizing, in pixels. Default: 32 (CIFAR-10's).</summary>
+    /// <summary>The height and width of every image after resizing, in pixels, from 1 to 8192. Default: 32 (CIFAR-10's).</summary>
     public int ImageSize { get; set; } = 32;
 
     /// <summary>How images are brought to <see cref="ImageSize"/>. Default: <see cref="ImageResizeMode.ShorterSideThenCenterCrop"/>.</summary>
