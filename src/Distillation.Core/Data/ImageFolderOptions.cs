@@ -23,7 +23,8 @@ public enum ImageFolderOrder
     ClassThenFileName,
 
     /// <summary>
-    /// By file name (ordinal) across all classes, ties broken by class. Where file names encode an
+    /// By file name (ordinal; the path within the class folder where images sit in sub-folders)
+    /// across all classes, ties broken by class. Where file names encode an
     /// original order (zero-padded indices, as <see cref="ImageFolderWriter"/> writes them), this
     /// restores it, so a folder written from a dataset reads back in the dataset's order.
     /// </summary>
