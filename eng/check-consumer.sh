@@ -40,6 +40,11 @@ if grep -qiE 'id="(Microsoft\.ML\.OnnxRuntime|TorchSharp-cpu|TorchSharp-cuda|lib
 fi
 onnx_listing="$(unzip -l "$feed/Distillation.Onnx.$version.nupkg")"
 grep -q " lib/net8.0/Distillation.Onnx.xml\$" <<<"$onnx_listing" || { echo "check-consumer: lib/net8.0/Distillation.Onnx.xml missing from Distillation.Onnx:" >&2; echo "$onnx_listing" >&2; exit 1; }
+# Image decoding: the managed SkiaSharp only; its native assets are the application's choice too.
+if grep -qi 'id="SkiaSharp.NativeAssets' <<<"$nuspec_deps"; then
+  echo "check-consumer: Distillation.Core depends on SkiaSharp's native assets; it must not" >&2
+  exit 1
+fi
 for file in README.md LICENSE lib/net8.0/Distillation.Core.xml; do
   # grep -q would stop reading early and, under pipefail, fail the pipeline with unzip's SIGPIPE.
   unzip -l "$feed/Distillation.Core.$version.nupkg" | grep " $file\$" >/dev/null || { echo "check-consumer: $file missing from Distillation.Core" >&2; exit 1; }

@@ -47,6 +47,15 @@ internal sealed class BenchOptions
     /// <summary>Stability mode: a memory sample every this many batches.</summary>
     public int SampleEvery { get; init; } = 50;
 
+    /// <summary>Streaming mode: the PNG folder (written from CIFAR-10 when missing); png-folder mode: where to write.</summary>
+    public string? Folder { get; init; }
+
+    /// <summary>Streaming mode: training images written to the PNG folder.</summary>
+    public int Images { get; init; } = 10240;
+
+    /// <summary>Streaming mode: the height and width images are decoded to.</summary>
+    public int ImageSize { get; init; } = 32;
+
     /// <summary>Arguments BenchmarkDotNet receives in micro mode (after <c>--</c>).</summary>
     public IReadOnlyList<string> Rest { get; init; } = [];
 
@@ -72,7 +81,7 @@ internal sealed class BenchOptions
         }
 
         var mode = args[0];
-        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "stability" or "onnx-latency"))
+        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "stability" or "onnx-latency" or "streaming" or "png-folder"))
         {
             throw new UsageException($"Unknown mode '{mode}'.");
         }
@@ -141,6 +150,9 @@ internal sealed class BenchOptions
             StudentEvalImages = Int("student-eval-images", quick ? 1024 : 10000),
             Epochs = Int("epochs", stability && quick ? 2 : 3),
             SampleEvery = Int("sample-every", quick ? 1 : 50),
+            Folder = values.Remove("folder", out var folder) ? folder : null,
+            Images = Int("images", quick ? 1024 : 10240),
+            ImageSize = Int("image-size", 32),
             Rest = rest,
         };
 
@@ -166,6 +178,10 @@ internal sealed class BenchOptions
                       loss) for several epochs; resident memory and live tensors every N steps
           onnx-latency  the student's inference latency, TorchSharp (eval, no_grad) against ONNX
                       Runtime on the exported file, batch 1 and 256, cases alternating
+          streaming   image folders: images/s of one pass of GetBatch, streamed (prefetch 2, none)
+                      against resident, and the resident load, on PNGs written from CIFAR-10
+          png-folder  writes CIFAR-10 as --folder DIR/train/<class>/<index>.png and DIR/test/…
+                      (file names keep the binary files' order)
           micro       BenchmarkDotNet: KL loss forward+backward, batch slicing+normalization,
                       augmentation (arguments after -- go to BenchmarkDotNet)
 
@@ -183,6 +199,10 @@ internal sealed class BenchOptions
                              initialised without it
           --epochs N         stability: epochs of the long run (default 3)
           --sample-every N   stability: a memory sample every N batches (default 50)
+          --folder DIR       streaming: the PNG folder (written from CIFAR-10 when missing; default
+                             a temporary folder); png-folder: where to write
+          --images N         streaming: training images written to the folder (default 10240)
+          --image-size N     streaming: the size images are decoded to (default 32)
           --quick            small slices and one round: a smoke test, not a measurement
           --teacher-images N, --student-images N, --distill-images N,
           --teacher-eval-images N, --student-eval-images N   images per run of each case

@@ -30,6 +30,8 @@ var report = options.Mode switch
     "ideas" => IdeasBenchmark.Run(options),
     "stability" => StabilityBenchmark.Run(options),
     "onnx-latency" => OnnxLatencyBenchmark.Run(options),
+    "streaming" => StreamingBenchmark.Run(options),
+    "png-folder" => StreamingBenchmark.WritePngFolder(options),
     _ => MicroRunner.Run(options),
 };
 
@@ -41,6 +43,7 @@ Console.WriteLine(options.Mode switch
     "ideas" => IdeasBenchmark.Markdown(report),
     "stability" => StabilityBenchmark.Markdown(report),
     "onnx-latency" => OnnxLatencyBenchmark.Markdown(report),
+    "streaming" or "png-folder" => StreamingBenchmark.Markdown(report),
     _ => string.Join(Environment.NewLine, report.Notes),
 });
 

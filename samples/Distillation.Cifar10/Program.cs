@@ -6,6 +6,16 @@ using Distillation.Cifar10;
 
 // The notebook as one command: CIFAR-10, the teacher, the student baseline, the distilled student.
 var data = new Option<string>("--data") { Description = "Folder holding cifar-10-batches-bin/ (created there by the download).", DefaultValueFactory = _ => "./data" };
+var dataFolder = new Option<string?>("--data-folder")
+{
+    Description = "Train on your own images instead of CIFAR-10: a folder <root>/<class>/<image> (jpg, jpeg, png, bmp, webp), or <root>/train/… and <root>/test/…; " +
+        "without those, 20 % of each class (drawn with --seed) is the test set. Images are resized to 32×32 (shorter side, then centre crop), the size the sample's models take.",
+};
+var folderOrder = new Option<string>("--folder-order")
+{
+    Description = "Order of --data-folder's images: class (class by class, then by file name: torchvision's) or name (by file name across classes: the binary files' order for a folder written by distill-bench png-folder).",
+    DefaultValueFactory = _ => "class",
+};
 var noDownload = new Option<bool>("--no-download") { Description = "Fail instead of downloading CIFAR-10 when it is missing." };
 var downloadSource = new Option<string?>("--download-source") { Description = "Mirror URL or local path of cifar-10-binary.tar.gz (default: the official URL)." };
 var epochs = new Option<int>("--epochs") { Description = "Epochs of each training run.", DefaultValueFactory = _ => 10 };
@@ -52,7 +62,7 @@ var seeds = new Option<string?>("--seeds")
 
 var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation for .NET: trains the teacher, the student baseline and the distilled student, then prints the results table.")
 {
-    data, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
+    data, dataFolder, folderOrder, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
     seed, threads, device, trainLimit, testLimit, teacher, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, noSpeed, noCharts,
     resume, validation, patience, noTeacherCache, exportOnnx,
@@ -61,6 +71,8 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
 root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
 {
     DataRoot = parse.GetValue(data)!,
+    DataFolder = parse.GetValue(dataFolder),
+    FolderOrder = parse.GetValue(folderOrder)!.ToLowerInvariant(),
     Download = !parse.GetValue(noDownload),
     DownloadSource = parse.GetValue(downloadSource),
     Epochs = parse.GetValue(epochs),
@@ -102,7 +114,7 @@ var error = parsed.Errors.Count > 0
     : FirstRangeError(
         Positive(epochs), Positive(batchSize), PositiveOrNull(threads), PositiveOrNull(trainLimit), PositiveOrNull(testLimit),
         Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), AtLeast(weightDecay, 0), SeedsError(),
-        OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
+        OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(folderOrder, "class", "name"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience),
         parsed.GetValue(patience) is not null && parsed.GetValue(validation) is null ? "--patience needs --validation: early stopping on the test set would tune on it." : null,
         MethodSpec.Check(parsed.GetValue(method) ?? "", parsed.GetValue(hardWeight), parsed.GetValue(softWeight)));

@@ -40,6 +40,9 @@ internal sealed class SampleRunner(SampleSettings settings)
     private readonly List<string> finishedRuns = [];
     private (string Name, CheckpointOptions? Checkpoints, TrainingPhase Phase)? currentRun;
 
+    /// <summary>Classes of the data: CIFAR-10's ten, or the class folders of --data-folder.</summary>
+    private int classCount = Cifar10Dataset.DefaultClassNames.Count;
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         try
@@ -72,7 +75,7 @@ internal sealed class SampleRunner(SampleSettings settings)
             Console.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)} Here: choose another --output, or leave out --resume to train afresh.");
             return 1;
         }
-        catch (Exception e) when (e is TorchNativeLoadException or DatasetNotFoundException or DatasetFormatException or DownloadException
+        catch (Exception e) when (e is TorchNativeLoadException or DatasetNotFoundException or DatasetFormatException or DownloadException or MemoryBudgetExceededException
             or DeviceNotAvailableException or IOException or InvalidDataException or FormatException
             or ArgumentException or TrainingDivergedException or UnauthorizedAccessException)
         {
@@ -182,10 +185,10 @@ internal sealed class SampleRunner(SampleSettings settings)
         // Fail on an unavailable device before minutes of loading and training.
         DeviceSelector.Resolve(deviceOptions);
 
-        var folder = await EnsureDataAsync(loggerFactory, cancellationToken).ConfigureAwait(false);
-        var dataLogger = loggerFactory.CreateLogger("Distillation.Data");
-        using var fullTrain = Cifar10Dataset.Load(folder, Cifar10Split.Train, logger: dataLogger);
-        using var fullTest = Cifar10Dataset.Load(folder, Cifar10Split.Test, logger: dataLogger);
+        var (folder, loadedTrain, loadedTest) = await LoadDataAsync(loggerFactory, cancellationToken).ConfigureAwait(false);
+        using var fullTrain = loadedTrain;
+        using var fullTest = loadedTest;
+        classCount = fullTrain.ClassNames.Count;
         using var train = settings.TrainLimit is { } trainLimit ? fullTrain.Sample(trainLimit, settings.Seed) : null;
         using var test = settings.TestLimit is { } testLimit ? fullTest.Take(testLimit) : null;
         var trainCount = (train ?? fullTrain).Count;
@@ -201,14 +204,14 @@ internal sealed class SampleRunner(SampleSettings settings)
         using var disposeCarved = carved;
         using var disposeValidation = validation;
         var data = new Splits(folder, carved ?? train ?? fullTrain, test ?? fullTest, validation);
-        Console.WriteLine($"CIFAR-10 from {folder}: {data.Train.Count:N0} training, {data.Validation?.Count ?? 0:N0} validation and {data.Test.Count:N0} test images.");
+        Console.WriteLine($"{(settings.DataFolder is null ? "CIFAR-10" : "Images")} from {folder}: {data.Train.Count:N0} training, {data.Validation?.Count ?? 0:N0} validation and {data.Test.Count:N0} test images.");
         console.EvaluationSet = data.Validation is null ? "test" : "validation";
 
         // As the notebook: each model is created right after torch.manual_seed(seed).
         manual_seed(settings.Seed);
-        using var teacher = new TeacherNet();
+        using var teacher = new TeacherNet(classCount);
         manual_seed(settings.Seed);
-        using var student = new StudentNet();
+        using var student = new StudentNet(classCount);
         var trainerLogger = loggerFactory.CreateLogger<Trainer<TeacherNet, StudentNet>>();
         var trainer = new Trainer<TeacherNet, StudentNet>(teacher, student, trainerOptions, trainerLogger);
         Console.WriteLine($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
@@ -223,6 +226,37 @@ internal sealed class SampleRunner(SampleSettings settings)
         else
         {
             RunNotebook(trainer, loss, data, teacherRun, cancellationToken);
+        }
+    }
+
+    /// <summary>CIFAR-10's binary files, or with --data-folder the user's images at 32×32 (the sample's models take that size).</summary>
+    private async Task<(string Folder, ImageDataset Train, ImageDataset Test)> LoadDataAsync(ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        var dataLogger = loggerFactory.CreateLogger("Distillation.Data");
+        if (settings.DataFolder is { } own)
+        {
+            var folderOptions = new ImageFolderOptions
+            {
+                ImageSize = 32,
+                Order = settings.FolderOrder == "name" ? ImageFolderOrder.FileName : ImageFolderOrder.ClassThenFileName,
+                SplitSeed = settings.Seed,
+            };
+            var full = Path.GetFullPath(own);
+            Console.WriteLine($"Decoding the images of {full} to 32×32 …");
+            var (ownTrain, ownTest) = ImageFolderDataset.LoadSplits(full, folderOptions, logger: dataLogger, cancellationToken: cancellationToken);
+            return (full, ownTrain, ownTest);
+        }
+
+        var folder = await EnsureDataAsync(loggerFactory, cancellationToken).ConfigureAwait(false);
+        var train = Cifar10Dataset.Load(folder, Cifar10Split.Train, logger: dataLogger);
+        try
+        {
+            return (folder, train, Cifar10Dataset.Load(folder, Cifar10Split.Test, logger: dataLogger));
+        }
+        catch
+        {
+            train.Dispose();
+            throw;
         }
     }
 
@@ -477,15 +511,15 @@ internal sealed class SampleRunner(SampleSettings settings)
     private static string WorstClass(DetailedEvaluation evaluation) =>
         evaluation.PerClass.Where(c => c.Images > 0).OrderBy(c => c.Accuracy).Select(c => string.Create(Invariant, $"{c.Name} {c.Accuracy:P1}")).FirstOrDefault() ?? "-";
 
-    private static StudentNet FreshStudent(long seed)
+    private StudentNet FreshStudent(long seed)
     {
         manual_seed(seed);
-        return new StudentNet();
+        return new StudentNet(classCount);
     }
 
-    private static StudentNet CopyOf(StudentNet trained)
+    private StudentNet CopyOf(StudentNet trained)
     {
-        var copy = new StudentNet();
+        var copy = new StudentNet(classCount);
         copy.load_state_dict(trained.state_dict());
         return copy;
     }

@@ -6,6 +6,12 @@ namespace Distillation.Cifar10;
 internal sealed record SampleSettings
 {
     public required string DataRoot { get; init; }
+
+    /// <summary>A folder of the user's images (root/&lt;class&gt;/&lt;image&gt;, or train/ and test/) used instead of CIFAR-10; null for CIFAR-10.</summary>
+    public string? DataFolder { get; init; }
+
+    /// <summary>The order of <see cref="DataFolder"/>: "class" (torchvision's) or "name" (file names across classes).</summary>
+    public string FolderOrder { get; init; } = "class";
     public required bool Download { get; init; }
     public string? DownloadSource { get; init; }
     public required int Epochs { get; init; }

@@ -36,3 +36,24 @@ public sealed class DatasetFormatException : IOException
     /// <summary>The zero-based record at fault, or null where the fault is not in one record.</summary>
     public long? RecordIndex { get; }
 }
+
+/// <summary>A dataset would take more memory than its budget allows. Nothing was loaded; the message gives the size and the ways out.</summary>
+public sealed class MemoryBudgetExceededException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="requiredBytes">The bytes the dataset would take.</param>
+    /// <param name="budgetBytes">The budget.</param>
+    /// <param name="message">The size, the budget and the ways out.</param>
+    public MemoryBudgetExceededException(long requiredBytes, long budgetBytes, string message)
+        : base(message)
+    {
+        RequiredBytes = requiredBytes;
+        BudgetBytes = budgetBytes;
+    }
+
+    /// <summary>The bytes the dataset would take.</summary>
+    public long RequiredBytes { get; }
+
+    /// <summary>The budget it was over.</summary>
+    public long BudgetBytes { get; }
+}

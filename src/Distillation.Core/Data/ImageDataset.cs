@@ -9,10 +9,9 @@ namespace Distillation.Data;
 /// label tensor [N]. Batches are sliced from it (no per-item collation) and normalized on the fly.
 /// The dataset owns both tensors and disposes them.
 /// </summary>
-public sealed class ImageDataset : IDisposable
+public sealed class ImageDataset : IBatchSource, IDisposable
 {
-    private readonly Dictionary<string, (Tensor Scale, Tensor Shift)> normalizationByDevice = [];
-    private readonly object normalizationLock = new();
+    private readonly BatchNormalizer normalizer;
     private bool disposed;
 
     /// <summary>Creates a dataset over existing tensors, taking ownership of them.</summary>
@@ -63,6 +62,7 @@ public sealed class ImageDataset : IDisposable
         Labels = labels.DetachFromDisposeScope();
         ClassNames = classNames.ToArray();
         Normalization = normalization;
+        normalizer = new BatchNormalizer(normalization);
     }
 
     /// <summary>The images, uint8 [N, C, H, W], resident on the CPU.</summary>
@@ -145,12 +145,13 @@ public sealed class ImageDataset : IDisposable
     /// <param name="batchSize">Images per batch; must be positive.</param>
     /// <param name="shuffle">The generator of the permutation; null keeps the stored order.</param>
     /// <returns>The plan; dispose it after the pass.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is less than 1.</exception>
+    /// <exception cref="ObjectDisposedException">The dataset has been disposed.</exception>
     public BatchPlan PlanBatches(int batchSize, Generator? shuffle = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ObjectDisposedException.ThrowIf(disposed, this);
-        var order = shuffle is null ? null : randperm(Count, generator: shuffle).DetachFromDisposeScope();
-        return new BatchPlan(this, batchSize, order);
+        return new ResidentBatchPlan(this, batchSize, shuffle);
     }
 
     /// <summary>Slices, moves and normalizes one batch; the tensors join the caller's dispose scope.</summary>
@@ -170,32 +171,7 @@ public sealed class ImageDataset : IDisposable
             labels = Labels.index_select(0, indices);
         }
 
-        // Move as uint8 (a quarter of the bytes), then scale and shift on the device:
-        // x / 255 − mean) / std  ==  x · (1 / (255·std)) − mean / std.
-        using var onDevice = images.to(device);
-        var (scale, shift) = NormalizationOn(device);
-        var normalized = onDevice.to_type(ScalarType.Float32).mul_(scale).sub_(shift);
-        return new Batch(normalized, labels.to(device));
-    }
-
-    private (Tensor Scale, Tensor Shift) NormalizationOn(Device device)
-    {
-        lock (normalizationLock)
-        {
-            var key = device.ToString();
-            if (!normalizationByDevice.TryGetValue(key, out var constants))
-            {
-                var channels = Normalization.Mean.Count;
-                var scale = Normalization.Std.Select(s => 1f / (255f * s)).ToArray();
-                var shift = Normalization.Mean.Zip(Normalization.Std, (m, s) => m / s).ToArray();
-                constants = (
-                    tensor(scale, [1, channels, 1, 1]).to(device).DetachFromDisposeScope(),
-                    tensor(shift, [1, channels, 1, 1]).to(device).DetachFromDisposeScope());
-                normalizationByDevice[key] = constants;
-            }
-
-            return constants;
-        }
+        return normalizer.Normalize(images, labels, device);
     }
 
     /// <inheritdoc />
@@ -209,11 +185,7 @@ public sealed class ImageDataset : IDisposable
         disposed = true;
         Images.Dispose();
         Labels.Dispose();
-        foreach (var (scale, shift) in normalizationByDevice.Values)
-        {
-            scale.Dispose();
-            shift.Dispose();
-        }
+        normalizer.Dispose();
     }
 }
 
@@ -227,21 +199,32 @@ public readonly record struct Batch(Tensor Images, Tensor Labels)
 }
 
 /// <summary>
-/// The order of one pass over an <see cref="ImageDataset"/>: fixed at creation, so batch
+/// The order of one pass over an <see cref="IBatchSource"/>: fixed at creation, so batch
 /// <c>i</c> is the same whenever it is asked for. Call <see cref="GetBatch"/> inside the step's
-/// dispose scope.
+/// dispose scope. The plan owns the permutation and the batch arithmetic; a source supplies how
+/// the images of a batch are read (<see cref="ReadBatch"/>).
 /// </summary>
-public sealed class BatchPlan : IDisposable
+public abstract class BatchPlan : IDisposable
 {
-    private readonly ImageDataset dataset;
     private readonly Tensor? order;
+    private bool disposed;
 
-    internal BatchPlan(ImageDataset dataset, int batchSize, Tensor? order)
+    /// <summary>Plans a pass over <paramref name="imageCount"/> images.</summary>
+    /// <param name="imageCount">Images in the source; not negative.</param>
+    /// <param name="batchSize">Images per batch; must be positive.</param>
+    /// <param name="shuffle">
+    /// The generator of the permutation (<c>randperm(imageCount)</c>, one draw); null keeps the
+    /// stored order. Every plan draws it the same way, so sources agree for the same generator state.
+    /// </param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="imageCount"/> is negative or <paramref name="batchSize"/> is less than 1.</exception>
+    protected BatchPlan(int imageCount, int batchSize, Generator? shuffle)
     {
-        this.dataset = dataset;
-        this.order = order;
+        ArgumentOutOfRangeException.ThrowIfNegative(imageCount);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        order = shuffle is null ? null : randperm(imageCount, generator: shuffle).DetachFromDisposeScope();
+        ImageCount = imageCount;
         BatchSize = batchSize;
-        BatchCount = (dataset.Count + batchSize - 1) / batchSize;
+        BatchCount = (imageCount + batchSize - 1) / batchSize;
     }
 
     /// <summary>Images per full batch.</summary>
@@ -251,33 +234,89 @@ public sealed class BatchPlan : IDisposable
     public int BatchCount { get; }
 
     /// <summary>Images in the pass.</summary>
-    public int ImageCount => dataset.Count;
+    public int ImageCount { get; }
 
-    /// <summary>Slices batch <paramref name="index"/>, moves it to <paramref name="device"/> and normalizes it.</summary>
+    /// <summary>The permutation of the pass, int64 [<see cref="ImageCount"/>] on the CPU, or null when the plan keeps the stored order.</summary>
+    protected Tensor? Order => order;
+
+    /// <summary>Reads batch <paramref name="index"/>, moves it to <paramref name="device"/> and normalizes it.</summary>
     /// <param name="index">The batch index, in [0, <see cref="BatchCount"/>).</param>
     /// <param name="device">The device the batch goes to; the CPU when null.</param>
     /// <returns>The batch, whose tensors join the current dispose scope.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside [0, <see cref="BatchCount"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The plan or its source has been disposed.</exception>
     public Batch GetBatch(int index, Device? device = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, BatchCount);
+        ObjectDisposedException.ThrowIf(disposed, this);
         long start = (long)index * BatchSize;
-        var length = Math.Min(BatchSize, dataset.Count - start);
-        return dataset.Slice(start, length, order, device ?? CPU);
+        var length = Math.Min(BatchSize, ImageCount - start);
+        return ReadBatch(index, start, length, device ?? CPU);
     }
 
-    /// <summary>The dataset indices of the images in batch <paramref name="index"/>, int64 on the CPU; they join the caller's dispose scope.</summary>
+    /// <summary>The source indices of the images in batch <paramref name="index"/>, int64 on the CPU; they join the caller's dispose scope.</summary>
     /// <param name="index">The batch, from 0 to <see cref="BatchCount"/> − 1.</param>
     /// <returns>The indices, in the batch's order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside [0, <see cref="BatchCount"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The plan has been disposed.</exception>
     public Tensor GetIndices(int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, BatchCount);
+        ObjectDisposedException.ThrowIf(disposed, this);
         long start = (long)index * BatchSize;
-        var length = Math.Min(BatchSize, dataset.Count - start);
+        var length = Math.Min(BatchSize, ImageCount - start);
         return order is null ? arange(start, start + length, dtype: ScalarType.Int64) : order.narrow(0, start, length);
     }
 
+    /// <summary>
+    /// Reads the images of one batch: positions [<paramref name="start"/>, <paramref name="start"/> +
+    /// <paramref name="length"/>) of the pass, which are the source indices <see cref="GetIndices"/>
+    /// gives for <paramref name="index"/>. The result's tensors join the caller's dispose scope.
+    /// </summary>
+    /// <param name="index">The batch index, already checked.</param>
+    /// <param name="start">The batch's first position in the pass.</param>
+    /// <param name="length">Images in the batch.</param>
+    /// <param name="device">The target device.</param>
+    /// <returns>The normalized batch on <paramref name="device"/>.</returns>
+    protected abstract Batch ReadBatch(int index, long start, long length, Device device);
+
+    /// <summary>Releases the permutation; subclasses release what they hold and call the base.</summary>
+    /// <param name="disposing">True from <see cref="Dispose()"/>.</param>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposed)
+        {
+            return;
+        }
+
+        disposed = true;
+        if (disposing)
+        {
+            order?.Dispose();
+        }
+    }
+
     /// <inheritdoc />
-    public void Dispose() => order?.Dispose();
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>A pass over an <see cref="ImageDataset"/>: batches are slices of its resident tensor.</summary>
+internal sealed class ResidentBatchPlan : BatchPlan
+{
+    private readonly ImageDataset dataset;
+
+    internal ResidentBatchPlan(ImageDataset dataset, int batchSize, Generator? shuffle)
+        : base(dataset.Count, batchSize, shuffle)
+    {
+        this.dataset = dataset;
+    }
+
+    protected override Batch ReadBatch(int index, long start, long length, Device device) =>
+        dataset.Slice(start, length, Order, device);
 }

@@ -88,6 +88,34 @@ public sealed class ImageDatasetTests : IDisposable
     }
 
     [Fact]
+    public void A_plan_drawn_through_the_source_interface_shuffles_as_a_bare_randperm_of_the_same_generator_state()
+    {
+        using var data = Numbered(40, classes: 40);
+        using var planGenerator = new Generator(11);
+        using var referenceGenerator = new Generator(11);
+        static BatchPlan Plan(IBatchSource source, Generator generator) => source.PlanBatches(16, generator);
+
+        using var plan = Plan(data, planGenerator);
+        var expected = randperm(40, generator: referenceGenerator).data<long>().ToArray();
+
+        var visited = Enumerable.Range(0, plan.BatchCount).SelectMany(i => plan.GetIndices(i).data<long>().ToArray()).ToArray();
+        visited.Should().Equal(expected, "every source draws one randperm(Count) from the generator, so sources agree");
+        plan.GetBatch(2).Labels.data<long>().ToArray().Should().Equal(expected.Skip(32));
+    }
+
+    [Fact]
+    public void A_disposed_plan_refuses_batches()
+    {
+        using var data = Numbered(10);
+        var plan = data.PlanBatches(4);
+        plan.Dispose();
+
+        var act = () => plan.GetBatch(0);
+
+        act.Should().Throw<ObjectDisposedException>();
+    }
+
+    [Fact]
     public void Take_keeps_the_first_images()
     {
         using var data = Numbered(20);

@@ -1,0 +1,33 @@
+using static TorchSharp.torch;
+
+namespace Distillation.Data;
+
+/// <summary>
+/// A labelled image set read in batches: resident in memory (<see cref="ImageDataset"/>) or
+/// decoded from disk as it is read (<see cref="StreamingImageFolder"/>). Training and evaluation
+/// take their batches through this, so either kind can feed them.
+/// </summary>
+public interface IBatchSource
+{
+    /// <summary>The number of images.</summary>
+    int Count { get; }
+
+    /// <summary>The class names, indexed by label.</summary>
+    IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>The normalization applied to every batch.</summary>
+    ImageNormalization Normalization { get; }
+
+    /// <summary>
+    /// Plans one pass over the images in batches of <paramref name="batchSize"/> (the last one
+    /// partial), in stored order, or shuffled through a permutation drawn from
+    /// <paramref name="shuffle"/>. For the same generator state every source draws the same
+    /// permutation, so a resident and a streamed copy of one set give the same batches.
+    /// </summary>
+    /// <param name="batchSize">Images per batch; must be positive.</param>
+    /// <param name="shuffle">The generator of the permutation; null keeps the stored order.</param>
+    /// <returns>The plan; dispose it after the pass.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is less than 1.</exception>
+    /// <exception cref="ObjectDisposedException">The source has been disposed.</exception>
+    BatchPlan PlanBatches(int batchSize, Generator? shuffle = null);
+}

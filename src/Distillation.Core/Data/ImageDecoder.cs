@@ -1,0 +1,139 @@
+using SkiaSharp;
+
+namespace Distillation.Data;
+
+/// <summary>
+/// Decodes one image file into 3 × size × size RGB bytes, channel-major (the layout of one
+/// <see cref="ImageDataset"/> row). Every source becomes RGB the way PIL's <c>convert("RGB")</c>
+/// does it: grayscale is replicated, palettes are expanded, CMYK is converted, 16-bit samples are
+/// reduced to 8, and alpha is dropped (the stored colour is kept, not composited over a background).
+/// No colour profile is applied and the EXIF orientation is ignored, as torchvision's loader does.
+/// </summary>
+internal static class ImageDecoder
+{
+    /// <summary>The extensions read, lower case with the dot.</summary>
+    public static IReadOnlySet<string> Extensions { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".webp" };
+
+    /// <summary>The most pixels a source image may have (2²⁸, 1 GiB decoded): a guard against corrupt or hostile headers.</summary>
+    public const long MaxPixels = 1L << 28;
+
+    /// <summary>Bytes of one decoded image.</summary>
+    public static int BytesPerImage(int size) => checked(3 * size * size);
+
+    /// <summary>Decodes <paramref name="path"/> into <paramref name="chw"/> (3·size² bytes).</summary>
+    /// <exception cref="InvalidDataException">The file is not a readable image, or is truncated; the message names it.</exception>
+    public static void Decode(string path, int size, ImageResizeMode mode, Span<byte> chw)
+    {
+        byte[] encoded;
+        try
+        {
+            encoded = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"Image {path} could not be read: {e.Message}", e);
+        }
+
+        using var stream = new MemoryStream(encoded, writable: false);
+        using var codec = SKCodec.Create(stream, out var createResult);
+        if (codec is null)
+        {
+            throw new InvalidDataException($"Image {path} could not be decoded: not a readable JPEG, PNG, BMP or WebP file ({createResult}).");
+        }
+
+        var width = codec.Info.Width;
+        var height = codec.Info.Height;
+        if (width < 1 || height < 1)
+        {
+            throw new InvalidDataException($"Image {path} has no pixels ({width}×{height}).");
+        }
+
+        if ((long)width * height > MaxPixels)
+        {
+            throw new InvalidDataException($"Image {path} is {width}×{height}, over the {MaxPixels:N0} pixels an image may have here.");
+        }
+
+        // Unpremultiplied RGBA with no colour space: the stored colours, converted from whatever the file holds.
+        var decodedInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var rgba = new byte[checked(width * height * 4)];
+        var result = GetPixels(codec, decodedInfo, rgba);
+        if (result != SKCodecResult.Success)
+        {
+            // IncompleteInput leaves the missing rows blank; a truncated file is an error, never silent zeros.
+            throw new InvalidDataException($"Image {path} could not be decoded: {result}{(result == SKCodecResult.IncompleteInput ? " (the file is truncated)" : string.Empty)}.");
+        }
+
+        var cropSide = Math.Min(width, height);
+        var source = mode == ImageResizeMode.Stretch
+            ? new SKRectI(0, 0, width, height)
+            : SKRectI.Create((width - cropSide) / 2, (height - cropSide) / 2, cropSide, cropSide);
+
+        ReadOnlySpan<byte> output;
+        int outputStride;
+        if (source.Width == size && source.Height == size)
+        {
+            // No resampling needed: copy the pixels exactly (lossless sources stay bit-identical).
+            outputStride = width * 4;
+            output = rgba.AsSpan((((source.Top * width) + source.Left) * 4)..);
+        }
+        else
+        {
+            output = Resample(rgba, width, height, source, size);
+            outputStride = size * 4;
+        }
+
+        var plane = size * size;
+        for (var y = 0; y < size; y++)
+        {
+            var row = output.Slice(y * outputStride, size * 4);
+            for (var x = 0; x < size; x++)
+            {
+                var p = (y * size) + x;
+                chw[p] = row[x * 4];
+                chw[plane + p] = row[(x * 4) + 1];
+                chw[(2 * plane) + p] = row[(x * 4) + 2];
+            }
+        }
+    }
+
+    private static unsafe SKCodecResult GetPixels(SKCodec codec, SKImageInfo info, byte[] target)
+    {
+        fixed (byte* pixels = target)
+        {
+            return codec.GetPixels(info, (IntPtr)pixels);
+        }
+    }
+
+    private static unsafe byte[] Resample(byte[] rgba, int width, int height, SKRectI source, int size)
+    {
+        // Shrinking: trilinear (mipmaps), which averages every source pixel like an antialiased resize.
+        // Enlarging: Mitchell cubic, smooth without ringing.
+        var shrinking = source.Width > size || source.Height > size;
+        var sampling = shrinking
+            ? new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)
+            : new SKSamplingOptions(SKCubicResampler.Mitchell);
+
+        // Declared opaque, the decoded alpha is ignored: transparent pixels keep their stored colour
+        // through the filter (convert("RGB")) instead of fading towards premultiplied black.
+        var sourceInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        var targetInfo = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        var resized = new byte[size * size * 4];
+        fixed (byte* sourcePixels = rgba)
+        fixed (byte* targetPixels = resized)
+        {
+            using var pixmap = new SKPixmap(sourceInfo, (IntPtr)sourcePixels, width * 4);
+            using var image = SKImage.FromPixels(pixmap);
+            using var surface = SKSurface.Create(targetInfo)
+                ?? throw new InvalidOperationException($"SkiaSharp could not create a {size}×{size} surface.");
+            using var paint = new SKPaint { BlendMode = SKBlendMode.Src };
+            surface.Canvas.DrawImage(image, SKRect.Create(source.Left, source.Top, source.Width, source.Height), SKRect.Create(0, 0, size, size), sampling, paint);
+            surface.Canvas.Flush();
+            if (!surface.ReadPixels(targetInfo, (IntPtr)targetPixels, size * 4, 0, 0))
+            {
+                throw new InvalidOperationException("SkiaSharp could not read the resized pixels back.");
+            }
+        }
+
+        return resized;
+    }
+}

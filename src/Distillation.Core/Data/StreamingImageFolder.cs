@@ -1,0 +1,295 @@
+using System.Collections.Concurrent;
+using Distillation.Devices;
+using static TorchSharp.torch;
+
+namespace Distillation.Data;
+
+/// <summary>
+/// An image folder (<c>root/&lt;class&gt;/&lt;image&gt;</c>, as <see cref="ImageFolderDataset"/> reads it)
+/// decoded batch by batch as it is read, for sets larger than memory. Only the file list stays
+/// resident; a plan decodes the next <see cref="ImageFolderOptions.PrefetchBatches"/> batches on
+/// background tasks while the current one is used. Any batch can be asked for in any order
+/// (one out of sequence is decoded on the spot). For the same folder, options and generator state,
+/// every batch equals, bit for bit, the one a resident <see cref="ImageFolderDataset"/> load gives.
+/// Disposing the source stops and waits for its background decoding.
+/// </summary>
+public sealed class StreamingImageFolder : IBatchSource, IDisposable
+{
+    private readonly ImageFolderIndex index;
+    private readonly ImageFolderOptions options;
+    private readonly BatchNormalizer normalizer;
+    private readonly CancellationTokenSource disposal = new();
+    private readonly ConcurrentDictionary<StreamingBatchPlan, byte> openPlans = new();
+    private bool disposed;
+
+    private StreamingImageFolder(ImageFolderIndex index, ImageFolderOptions options)
+    {
+        this.index = index;
+        this.options = options;
+        normalizer = new BatchNormalizer(options.Normalization);
+    }
+
+    /// <summary>Opens <c>root/&lt;class&gt;/&lt;image&gt;</c>: lists the files (nothing is decoded yet).</summary>
+    /// <param name="root">The folder whose sub-folders are the classes.</param>
+    /// <param name="options">Size, resizing, order, normalization, prefetch; defaults when null. Copied: later changes do not apply.</param>
+    /// <returns>The source; dispose it.</returns>
+    /// <exception cref="ArgumentException">The options are invalid, or ask to skip unreadable files (only a resident load can).</exception>
+    /// <exception cref="DatasetNotFoundException">The folder is missing or holds no class folder.</exception>
+    /// <exception cref="DatasetFormatException">A class folder holds no image.</exception>
+    public static StreamingImageFolder Open(string root, ImageFolderOptions? options = null)
+    {
+        options = Checked(options);
+        return new StreamingImageFolder(ImageFolderIndex.Scan(root, options.Order), options);
+    }
+
+    /// <summary>Opens a training and a test set, split as <see cref="ImageFolderDataset.LoadSplits"/> splits them (the same files in the same order).</summary>
+    /// <param name="root">The folder.</param>
+    /// <param name="options">As for <see cref="Open"/>, plus the split; defaults when null.</param>
+    /// <returns>The two sources; dispose both.</returns>
+    /// <exception cref="ArgumentException">The options are invalid, or ask to skip unreadable files.</exception>
+    /// <exception cref="DatasetNotFoundException">A folder is missing or holds no class folder.</exception>
+    /// <exception cref="DatasetFormatException">A class folder holds no image, <c>test/</c> has a class <c>train/</c> lacks, or a split leaves the test set empty.</exception>
+    public static (StreamingImageFolder Train, StreamingImageFolder Test) OpenSplits(string root, ImageFolderOptions? options = null)
+    {
+        options = Checked(options);
+        var (train, test) = ImageFolderIndex.ScanSplits(root, options);
+        return (new StreamingImageFolder(train, options), new StreamingImageFolder(test, options));
+    }
+
+    private static ImageFolderOptions Checked(ImageFolderOptions? options)
+    {
+        options ??= new ImageFolderOptions();
+        options.Validate();
+        if (options.SkipUnreadable)
+        {
+            throw new ArgumentException(
+                "SkipUnreadable is not available when streaming: a file found unreadable in mid-pass cannot be dropped from a plan that has already counted it. " +
+                "Load the folder once with ImageFolderDataset (which names or skips every bad file), or remove the file.", nameof(options));
+        }
+
+        TorchRuntime.EnsureAvailable();
+        return new ImageFolderOptions
+        {
+            ImageSize = options.ImageSize,
+            Resize = options.Resize,
+            Normalization = options.Normalization,
+            Order = options.Order,
+            MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+            PrefetchBatches = options.PrefetchBatches,
+            TestFraction = options.TestFraction,
+            SplitSeed = options.SplitSeed,
+        };
+    }
+
+    /// <inheritdoc />
+    public int Count => index.Count;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> ClassNames => index.ClassNames;
+
+    /// <inheritdoc />
+    public ImageNormalization Normalization => options.Normalization;
+
+    /// <summary>The height and width of every image.</summary>
+    public int ImageSize => options.ImageSize;
+
+    /// <summary>The folder read.</summary>
+    public string Root => index.Root;
+
+    /// <inheritdoc />
+    public BatchPlan PlanBatches(int batchSize, Generator? shuffle = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var plan = new StreamingBatchPlan(this, batchSize, shuffle);
+        openPlans[plan] = 0;
+        return plan;
+    }
+
+    /// <summary>Stops the background decoding of every open plan, waits for it, and releases the plans.</summary>
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+
+        disposed = true;
+        disposal.Cancel();
+        foreach (var plan in openPlans.Keys)
+        {
+            plan.Dispose();
+        }
+
+        normalizer.Dispose();
+        disposal.Dispose();
+    }
+
+    /// <summary>Decodes the images at <paramref name="indices"/> into one uint8 buffer [n, 3, size, size].</summary>
+    /// <exception cref="InvalidDataException">An image cannot be decoded; the first such (in batch order) is named.</exception>
+    internal byte[] DecodeImages(long[] indices, CancellationToken cancellationToken)
+    {
+        var imageBytes = ImageDecoder.BytesPerImage(options.ImageSize);
+        var pixels = new byte[checked(indices.Length * imageBytes)];
+        var failures = new ConcurrentDictionary<int, InvalidDataException>();
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken };
+        Parallel.For(0, indices.Length, parallel, (k, state) =>
+        {
+            try
+            {
+                ImageDecoder.Decode(index.Files[indices[k]], options.ImageSize, options.Resize, pixels.AsSpan(k * imageBytes, imageBytes));
+            }
+            catch (InvalidDataException e)
+            {
+                failures[k] = e;
+                state.Stop();
+            }
+        });
+
+        if (!failures.IsEmpty)
+        {
+            var first = failures.MinBy(pair => pair.Key).Value;
+            throw new InvalidDataException(first.Message, first.InnerException);
+        }
+
+        return pixels;
+    }
+
+    internal long[] LabelsOf(long[] indices) => indices.Select(i => index.Labels[i]).ToArray();
+
+    internal Batch ToBatch(byte[] pixels, long[] labels, Device device)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var images = tensor(pixels, [labels.Length, 3, options.ImageSize, options.ImageSize]);
+        using var labelTensor = tensor(labels, [labels.Length]);
+        return normalizer.Normalize(images, labelTensor, device);
+    }
+
+    internal CancellationToken DisposalToken => disposal.Token;
+
+    internal int PrefetchBatches => options.PrefetchBatches;
+
+    internal void Forget(StreamingBatchPlan plan) => openPlans.TryRemove(plan, out _);
+
+    internal bool IsDisposed => disposed;
+}
+
+/// <summary>A pass over a <see cref="StreamingImageFolder"/>: decodes batches ahead on background tasks.</summary>
+internal sealed class StreamingBatchPlan : BatchPlan
+{
+    private readonly StreamingImageFolder source;
+    private readonly long[]? order;
+    private readonly CancellationTokenSource cancellation;
+    private readonly object gate = new();
+    private readonly Dictionary<int, Task<byte[]>> ahead = [];
+    private readonly List<Task> running = [];
+    private bool closed;
+
+    internal StreamingBatchPlan(StreamingImageFolder source, int batchSize, Generator? shuffle)
+        : base(source.Count, batchSize, shuffle)
+    {
+        this.source = source;
+
+        // A managed copy of the permutation: background tasks read it without touching libtorch.
+        order = Order?.data<long>().ToArray();
+        cancellation = CancellationTokenSource.CreateLinkedTokenSource(source.DisposalToken);
+        lock (gate)
+        {
+            ScheduleAfter(-1);
+        }
+    }
+
+    protected override Batch ReadBatch(int index, long start, long length, Device device)
+    {
+        ObjectDisposedException.ThrowIf(source.IsDisposed, source);
+        var indices = IndicesOf(start, length);
+        Task<byte[]>? prefetched;
+        lock (gate)
+        {
+            ahead.Remove(index, out prefetched);
+            ScheduleAfter(index);
+        }
+
+        var pixels = prefetched is null
+            ? source.DecodeImages(indices, cancellation.Token)
+            : prefetched.GetAwaiter().GetResult();
+        return source.ToBatch(pixels, source.LabelsOf(indices), device);
+    }
+
+    private long[] IndicesOf(long start, long length)
+    {
+        var indices = new long[length];
+        for (var k = 0; k < length; k++)
+        {
+            indices[k] = order is null ? start + k : order[start + k];
+        }
+
+        return indices;
+    }
+
+    /// <summary>Keeps the batches after <paramref name="current"/> (up to the prefetch depth) decoding; drops any others. Called under the gate.</summary>
+    private void ScheduleAfter(int current)
+    {
+        if (closed)
+        {
+            return;
+        }
+
+        var last = Math.Min(BatchCount - 1, current + source.PrefetchBatches);
+        foreach (var stale in ahead.Keys.Where(i => i <= current || i > last).ToArray())
+        {
+            // Out-of-sequence access: the task finishes (its work is bounded) and is forgotten.
+            ahead.Remove(stale);
+        }
+
+        running.RemoveAll(task => task.IsCompleted);
+        for (var next = current + 1; next <= last; next++)
+        {
+            if (!ahead.ContainsKey(next))
+            {
+                long start = (long)next * BatchSize;
+                var indices = IndicesOf(start, Math.Min(BatchSize, ImageCount - start));
+                var token = cancellation.Token;
+                var task = Task.Run(() => source.DecodeImages(indices, token), token);
+                ahead[next] = task;
+                running.Add(task);
+            }
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Task[] outstanding;
+            lock (gate)
+            {
+                if (closed)
+                {
+                    return;
+                }
+
+                closed = true;
+                outstanding = [.. running];
+                ahead.Clear();
+                running.Clear();
+            }
+
+            // Stop the decoding and wait for it, so no work outlives the plan.
+            cancellation.Cancel();
+            try
+            {
+                Task.WaitAll(outstanding);
+            }
+            catch (AggregateException)
+            {
+                // Cancelled or failed prefetches: nobody asked for their batches.
+            }
+
+            cancellation.Dispose();
+            source.Forget(this);
+        }
+
+        base.Dispose(disposing);
+    }
+}
