@@ -17,7 +17,7 @@ public static class Evaluator
     /// <param name="batchSize">Images per forward pass.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>Correct and total counts, and timing.</returns>
-    public static EvaluationResult Evaluate(nn.Module<Tensor, Tensor> model, ImageDataset data, Device device, int batchSize = 256, CancellationToken cancellationToken = default) =>
+    public static EvaluationResult Evaluate(nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, int batchSize = 256, CancellationToken cancellationToken = default) =>
         EvaluateDetailed(model, data, device, batchSize, cancellationToken).ToEvaluationResult();
 
     /// <summary>
@@ -33,13 +33,17 @@ public static class Evaluator
     /// <param name="batchSize">Images per forward pass (does not change the results).</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The counts, the accuracies derived from them, and timing.</returns>
-    /// <exception cref="ArgumentException">The model's output is not [B, number of classes].</exception>
-    public static DetailedEvaluation EvaluateDetailed(nn.Module<Tensor, Tensor> model, ImageDataset data, Device device, int batchSize = 256, CancellationToken cancellationToken = default)
+    /// <exception cref="ArgumentException">The evaluation set is empty, or the model's output is not [B, number of classes].</exception>
+    public static DetailedEvaluation EvaluateDetailed(nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, int batchSize = 256, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (data.Count == 0)
+        {
+            throw new ArgumentException("The evaluation set is empty: an accuracy over no images is undefined.", nameof(data));
+        }
 
         var classes = data.ClassNames.Count;
         var cells = classes * classes;
@@ -114,7 +118,7 @@ public static class Evaluator
     /// <returns>Throughput and mean time per image.</returns>
     /// <exception cref="ArgumentException"><paramref name="data"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
-    public static SpeedMeasurement MeasureSpeed(nn.Module<Tensor, Tensor> model, ImageDataset data, Device device, LatencyOptions? options = null, CancellationToken cancellationToken = default)
+    public static SpeedMeasurement MeasureSpeed(nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, LatencyOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);

@@ -34,7 +34,7 @@ internal sealed class TeacherOutputCache : IDisposable
     public long Bytes => features.Values.Append(Logits).Sum(t => t.NumberOfElements * t.ElementSize);
 
     /// <summary>Runs the teacher over <paramref name="train"/> in eval mode without gradients, keeping its outputs.</summary>
-    public static TeacherOutputCache Build(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, ImageDataset train, Device device, int batchSize, CancellationToken cancellationToken)
+    public static TeacherOutputCache Build(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, IBatchSource train, Device device, int batchSize, CancellationToken cancellationToken)
     {
         var parts = new List<Tensor>();
         var featureParts = new Dictionary<string, List<Tensor>>(StringComparer.Ordinal);
@@ -76,7 +76,7 @@ internal sealed class TeacherOutputCache : IDisposable
     }
 
     /// <summary>The size of a cache for every image of <paramref name="train"/>, from one image's outputs.</summary>
-    public static long EstimateBytes(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, ImageDataset train, Device device)
+    public static long EstimateBytes(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, IBatchSource train, Device device)
     {
         teacher.eval();
         using var noGrad = no_grad();

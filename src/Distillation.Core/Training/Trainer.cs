@@ -98,7 +98,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="progress">Receives batch progress and epoch reports.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
-    public TrainingResult TrainTeacher(ImageDataset train, ImageDataset? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+    public TrainingResult TrainTeacher(IBatchSource train, IBatchSource? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Run(TrainingPhase.Teacher, Teacher, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken);
 
     /// <summary>Trains the student alone with cross-entropy: the baseline that distillation is measured against.</summary>
@@ -107,7 +107,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="progress">Receives batch progress and epoch reports.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
-    public TrainingResult TrainStudent(ImageDataset train, ImageDataset? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+    public TrainingResult TrainStudent(IBatchSource train, IBatchSource? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Run(TrainingPhase.Student, Student, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken);
 
     /// <summary>
@@ -121,7 +121,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="progress">Receives batch progress and epoch reports.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
-    public TrainingResult Distill(ImageDataset train, ImageDataset? evaluation = null, IDistillationLoss? loss = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    public TrainingResult Distill(IBatchSource train, IBatchSource? evaluation = null, IDistillationLoss? loss = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (loss is not null)
         {
@@ -136,14 +136,14 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="data">The labelled images.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The evaluation.</returns>
-    public EvaluationResult EvaluateTeacher(ImageDataset data, CancellationToken cancellationToken = default) =>
+    public EvaluationResult EvaluateTeacher(IBatchSource data, CancellationToken cancellationToken = default) =>
         Evaluator.Evaluate(Teacher, data, Device, Options.EvaluationBatchSize, cancellationToken);
 
     /// <summary>Top-1 accuracy of the student on <paramref name="data"/>.</summary>
     /// <param name="data">The labelled images.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The evaluation.</returns>
-    public EvaluationResult EvaluateStudent(ImageDataset data, CancellationToken cancellationToken = default) =>
+    public EvaluationResult EvaluateStudent(IBatchSource data, CancellationToken cancellationToken = default) =>
         Evaluator.Evaluate(Student, data, Device, Options.EvaluationBatchSize, cancellationToken);
 
     private TrainingResult Run(
@@ -151,8 +151,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
         nn.Module<Tensor, Tensor> model,
         nn.Module<Tensor, Tensor>? teacher,
         IDistillationLoss loss,
-        ImageDataset train,
-        ImageDataset? evaluation,
+        IBatchSource train,
+        IBatchSource? evaluation,
         IProgress<TrainingProgress>? progress,
         CancellationToken cancellationToken)
     {
@@ -196,8 +196,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
         nn.Module<Tensor, Tensor> model,
         nn.Module<Tensor, Tensor>? teacher,
         IDistillationLoss loss,
-        ImageDataset train,
-        ImageDataset? evaluation,
+        IBatchSource train,
+        IBatchSource? evaluation,
         IProgress<TrainingProgress>? progress,
         CancellationToken cancellationToken)
     {
@@ -469,7 +469,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// The teacher's outputs over the training set, loaded or computed once, when caching is on and
     /// the inputs do not change between epochs (no augmentation); null to run the teacher live.
     /// </summary>
-    private TeacherOutputCache? PrepareTeacherCache(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, ImageDataset train, bool augmented, CancellationToken cancellationToken)
+    private TeacherOutputCache? PrepareTeacherCache(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, IBatchSource train, bool augmented, CancellationToken cancellationToken)
     {
         var settings = Options.TeacherOutputs;
         if (settings.Caching == TeacherOutputCaching.Never || augmented)
@@ -479,7 +479,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         var clock = Stopwatch.StartNew();
         var featurePaths = capture?.Paths.ToArray() ?? [];
-        var file = settings.Directory is { } directory ? TeacherOutputCache.FileFor(directory, teacher, train, featurePaths) : null;
+        // Only resident images can be hashed into the file's key; a streamed source's cache lives in memory.
+        var file = settings.Directory is { } directory && train is ImageDataset resident ? TeacherOutputCache.FileFor(directory, teacher, resident, featurePaths) : null;
         if (file is not null && TeacherOutputCache.TryLoad(file, train.Count, featurePaths, Device) is { } loaded)
         {
             LogTeacherCacheLoaded(logger, file, loaded.Bytes, clock.Elapsed.TotalSeconds);
@@ -619,8 +620,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
         nn.Module<Tensor, Tensor> model,
         nn.Module<Tensor, Tensor>? teacher,
         IDistillationLoss loss,
-        ImageDataset train,
-        ImageDataset? evaluation,
+        IBatchSource train,
+        IBatchSource? evaluation,
         IProgress<TrainingProgress>? progress,
         CancellationToken cancellationToken) : IDisposable
     {
@@ -633,9 +634,9 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         public IDistillationLoss Loss { get; } = loss;
 
-        public ImageDataset Train { get; } = train;
+        public IBatchSource Train { get; } = train;
 
-        public ImageDataset? Evaluation { get; } = evaluation;
+        public IBatchSource? Evaluation { get; } = evaluation;
 
         public IProgress<TrainingProgress>? Progress { get; } = progress;
 
