@@ -207,7 +207,7 @@ public sealed class ReportTests
             throw new IOException("disk full");
         });
 
-        act.Should().Throw<IOException>().WithMessage("disk full");
+        act.Should().Throw<IOException>().WithMessage("*was not written (any previous file is unchanged): disk full");
         File.ReadAllText(path).Should().Be("old");
         Directory.GetFiles(folder.Path).Should().Equal(path);
     }

@@ -94,7 +94,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
     [InlineData("\"CompletedEpochs\":2", "\"CompletedEpochs\":7", "*CompletedEpochs is 7 of 2*")]
     [InlineData("\"BestEpoch\":2", "\"BestEpoch\":9", "*BestEpoch is 9*")]
     [InlineData("\"ShuffleState\":\"", "\"ShuffleState\":\"AAAA", "*random stream*")]
-    [InlineData("\"LossName\":\"cross-entropy\"", "\"LossName\":\"\\u001b[2Jx\"", "*not printable*")]
+    [InlineData("\"LossName\":\"ce\"", "\"LossName\":\"\\u001b[2Jx\"", "*not printable*")]
     public void A_malformed_header_is_invalid_data_naming_the_file_never_a_null_reference(string find, string replace, string message)
     {
         using var data = new ImageDatasetHolder();
