@@ -149,4 +149,10 @@ public sealed class ConfusionMatrixTests
         FluentActions.Invoking(() => System.Text.Json.JsonSerializer.Deserialize<ConfusionMatrix>(json))
             .Should().Throw<System.Text.Json.JsonException>();
     }
+
+    [Fact]
+    public void Json_null_reads_as_no_matrix_without_reaching_the_converter()
+    {
+        System.Text.Json.JsonSerializer.Deserialize<ConfusionMatrix>("null").Should().BeNull();
+    }
 }

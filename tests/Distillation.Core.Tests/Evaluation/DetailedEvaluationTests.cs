@@ -528,4 +528,56 @@ public sealed class DetailedEvaluationTests
         evaluation.Elapsed.Should().Be(elapsed);
         evaluation.ClassNames.Should().Equal("a", "b");
     }
+
+    [Fact]
+    public void Class_names_and_matrix_of_different_sizes_are_named_in_the_message()
+    {
+        var act = () => new DetailedEvaluation(["a"], new ConfusionMatrix([[2, 1], [0, 3]]), top5Correct: 5, topK: 2, TimeSpan.Zero);
+
+        act.Should().Throw<ArgumentException>().WithParameterName("classNames").WithMessage("1 class names for a confusion matrix of 2 classes*");
+    }
+
+    [Theory]
+    [InlineData(nameof(LatencyOptions.WarmupBatches), -1, "Warm-up batches must be ≥ 0*")]
+    [InlineData(nameof(LatencyOptions.TimedBatches), 0, "Timed batches must be ≥ 1*")]
+    [InlineData(nameof(LatencyOptions.BatchSize), 0, "The batch size must be ≥ 1*")]
+    public void Latency_option_errors_say_the_allowed_range(string name, int value, string message)
+    {
+        var options = new LatencyOptions();
+        typeof(LatencyOptions).GetProperty(name)!.SetValue(options, value);
+
+        options.Invoking(o => o.Validate()).Should().Throw<ArgumentOutOfRangeException>().WithMessage(message);
+    }
+
+    [Fact]
+    public void A_cancelled_speed_measurement_stops_before_the_next_pass()
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new LookupNet(HandLogits());
+        using var cancellation = new CancellationTokenSource();
+        cancellation.Cancel();
+
+        // With a warm-up the first check is the warm-up's; without one, the timed loop's.
+        foreach (var warmup in new[] { 1, 0 })
+        {
+            FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = warmup, TimedBatches = 2 }, cancellation.Token))
+                .Should().Throw<OperationCanceledException>();
+            model.Calls.Should().BeEmpty($"no pass runs once cancelled (warm-up {warmup})");
+        }
+
+        model.training.Should().BeTrue();
+    }
+
+    [Fact]
+    public void A_model_with_an_empty_output_can_be_timed()
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new FixedOutputNet(zeros(0));
+
+        var speed = Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 2, BatchSize = 4 });
+
+        speed.ImagesPerSecond.Should().BePositive();
+    }
 }
