@@ -320,4 +320,32 @@ public sealed class BatchAugmentationTests : IDisposable
         augmentation.Invoking(a => a.Apply(null!, generator)).Should().Throw<ArgumentNullException>().WithParameterName("images");
         augmentation.Invoking(a => a.Apply(zeros(1, 3, 2, 2), null!)).Should().Throw<ArgumentNullException>().WithParameterName("generator");
     }
+
+    [Fact]
+    public void Black_comes_from_the_normalization_given()
+    {
+        const int p = 1;
+        using var generator = new Generator(2);
+        var cifar = ImageNormalization.Cifar10;
+        var black = cifar.Mean.Zip(cifar.Std, (m, s) => -m / s).ToArray();
+        var images = Encoded(16, 3, 3, 3);
+
+        var augmentation = new BatchAugmentation(new AugmentationOptions { Padding = p, HorizontalFlip = false, PadWithBlack = true }, cifar);
+        var output = augmentation.Apply(images, generator);
+
+        augmentation.Normalization.Should().Be(cifar);
+        Enumerable.Range(0, 16).Should().AllSatisfy(i => Windows(output, Padded(images, p, black), i, p).Should().ContainSingle());
+    }
+
+    [Fact]
+    public void Rejections_say_what_was_expected_and_what_came()
+    {
+        using var generator = new Generator(1);
+
+        new AugmentationOptions { Padding = -3 }.Invoking(o => o.Validate()).Should().Throw<ArgumentOutOfRangeException>().WithMessage("The padding must be ≥ 0*");
+        new BatchAugmentation().Invoking(a => a.Apply(zeros([2, 3, 8], ScalarType.Float32), generator))
+            .Should().Throw<ArgumentException>().WithMessage("Images must be a floating-point tensor [B, C, H, W]; got Float32 [2, 3, 8]*");
+        new BatchAugmentation(new AugmentationOptions { PadWithBlack = true }).Invoking(a => a.Apply(randn([2, 1, 8, 8]), generator))
+            .Should().Throw<ArgumentException>().WithMessage("The images have 1 channels; the normalization that defines black has 3*");
+    }
 }

@@ -310,4 +310,22 @@ public sealed class ImageDatasetBoundaryTests : IDisposable
 
         DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(before, "the dataset disposed its tensors and the constants it cached for the CPU");
     }
+
+    [Fact]
+    public void Null_tensors_or_class_names_are_rejected_by_name()
+    {
+        var images = zeros([1, 3, 2, 2], ScalarType.Byte);
+        var labels = zeros(1, ScalarType.Int64);
+
+        FluentActions.Invoking(() => new ImageDataset(null!, labels, Names(1))).Should().Throw<ArgumentNullException>().WithParameterName("images");
+        FluentActions.Invoking(() => new ImageDataset(images, null!, Names(1))).Should().Throw<ArgumentNullException>().WithParameterName("labels");
+        FluentActions.Invoking(() => new ImageDataset(images, labels, null!)).Should().Throw<ArgumentNullException>().WithParameterName("classNames");
+    }
+
+    [Fact]
+    public void No_class_names_is_said_plainly()
+    {
+        FluentActions.Invoking(() => new ImageDataset(zeros([1, 3, 2, 2], ScalarType.Byte), zeros(1, ScalarType.Int64), []))
+            .Should().Throw<ArgumentException>().WithMessage("At least one class name is needed*");
+    }
 }

@@ -580,4 +580,16 @@ public sealed class DetailedEvaluationTests
 
         speed.ImagesPerSecond.Should().BePositive();
     }
+
+    [Fact]
+    public void Errors_for_an_empty_dataset_and_a_wrong_k_say_what_is_needed()
+    {
+        using var scope = NewDisposeScope();
+        using var empty = new ImageDataset(zeros([0, 3, 1, 1], ScalarType.Byte), zeros(0, ScalarType.Int64), SixClasses);
+        using var model = new LookupNet(HandLogits());
+
+        FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, empty, CPU)).Should().Throw<ArgumentException>().WithMessage("Measuring speed needs at least one image*");
+        FluentActions.Invoking(() => new DetailedEvaluation(["a", "b"], new ConfusionMatrix([[1, 0], [0, 1]]), 2, 5, TimeSpan.Zero))
+            .Should().Throw<ArgumentOutOfRangeException>().WithMessage("With 2 classes k is 2*");
+    }
 }
