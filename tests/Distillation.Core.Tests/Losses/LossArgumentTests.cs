@@ -150,4 +150,116 @@ public sealed class LossArgumentTests : IDisposable
 
         act.Should().Throw<InvalidOperationException>().WithMessage("*[1, 3, 4, 4]*[1, 3, 1, 1]*");
     }
+
+    [Fact]
+    public void Part_names_are_the_ones_reports_and_history_columns_use()
+    {
+        using var hint = new HintTerm();
+
+        new CrossEntropyLoss().Name.Should().Be("cross-entropy");
+        new DecoupledKDTerm().Name.Should().Be("dkd");
+        new CosineFeatureTerm().Name.Should().Be("cosine");
+        hint.Name.Should().Be("hint");
+        new KLDivergenceLoss().NeedsTeacher.Should().BeTrue();
+    }
+
+    [Fact]
+    public void A_null_context_or_tensor_is_rejected_by_name()
+    {
+        using var hint = new HintTerm();
+        var computes = new (string Name, Action Compute)[]
+        {
+            ("ce", () => new CrossEntropyLoss().Compute(null!)),
+            ("kl loss", () => new KLDivergenceLoss().Compute(null!)),
+            ("kd", () => new KLDivergenceTerm().Compute(null!)),
+            ("dkd", () => new DecoupledKDTerm().Compute(null!)),
+            ("cosine", () => new CosineFeatureTerm().Compute(null!)),
+            ("hint", () => hint.Compute(null!)),
+            ("objective", () => new DistillationObjective(1).Compute(null!)),
+        };
+        foreach (var (name, compute) in computes)
+        {
+            compute.Should().Throw<ArgumentNullException>(name).WithParameterName("context");
+        }
+
+        var t = randn(2, 3);
+        var y = zeros(2, ScalarType.Int64);
+        FluentActions.Invoking(() => DecoupledKDTerm.Parts(null!, t, y, 1)).Should().Throw<ArgumentNullException>().WithParameterName("studentLogits");
+        FluentActions.Invoking(() => DecoupledKDTerm.Parts(t, null!, y, 1)).Should().Throw<ArgumentNullException>().WithParameterName("teacherLogits");
+        FluentActions.Invoking(() => DecoupledKDTerm.Parts(t, t, null!, 1)).Should().Throw<ArgumentNullException>().WithParameterName("labels");
+        FluentActions.Invoking(() => KLDivergenceLoss.SoftTargetTerm(null!, t, 1)).Should().Throw<ArgumentNullException>().WithParameterName("studentLogits");
+        FluentActions.Invoking(() => KLDivergenceLoss.SoftTargetTerm(t, null!, 1)).Should().Throw<ArgumentNullException>().WithParameterName("teacherLogits");
+        FluentActions.Invoking(() => KLDivergenceTerm.Standardize(null!)).Should().Throw<ArgumentNullException>().WithParameterName("logits");
+        FluentActions.Invoking(() => new DistillationContext(null!, y)).Should().Throw<ArgumentNullException>().WithParameterName("studentLogits");
+        FluentActions.Invoking(() => new DistillationContext(t, null!)).Should().Throw<ArgumentNullException>().WithParameterName("labels");
+        FluentActions.Invoking(() => new DistillationObjective(1, (IEnumerable<WeightedTerm>)null!)).Should().Throw<ArgumentNullException>().WithParameterName("terms");
+    }
+
+    [Fact]
+    public void Feature_module_names_and_hint_channels_are_checked_when_the_term_is_made()
+    {
+        FluentActions.Invoking(() => new CosineFeatureTerm(" ")).Should().Throw<ArgumentException>().WithParameterName("studentModule");
+        FluentActions.Invoking(() => new CosineFeatureTerm("features", "")).Should().Throw<ArgumentException>().WithParameterName("teacherModule");
+        FluentActions.Invoking(() => new HintTerm(studentChannels: 0)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("studentChannels");
+        FluentActions.Invoking(() => new HintTerm(teacherChannels: 0)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("teacherChannels");
+        FluentActions.Invoking(() => new HintTerm(studentModule: " ")).Should().Throw<ArgumentException>().WithParameterName("studentModule");
+        FluentActions.Invoking(() => new HintTerm(teacherModule: "")).Should().Throw<ArgumentException>().WithParameterName("teacherModule");
+    }
+
+    [Fact]
+    public void A_missing_feature_names_the_model_the_module_and_what_was_captured()
+    {
+        var context = Features(randn(2, 4), randn(2, 4));
+
+        FluentActions.Invoking(() => context.RequireStudentFeature("body", "cosine"))
+            .Should().Throw<InvalidOperationException>().WithMessage("The cosine loss needs the student's output of module 'body', which was not captured (captured: features).");
+        FluentActions.Invoking(() => context.RequireTeacherFeature("trunk", "hint"))
+            .Should().Throw<InvalidOperationException>().WithMessage("The hint loss needs the teacher's output of module 'trunk'*(captured: features)*");
+    }
+
+    [Fact]
+    public void Check_messages_name_the_value_and_the_allowed_range()
+    {
+        FluentActions.Invoking(() => new DecoupledKDTerm(alpha: -1)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("alpha must be a finite number ≥ 0.*");
+        FluentActions.Invoking(() => new KLDivergenceTerm(0)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("temperature must be a finite number > 0.*");
+        FluentActions.Invoking(() => new CrossEntropyLoss().Compute(new DistillationContext(randn(4, 3), zeros(3, ScalarType.Int64))))
+            .Should().Throw<ArgumentException>().WithMessage("labels must be [4] to match the logits; got [3].*");
+        FluentActions.Invoking(() => new KLDivergenceTerm().Compute(Logits(teacher: randn(4, 5))))
+            .Should().Throw<LogitShapeMismatchException>().WithMessage("*Both models must predict the same classes.*")
+            .Which.Should().Match<LogitShapeMismatchException>(e => e.StudentShape.SequenceEqual(new long[] { 4, 3 }) && e.TeacherShape.SequenceEqual(new long[] { 4, 5 }));
+    }
+
+    [Fact]
+    public void Non_finite_logits_are_named_by_the_side_they_come_from()
+    {
+        var nan = randn(4, 3);
+        nan[0, 0] = tensor(float.NaN);
+
+        FluentActions.Invoking(() => new KLDivergenceLoss().Compute(Logits(teacher: nan))).Should().Throw<ArgumentException>().WithParameterName("teacherLogits");
+        FluentActions.Invoking(() => new DistillationObjective(1).Compute(new DistillationContext(nan, tensor(new long[] { 0, 1, 2, 0 }))))
+            .Should().Throw<ArgumentException>().WithParameterName("studentLogits");
+    }
+
+    /// <summary>A term that records the devices it is moved to.</summary>
+    private sealed class RecordingTerm(string name) : ILossTerm
+    {
+        public string Name => name;
+
+        public List<string> Moves { get; } = [];
+
+        public void MoveTo(Device device) => Moves.Add(device.ToString());
+
+        public Tensor Compute(DistillationContext context) => zeros(1).squeeze();
+    }
+
+    [Fact]
+    public void The_objective_moves_every_term()
+    {
+        var (a, b) = (new RecordingTerm("a"), new RecordingTerm("b"));
+
+        new DistillationObjective(1, (a, 1.0), (b, 2.0)).MoveTo(CPU);
+
+        a.Moves.Should().Equal("cpu");
+        b.Moves.Should().Equal("cpu");
+    }
 }
