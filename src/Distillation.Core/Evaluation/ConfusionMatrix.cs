@@ -186,8 +186,8 @@ internal sealed class ConfusionMatrixJsonConverter : JsonConverter<ConfusionMatr
 {
     public override ConfusionMatrix? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
-        var rows = JsonSerializer.Deserialize<long[][]>(ref reader, options)
-            ?? throw new JsonException("A confusion matrix cannot be null.");
+        // Never null: a JSON null does not reach a converter that leaves HandleNull false (it reads as a null matrix).
+        var rows = JsonSerializer.Deserialize<long[][]>(ref reader, options)!;
         try
         {
             return new ConfusionMatrix(rows);

@@ -34,17 +34,18 @@ public static class Evaluator
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The counts, the accuracies derived from them, and timing.</returns>
     /// <exception cref="ArgumentException">The evaluation set is empty, or the model's output is not [B, number of classes].</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is less than 1.</exception>
     public static DetailedEvaluation EvaluateDetailed(nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, int batchSize = 256, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(device);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (data.Count == 0)
         {
             throw new ArgumentException("The evaluation set is empty: an accuracy over no images is undefined.", nameof(data));
         }
 
+        // A batch size < 1 is rejected by PlanBatches, naming batchSize.
         var classes = data.ClassNames.Count;
         var cells = classes * classes;
         var k = Math.Min(5, classes);

@@ -31,10 +31,10 @@ public sealed record ModelFootprint(long Parameters, long TrainableParameters, l
         using var stream = new MemoryStream();
 
         // module.save(Stream) closes the stream, and a closed MemoryStream has no length to read.
+        // Disposing the writer flushes it.
         using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
         {
             model.save(writer);
-            writer.Flush();
         }
 
         return new ModelFootprint(parameters, trainable, stream.Length);

@@ -258,4 +258,94 @@ public sealed class BatchAugmentationTests : IDisposable
         options.HorizontalFlip.Should().BeTrue();
         options.PadWithBlack.Should().BeFalse();
     }
+
+    [Fact]
+    public void An_empty_batch_comes_back_as_an_empty_copy()
+    {
+        using var generator = new Generator(1);
+        var images = zeros([0, 3, 8, 8]);
+
+        var output = new BatchAugmentation().Apply(images, generator);
+
+        output.shape.Should().Equal(0, 3, 8, 8);
+        output.Handle.Should().NotBe(images.Handle);
+    }
+
+    [Fact]
+    public void The_flips_are_the_generators_draws_below_one_half_in_image_order()
+    {
+        // Without padding the flips are the only draws: rand([B, 1]) < 0.5 from the generator's start.
+        var images = Encoded(16, 1, 2, 3);
+        using var generator = new Generator(21);
+        using var reference = new Generator(21);
+        var expected = rand([16, 1], generator: reference).lt(0.5).squeeze(1);
+
+        var output = new BatchAugmentation(new AugmentationOptions { Padding = 0 }).Apply(images, generator);
+
+        var mirrored = output.eq(images.flip(3)).all(1).all(1).all(1);
+        mirrored.eq(expected).all().item<bool>().Should().BeTrue();
+    }
+
+    [Fact]
+    public void Without_padding_black_needs_no_normalization_of_the_same_channels()
+    {
+        using var generator = new Generator(1);
+        var augmentation = new BatchAugmentation(new AugmentationOptions { Padding = 0, PadWithBlack = true }, ImageNormalization.ImageNet);
+
+        augmentation.Invoking(a => a.Apply(randn([2, 1, 8, 8]), generator)).Should().NotThrow("nothing is padded, so black is never needed");
+    }
+
+    [Fact]
+    public void Black_is_the_imagenet_black_when_no_normalization_is_given()
+    {
+        const int p = 2;
+        using var generator = new Generator(9);
+        var images = Encoded(32, 3, 4, 4);
+        var imageNet = ImageNormalization.ImageNet;
+        var black = imageNet.Mean.Zip(imageNet.Std, (m, s) => -m / s).ToArray();
+
+        var augmentation = new BatchAugmentation(new AugmentationOptions { Padding = p, HorizontalFlip = false, PadWithBlack = true });
+        var output = augmentation.Apply(images, generator);
+
+        augmentation.Normalization.Should().Be(imageNet);
+        Enumerable.Range(0, 32).Should().AllSatisfy(i => Windows(output, Padded(images, p, black), i, p).Should().ContainSingle());
+    }
+
+    [Fact]
+    public void Null_images_or_generator_are_rejected_by_name()
+    {
+        using var generator = new Generator(1);
+        var augmentation = new BatchAugmentation();
+
+        augmentation.Invoking(a => a.Apply(null!, generator)).Should().Throw<ArgumentNullException>().WithParameterName("images");
+        augmentation.Invoking(a => a.Apply(zeros(1, 3, 2, 2), null!)).Should().Throw<ArgumentNullException>().WithParameterName("generator");
+    }
+
+    [Fact]
+    public void Black_comes_from_the_normalization_given()
+    {
+        const int p = 1;
+        using var generator = new Generator(2);
+        var cifar = ImageNormalization.Cifar10;
+        var black = cifar.Mean.Zip(cifar.Std, (m, s) => -m / s).ToArray();
+        var images = Encoded(16, 3, 3, 3);
+
+        var augmentation = new BatchAugmentation(new AugmentationOptions { Padding = p, HorizontalFlip = false, PadWithBlack = true }, cifar);
+        var output = augmentation.Apply(images, generator);
+
+        augmentation.Normalization.Should().Be(cifar);
+        Enumerable.Range(0, 16).Should().AllSatisfy(i => Windows(output, Padded(images, p, black), i, p).Should().ContainSingle());
+    }
+
+    [Fact]
+    public void Rejections_say_what_was_expected_and_what_came()
+    {
+        using var generator = new Generator(1);
+
+        new AugmentationOptions { Padding = -3 }.Invoking(o => o.Validate()).Should().Throw<ArgumentOutOfRangeException>().WithMessage("The padding must be ≥ 0*");
+        new BatchAugmentation().Invoking(a => a.Apply(zeros([2, 3, 8], ScalarType.Float32), generator))
+            .Should().Throw<ArgumentException>().WithMessage("Images must be a floating-point tensor [B, C, H, W]; got Float32 [2, 3, 8]*");
+        new BatchAugmentation(new AugmentationOptions { PadWithBlack = true }).Invoking(a => a.Apply(randn([2, 1, 8, 8]), generator))
+            .Should().Throw<ArgumentException>().WithMessage("The images have 1 channels; the normalization that defines black has 3*");
+    }
 }

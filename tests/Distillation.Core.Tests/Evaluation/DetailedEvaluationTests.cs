@@ -335,4 +335,260 @@ public sealed class DetailedEvaluationTests
         ((Action)(() => _ = new ConfusionMatrix([[1, 2], [3]])))
             .Should().Throw<ArgumentException>().WithMessage("*square*");
     }
+
+    /// <summary>Zero logits for 6 classes after sleeping <see cref="PassMilliseconds"/>, whatever the batch size: a model of known speed.</summary>
+    private sealed class SleepyNet : Module<Tensor, Tensor>
+    {
+        public const int PassMilliseconds = 20;
+
+        public SleepyNet()
+            : base(nameof(SleepyNet))
+        {
+        }
+
+        public override Tensor forward(Tensor input)
+        {
+            Thread.Sleep(PassMilliseconds);
+            return zeros(input.shape[0], 6);
+        }
+    }
+
+    [Fact]
+    public void Speed_figures_follow_from_the_time_per_pass()
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new SleepyNet();
+
+        // Three timed passes of 4 images, then three of 1 image, each pass ≥ 20 ms. Sleep may overrun
+        // on a busy machine, so the upper bounds leave a factor of 5.
+        var speed = Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 3, BatchSize = 4 });
+
+        speed.BatchSize.Should().Be(4);
+        speed.MillisecondsPerImageAtBatchSize.Should().BeInRange(SleepyNet.PassMilliseconds / 4.0, 5 * SleepyNet.PassMilliseconds / 4.0);
+        speed.ImagesPerSecond.Should().BeInRange(1000.0 * 4 / (5 * SleepyNet.PassMilliseconds), 1000.0 * 4 / SleepyNet.PassMilliseconds);
+        speed.MillisecondsPerImageAtBatchSize1.Should().BeInRange(SleepyNet.PassMilliseconds, 5 * SleepyNet.PassMilliseconds);
+    }
+
+    [Fact]
+    public void Speed_is_measured_with_the_warm_up_and_timed_passes_asked_for()
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new LookupNet(HandLogits());
+
+        Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 0, TimedBatches = 1, BatchSize = 1 });
+        model.Calls.Select(c => c.BatchSize).Should().Equal(1, 1);
+
+        model.Calls.Clear();
+        Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 2, TimedBatches = 3, BatchSize = 6 });
+        model.Calls.Select(c => c.BatchSize).Should().Equal(6, 6, 6, 6, 6, 1, 1, 1, 1, 1);
+    }
+
+    [Fact]
+    public void Speed_needs_at_least_one_image_and_valid_options()
+    {
+        using var scope = NewDisposeScope();
+        using var empty = new ImageDataset(zeros([0, 3, 1, 1], ScalarType.Byte), zeros(0, ScalarType.Int64), SixClasses);
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new LookupNet(HandLogits());
+
+        FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, empty, CPU))
+            .Should().Throw<ArgumentException>().WithParameterName("data");
+        FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { TimedBatches = 0 }))
+            .Should().Throw<ArgumentOutOfRangeException>().WithParameterName(nameof(LatencyOptions.TimedBatches));
+        model.Calls.Should().BeEmpty("nothing runs before the checks");
+        model.training.Should().BeTrue();
+    }
+
+    [Fact]
+    public void Latency_options_accept_their_smallest_values()
+    {
+        new LatencyOptions { WarmupBatches = 0, TimedBatches = 1, BatchSize = 1 }.Invoking(o => o.Validate()).Should().NotThrow();
+    }
+
+    [Fact]
+    public void Evaluation_batch_size_must_be_positive()
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new LookupNet(HandLogits());
+
+        FluentActions.Invoking(() => Evaluator.EvaluateDetailed(model, data, CPU, batchSize: 0))
+            .Should().Throw<ArgumentOutOfRangeException>().WithParameterName("batchSize");
+        Evaluator.EvaluateDetailed(model, data, CPU, batchSize: 1).Top1Correct.Should().Be(4);
+    }
+
+    [Fact]
+    public void Evaluation_of_an_empty_dataset_is_an_error_not_NaN_or_zero_percent()
+    {
+        using var scope = NewDisposeScope();
+        using var empty = new ImageDataset(zeros([0, 3, 1, 1], ScalarType.Byte), zeros(0, ScalarType.Int64), SixClasses);
+        using var model = new LookupNet(HandLogits());
+
+        var detailed = () => Evaluator.EvaluateDetailed(model, empty, CPU);
+        var plain = () => Evaluator.Evaluate(model, empty, CPU);
+
+        detailed.Should().Throw<ArgumentException>().WithParameterName("data").WithMessage("*evaluation set is empty*");
+        plain.Should().Throw<ArgumentException>().WithParameterName("data");
+    }
+
+    [Theory]
+    [InlineData(11, 6)]     // a logit row too many
+    [InlineData(0, 0)]      // a one-dimensional output
+    public void Outputs_that_are_not_one_row_of_class_logits_per_image_are_rejected(int rows, int classes)
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new FixedOutputNet(rows == 0 ? zeros(60) : zeros(rows, classes));
+
+        var act = () => Evaluator.EvaluateDetailed(model, data, CPU, batchSize: 10);
+
+        act.Should().Throw<ArgumentException>().WithParameterName("model").WithMessage("*[10, 6]*");
+    }
+
+    /// <summary>Returns the same tensor for any input.</summary>
+    private sealed class FixedOutputNet : Module<Tensor, Tensor>
+    {
+        private readonly Tensor output;
+
+        public FixedOutputNet(Tensor output)
+            : base(nameof(FixedOutputNet)) => this.output = output.DetachFromDisposeScope();
+
+        public override Tensor forward(Tensor input) => output.alias();
+
+        protected override void Dispose(bool disposing)
+        {
+            output.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    [Fact]
+    public void Null_arguments_are_rejected_by_name()
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new LookupNet(HandLogits());
+
+        FluentActions.Invoking(() => Evaluator.EvaluateDetailed(null!, data, CPU)).Should().Throw<ArgumentNullException>().WithParameterName("model");
+        FluentActions.Invoking(() => Evaluator.EvaluateDetailed(model, null!, CPU)).Should().Throw<ArgumentNullException>().WithParameterName("data");
+        FluentActions.Invoking(() => Evaluator.EvaluateDetailed(model, data, null!)).Should().Throw<ArgumentNullException>().WithParameterName("device");
+        FluentActions.Invoking(() => Evaluator.MeasureSpeed(null!, data, CPU)).Should().Throw<ArgumentNullException>().WithParameterName("model");
+        FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, null!, CPU)).Should().Throw<ArgumentNullException>().WithParameterName("data");
+        FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, data, null!)).Should().Throw<ArgumentNullException>().WithParameterName("device");
+        FluentActions.Invoking(() => ModelFootprint.Of(null!)).Should().Throw<ArgumentNullException>().WithParameterName("model");
+        var matrix = new ConfusionMatrix([[1]]);
+        FluentActions.Invoking(() => new DetailedEvaluation(null!, matrix, 1, 1, TimeSpan.Zero)).Should().Throw<ArgumentNullException>().WithParameterName("classNames");
+        FluentActions.Invoking(() => new DetailedEvaluation(["a"], null!, 1, 1, TimeSpan.Zero)).Should().Throw<ArgumentNullException>().WithParameterName("confusion");
+        model.Calls.Should().BeEmpty();
+    }
+
+    [Fact]
+    public void The_top5_count_may_equal_the_top1_count_or_the_total_but_not_exceed_it()
+    {
+        // Correct (diagonal) 5, total 6.
+        var matrix = new ConfusionMatrix([[2, 1], [0, 3]]);
+
+        new DetailedEvaluation(["a", "b"], matrix, top5Correct: 5, topK: 2, TimeSpan.Zero).Top5Correct.Should().Be(5);
+        new DetailedEvaluation(["a", "b"], matrix, top5Correct: 6, topK: 2, TimeSpan.Zero).Top5Accuracy.Should().Be(1);
+        FluentActions.Invoking(() => new DetailedEvaluation(["a", "b"], matrix, top5Correct: 7, topK: 2, TimeSpan.Zero))
+            .Should().Throw<ArgumentOutOfRangeException>().WithParameterName("top5Correct");
+    }
+
+    [Theory]
+    [InlineData(2, 5)]
+    [InlineData(2, 1)]
+    [InlineData(6, 6)]
+    [InlineData(6, 4)]
+    public void The_k_of_top5_must_be_five_or_the_class_count_when_smaller(int classes, int topK)
+    {
+        var rows = Enumerable.Range(0, classes).Select(t => (IReadOnlyList<long>)Enumerable.Range(0, classes).Select(p => p == t ? 1L : 0L).ToArray()).ToArray();
+        var matrix = new ConfusionMatrix(rows);
+        var names = Enumerable.Range(0, classes).Select(c => $"c{c}").ToArray();
+
+        FluentActions.Invoking(() => new DetailedEvaluation(names, matrix, classes, topK, TimeSpan.Zero))
+            .Should().Throw<ArgumentOutOfRangeException>().WithParameterName(nameof(topK));
+        new DetailedEvaluation(names, matrix, classes, Math.Min(5, classes), TimeSpan.Zero).TopK.Should().Be(Math.Min(5, classes));
+    }
+
+    [Fact]
+    public void The_summary_carries_the_top1_counts_and_the_elapsed_time()
+    {
+        var elapsed = TimeSpan.FromSeconds(2);
+        var evaluation = new DetailedEvaluation(["a", "b"], new ConfusionMatrix([[60, 10], [20, 10]]), 100, 2, elapsed);
+
+        var summary = evaluation.ToEvaluationResult();
+
+        summary.Should().Be(new EvaluationResult(70, 100, elapsed));
+        summary.Accuracy.Should().Be(0.7);
+        summary.ImagesPerSecond.Should().Be(50);
+        new EvaluationResult(3, 4, TimeSpan.Zero).ImagesPerSecond.Should().Be(0, "no measurable time gives no rate");
+        evaluation.Elapsed.Should().Be(elapsed);
+        evaluation.ClassNames.Should().Equal("a", "b");
+    }
+
+    [Fact]
+    public void Class_names_and_matrix_of_different_sizes_are_named_in_the_message()
+    {
+        var act = () => new DetailedEvaluation(["a"], new ConfusionMatrix([[2, 1], [0, 3]]), top5Correct: 5, topK: 2, TimeSpan.Zero);
+
+        act.Should().Throw<ArgumentException>().WithParameterName("classNames").WithMessage("1 class names for a confusion matrix of 2 classes*");
+    }
+
+    [Theory]
+    [InlineData(nameof(LatencyOptions.WarmupBatches), -1, "Warm-up batches must be ≥ 0*")]
+    [InlineData(nameof(LatencyOptions.TimedBatches), 0, "Timed batches must be ≥ 1*")]
+    [InlineData(nameof(LatencyOptions.BatchSize), 0, "The batch size must be ≥ 1*")]
+    public void Latency_option_errors_say_the_allowed_range(string name, int value, string message)
+    {
+        var options = new LatencyOptions();
+        typeof(LatencyOptions).GetProperty(name)!.SetValue(options, value);
+
+        options.Invoking(o => o.Validate()).Should().Throw<ArgumentOutOfRangeException>().WithMessage(message);
+    }
+
+    [Fact]
+    public void A_cancelled_speed_measurement_stops_before_the_next_pass()
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new LookupNet(HandLogits());
+        using var cancellation = new CancellationTokenSource();
+        cancellation.Cancel();
+
+        // With a warm-up the first check is the warm-up's; without one, the timed loop's.
+        foreach (var warmup in new[] { 1, 0 })
+        {
+            FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = warmup, TimedBatches = 2 }, cancellation.Token))
+                .Should().Throw<OperationCanceledException>();
+            model.Calls.Should().BeEmpty($"no pass runs once cancelled (warm-up {warmup})");
+        }
+
+        model.training.Should().BeTrue();
+    }
+
+    [Fact]
+    public void A_model_with_an_empty_output_can_be_timed()
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new FixedOutputNet(zeros(0));
+
+        var speed = Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 2, BatchSize = 4 });
+
+        speed.ImagesPerSecond.Should().BePositive();
+    }
+
+    [Fact]
+    public void Errors_for_an_empty_dataset_and_a_wrong_k_say_what_is_needed()
+    {
+        using var scope = NewDisposeScope();
+        using var empty = new ImageDataset(zeros([0, 3, 1, 1], ScalarType.Byte), zeros(0, ScalarType.Int64), SixClasses);
+        using var model = new LookupNet(HandLogits());
+
+        FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, empty, CPU)).Should().Throw<ArgumentException>().WithMessage("Measuring speed needs at least one image*");
+        FluentActions.Invoking(() => new DetailedEvaluation(["a", "b"], new ConfusionMatrix([[1, 0], [0, 1]]), 2, 5, TimeSpan.Zero))
+            .Should().Throw<ArgumentOutOfRangeException>().WithMessage("With 2 classes k is 2*");
+    }
 }

@@ -226,4 +226,66 @@ public sealed class ReportTests
 
         File.ReadAllBytes(path).Should().Equal(7, 8);
     }
+
+    [Theory]
+    [InlineData("modelName")]
+    [InlineData("footprint")]
+    [InlineData("evaluation")]
+    public void Json_without_the_model_name_footprint_or_evaluation_is_not_a_report(string missing)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(Teacher().ToJson())!.AsObject();
+        node.Remove(missing);
+
+        var act = () => EvaluationReport.FromJson(node.ToJsonString());
+
+        act.Should().Throw<JsonException>().WithMessage("*not an evaluation report*");
+    }
+
+    [Fact]
+    public void Null_arguments_of_the_writers_are_rejected_by_name()
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        var writes = new (string Name, Action<TextWriter, IEnumerable<EvaluationReport>> Write)[]
+        {
+            ("summary", EvaluationCsv.WriteSummary), ("per class", EvaluationCsv.WritePerClass), ("confusion", EvaluationCsv.WriteConfusion),
+        };
+
+        foreach (var (name, write) in writes)
+        {
+            FluentActions.Invoking(() => write(null!, [Teacher()])).Should().Throw<ArgumentNullException>(name).WithParameterName("writer");
+            FluentActions.Invoking(() => write(writer, null!)).Should().Throw<ArgumentNullException>(name).WithParameterName("reports");
+        }
+
+        writer.ToString().Should().BeEmpty("nothing is written before the checks");
+        FluentActions.Invoking(() => EvaluationCsv.WriteFiles(" ", [Teacher()])).Should().Throw<ArgumentException>().WithParameterName("folder");
+        FluentActions.Invoking(() => EvaluationCsv.WriteFiles("somewhere", null!)).Should().Throw<ArgumentNullException>().WithParameterName("reports");
+        FluentActions.Invoking(() => EvaluationReport.FromJson(null!)).Should().Throw<ArgumentNullException>().WithParameterName("json");
+        FluentActions.Invoking(() => TrainingHistoryCsv.Write(null!, [])).Should().Throw<ArgumentNullException>().WithParameterName("writer");
+        FluentActions.Invoking(() => TrainingHistoryCsv.Write(writer, null!)).Should().Throw<ArgumentNullException>().WithParameterName("runs");
+    }
+
+    [Fact]
+    public void The_history_file_holds_the_table_the_writer_writes()
+    {
+        var run = new TrainingResult(
+            TrainingPhase.Teacher, "cross-entropy", 10,
+            [new EpochReport(TrainingPhase.Teacher, 1, 1, 0.75, new Dictionary<string, double> { ["ce"] = 0.75 }, 0.5, Images: 10, TrainingTime: TimeSpan.FromSeconds(2))],
+            null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3));
+        var folder = Path.Combine(Path.GetTempPath(), $"history-{Guid.NewGuid():N}");
+        var path = Path.Combine(folder, "history.csv");
+        try
+        {
+            TrainingHistoryCsv.WriteFile(path, [("teacher", run)]);
+
+            File.ReadAllText(path).Should().Be(Write(w => TrainingHistoryCsv.Write(w, [("teacher", run)])));
+            Lines(File.ReadAllText(path)).Should().HaveCount(2);
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
 }

@@ -38,4 +38,37 @@ public class SpreadTests
 
         act.Should().Throw<ArgumentException>().WithMessage("*2 and 1*");
     }
+
+    [Fact]
+    public void Two_values_already_have_a_sample_standard_deviation()
+    {
+        // 1, 3: mean 2; squared deviations 1, 1 → 2 / (2 − 1) = 2 → sd √2.
+        Spread.Of([1, 3]).StandardDeviation.Should().BeApproximately(Math.Sqrt(2), 1e-12);
+    }
+
+    [Fact]
+    public void No_values_have_neither_mean_nor_standard_deviation()
+    {
+        double.IsNaN(Spread.Of([]).StandardDeviation).Should().BeTrue();
+        double.IsNaN(Spread.OfDifferences([], []).Mean).Should().BeTrue();
+    }
+
+    [Fact]
+    public void Of_copies_the_values_it_is_given()
+    {
+        var values = new List<double> { 1, 2 };
+        var spread = Spread.Of(values);
+
+        values[0] = 100;
+
+        spread.Values.Should().Equal(1, 2);
+    }
+
+    [Fact]
+    public void Null_inputs_are_rejected_by_name()
+    {
+        FluentActions.Invoking(() => Spread.Of(null!)).Should().Throw<ArgumentNullException>().WithParameterName("values");
+        FluentActions.Invoking(() => Spread.OfDifferences(null!, [1])).Should().Throw<ArgumentNullException>().WithParameterName("a");
+        FluentActions.Invoking(() => Spread.OfDifferences([1], null!)).Should().Throw<ArgumentNullException>().WithParameterName("b");
+    }
 }

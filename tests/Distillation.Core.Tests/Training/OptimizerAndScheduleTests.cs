@@ -363,4 +363,12 @@ public sealed class OptimizerAndScheduleTests : IDisposable
 
         schedule.LearningRateAt(2).Should().BeApproximately(0.1, 1e-12, "milestone 1 lowers the rate from epoch 2 on");
     }
+
+    [Fact]
+    public void Null_options_or_optimizer_are_rejected_by_name()
+    {
+        FluentActions.Invoking(() => new LearningRateSchedule(null!, 0.1, 3)).Should().Throw<ArgumentNullException>().WithParameterName("options");
+        var schedule = new LearningRateSchedule(new ScheduleOptions(), 0.1, 3);
+        schedule.Invoking(s => s.Apply(null!, 1)).Should().Throw<ArgumentNullException>().WithParameterName("optimizer");
+    }
 }
