@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs Distillation.Core, Distillation.Models and Distillation.Onnx, then proves another .NET project
+# Packs Distillation.Core, Distillation.Models, Distillation.Onnx and Distillation.Onnx.Runtime, then proves another .NET project
 # can use them: a copy of eng/consumer outside the repository restores the fresh packages from a local
 # folder feed (plus TorchSharp-cpu from the usual NuGet source), builds, runs a forward pass and
 # exports the student to ONNX (without ONNX Runtime).
@@ -18,7 +18,7 @@ dotnet pack "$repo_root/Distillation.sln" -c Release -o "$feed" --version-suffix
 
 version="$(basename "$feed"/Distillation.Core.*.snupkg .snupkg)"
 version="${version#Distillation.Core.}"
-for package in Distillation.Core Distillation.Models Distillation.Onnx; do
+for package in Distillation.Core Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime; do
   for extension in nupkg snupkg; do
     [ -f "$feed/$package.$version.$extension" ] || { echo "check-consumer: missing $package.$version.$extension" >&2; exit 1; }
   done
@@ -38,6 +38,15 @@ if grep -qiE 'id="(Microsoft\.ML\.OnnxRuntime|TorchSharp-cpu|TorchSharp-cuda|lib
   echo "check-consumer: Distillation.Onnx depends on a runtime or native backend; it must not" >&2
   exit 1
 fi
+# The ONNX teacher needs ONNX Runtime's managed API; the native build (CPU or GPU) is the application's choice.
+ort_nuspec="$(unzip -p "$feed/Distillation.Onnx.Runtime.$version.nupkg" Distillation.Onnx.Runtime.nuspec)"
+grep -q 'id="Microsoft.ML.OnnxRuntime.Managed"' <<<"$ort_nuspec" || { echo "check-consumer: Distillation.Onnx.Runtime does not depend on Microsoft.ML.OnnxRuntime.Managed" >&2; exit 1; }
+grep -q 'id="Distillation.Core"' <<<"$ort_nuspec" || { echo "check-consumer: Distillation.Onnx.Runtime does not depend on Distillation.Core" >&2; exit 1; }
+if grep -qiE 'id="(Microsoft\.ML\.OnnxRuntime|Microsoft\.ML\.OnnxRuntime\.Gpu[^"]*|TorchSharp-cpu|TorchSharp-cuda[^"]*|libtorch[^"]*)"' <<<"$ort_nuspec"; then
+  echo "check-consumer: Distillation.Onnx.Runtime depends on a native runtime or backend; it must not" >&2
+  exit 1
+fi
+unzip -l "$feed/Distillation.Onnx.Runtime.$version.nupkg" | grep " lib/net8.0/Distillation.Onnx.Runtime.xml\$" >/dev/null || { echo "check-consumer: lib/net8.0/Distillation.Onnx.Runtime.xml missing from Distillation.Onnx.Runtime" >&2; exit 1; }
 onnx_listing="$(unzip -l "$feed/Distillation.Onnx.$version.nupkg")"
 grep -q " lib/net8.0/Distillation.Onnx.xml\$" <<<"$onnx_listing" || { echo "check-consumer: lib/net8.0/Distillation.Onnx.xml missing from Distillation.Onnx:" >&2; echo "$onnx_listing" >&2; exit 1; }
 # Image decoding: the managed SkiaSharp only; its native assets are the application's choice too.
@@ -68,5 +77,5 @@ dotnet run --project "$consumer/Consumer.csproj" -c Release -p:DistillationVersi
 
 # Leave no one-off versions behind in the global package cache.
 packages_dir="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
-rm -rf "$packages_dir/distillation.core/$version" "$packages_dir/distillation.models/$version" "$packages_dir/distillation.onnx/$version"
+rm -rf "$packages_dir/distillation.core/$version" "$packages_dir/distillation.models/$version" "$packages_dir/distillation.onnx/$version" "$packages_dir/distillation.onnx.runtime/$version"
 exit "$status"

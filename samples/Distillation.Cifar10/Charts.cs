@@ -104,14 +104,14 @@ internal static class Charts
     /// <summary>Every run with epochs: the notebook's runs, then each seed's four.</summary>
     internal static IReadOnlyList<Curve> CurvesOf(SampleResults results)
     {
-        var curves = results.Runs.Where(r => r.Epochs.Count > 0).Select(r => new Curve(r.Name, null, r.Epochs, r.TestAccuracy)).ToList();
+        var curves = results.Runs.Where(r => r.Epochs.Count > 0).Select(r => new Curve(r.Name, null, r.Epochs, r.TestAccuracy ?? double.NaN)).ToList();
         foreach (var seed in results.Comparison?.Runs ?? [])
         {
             foreach (var run in new[] { seed.Baseline, seed.KdFromBaseline, seed.CeContinued, seed.KdFromScratch })
             {
                 if (run.Epochs.Count > 0)
                 {
-                    curves.Add(new Curve(run.Name, seed.Seed, run.Epochs, run.TestAccuracy));
+                    curves.Add(new Curve(run.Name, seed.Seed, run.Epochs, run.TestAccuracy ?? double.NaN));
                 }
             }
         }

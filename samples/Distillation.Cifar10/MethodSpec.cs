@@ -37,6 +37,10 @@ internal static class MethodSpec
         }
     }
 
+    /// <summary>Whether the method list has a term that reads the teacher's features (cosine, hint); false when it does not parse.</summary>
+    public static bool ReadsFeatures(string text) =>
+        Check(text, 1, 1) is null && Parse(text, 1, 1).Exists(t => t.Name is "cosine" or "hint");
+
     private static List<(string Name, double Weight)> Parse(string text, double hardWeight, double softWeight)
     {
         var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

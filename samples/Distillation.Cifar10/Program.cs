@@ -30,6 +30,8 @@ var device = new Option<string>("--device") { Description = "auto, cpu, cuda, cu
 var trainLimit = new Option<int?>("--train-limit") { Description = "Train on a seeded random subset of this many images." };
 var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first this-many test images (the test set's prefixes are class-balanced)." };
 var teacher = new Option<string?>("--teacher") { Description = "Load the teacher's weights from this file instead of training it." };
+var teacherOnnx = new Option<string?>("--teacher-onnx") { Description = "Use this ONNX model, run by ONNX Runtime, as the teacher (logits only: no cosine or hint terms); it is not trained." };
+var teacherLogits = new Option<string?>("--teacher-logits") { Description = "Use the teacher's logits from this safetensors file, one row per training image in the sample's order (no --augment, no cosine or hint terms); no teacher runs." };
 var output = new Option<string>("--output") { Description = "Folder for results.json, the reports (JSON, CSV), the charts (PNG) and the trained teacher's weights.", DefaultValueFactory = _ => "./runs/latest" };
 var verbose = new Option<bool>("--verbose") { Description = "Also print the library's log." };
 var distillFrom = new Option<DistillFrom>("--distill-from")
@@ -63,7 +65,7 @@ var seeds = new Option<string?>("--seeds")
 var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation for .NET: trains the teacher, the student baseline and the distilled student, then prints the results table.")
 {
     data, dataFolder, folderOrder, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
-    seed, threads, device, trainLimit, testLimit, teacher, output, verbose, distillFrom, seeds,
+    seed, threads, device, trainLimit, testLimit, teacher, teacherOnnx, teacherLogits, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, noSpeed, noCharts,
     resume, validation, patience, noTeacherCache, exportOnnx,
 };
@@ -87,6 +89,8 @@ root.SetAction((parse, cancellationToken) => new SampleRunner(new SampleSettings
     TrainLimit = parse.GetValue(trainLimit),
     TestLimit = parse.GetValue(testLimit),
     TeacherWeights = parse.GetValue(teacher),
+    TeacherOnnx = parse.GetValue(teacherOnnx),
+    TeacherLogits = parse.GetValue(teacherLogits),
     OutputDirectory = parse.GetValue(output)!,
     Verbose = parse.GetValue(verbose),
     DistillFrom = parse.GetValue(distillFrom),
@@ -117,7 +121,8 @@ var error = parsed.Errors.Count > 0
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(folderOrder, "class", "name"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience),
         parsed.GetValue(patience) is not null && parsed.GetValue(validation) is null ? "--patience needs --validation: early stopping on the test set would tune on it." : null,
-        MethodSpec.Check(parsed.GetValue(method) ?? "", parsed.GetValue(hardWeight), parsed.GetValue(softWeight)));
+        MethodSpec.Check(parsed.GetValue(method) ?? "", parsed.GetValue(hardWeight), parsed.GetValue(softWeight)),
+        TeacherSourceError());
 if (error is not null)
 {
     Console.Error.WriteLine($"error: {error} (see --help)");
@@ -163,6 +168,37 @@ string? SeedsError()
 {
     var text = parsed.GetValue(seeds);
     return text is null || ParseSeeds(text) is { Count: > 0 } ? null : $"--seeds takes comma-separated whole numbers, was '{text}'.";
+}
+
+// At most one teacher source; an external teacher gives logits only, and precomputed logits belong to un-augmented images.
+string? TeacherSourceError()
+{
+    var given = new[] { teacher.Name, teacherOnnx.Name, teacherLogits.Name }.Where(name => parsed.GetResult(name) is not null).ToArray();
+    if (given.Length > 1)
+    {
+        return $"{string.Join(" and ", given)} each give the teacher; use one.";
+    }
+
+    var external = parsed.GetValue(teacherOnnx) is not null ? teacherOnnx.Name : parsed.GetValue(teacherLogits) is not null ? teacherLogits.Name : null;
+    if (external is null)
+    {
+        return null;
+    }
+
+    var file = parsed.GetValue(teacherOnnx) ?? parsed.GetValue(teacherLogits)!;
+    if (!File.Exists(file))
+    {
+        return $"{external} {file} does not exist.";
+    }
+
+    if (MethodSpec.ReadsFeatures(parsed.GetValue(method) ?? ""))
+    {
+        return $"{external} gives the teacher's logits only; --method {parsed.GetValue(method)} reads its features (cosine, hint).";
+    }
+
+    return external == teacherLogits.Name && parsed.GetValue(augment)
+        ? "--teacher-logits holds logits of the un-augmented training images; leave out --augment."
+        : null;
 }
 
 static string? FirstRangeError(params string?[] errors) => errors.FirstOrDefault(e => e is not null);

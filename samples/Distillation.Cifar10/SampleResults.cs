@@ -13,7 +13,7 @@ internal sealed record RunSummary(
     long Parameters,
     double TrainingSeconds,
     double? LastEpochLoss,
-    double TestAccuracy,
+    double? TestAccuracy,
     IReadOnlyList<EpochSummary> Epochs);
 
 /// <summary>One epoch in the results file; <see cref="Accuracy"/> is the test accuracy when the epoch was evaluated, else null.</summary>
@@ -35,10 +35,10 @@ internal sealed record Comparison(IReadOnlyList<long> Seeds, IReadOnlyList<SeedR
     {
         ComparisonRow Row(string name, Func<SeedRuns, RunSummary> pick) => new(
             name,
-            Spread.Of(runs.Select(r => pick(r).TestAccuracy)),
+            Spread.Of(runs.Select(r => pick(r).TestAccuracy ?? double.NaN)),
             Spread.Of(runs.Select(r => pick(r).LastEpochLoss ?? double.NaN)));
 
-        double[] Accuracies(Func<SeedRuns, RunSummary> pick) => runs.Select(r => pick(r).TestAccuracy).ToArray();
+        double[] Accuracies(Func<SeedRuns, RunSummary> pick) => runs.Select(r => pick(r).TestAccuracy ?? double.NaN).ToArray();
 
         return new Comparison(
             runs.Select(r => r.Seed).ToArray(),

@@ -7,6 +7,7 @@ using Distillation.Losses;
 using Distillation.Models;
 using Distillation.Serialization;
 using Distillation.Onnx;
+using Distillation.Onnx.Runtime;
 using Distillation.Training;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
@@ -209,11 +210,19 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         // As the notebook: each model is created right after torch.manual_seed(seed).
         manual_seed(settings.Seed);
-        using var teacher = new TeacherNet(classCount);
+        // --teacher-onnx and --teacher-logits bring a teacher from elsewhere: it is not trained here.
+        using nn.Module<Tensor, Tensor> teacher = settings.TeacherOnnx is { } onnxPath ? new OnnxTeacher(onnxPath, threads: settings.Threads ?? 0)
+            : settings.TeacherLogits is { } logitsPath ? new PrecomputedTeacher(logitsPath)
+            : new TeacherNet(classCount);
+        if (teacher is PrecomputedTeacher { Images: var rows } && rows != data.Train.Count)
+        {
+            throw new UsageException($"--teacher-logits {settings.TeacherLogits} holds {rows} rows, but the training set has {data.Train.Count} images: it needs one row per training image, in the order the sample uses (after --train-limit and --validation).");
+        }
+
         manual_seed(settings.Seed);
         using var student = new StudentNet(classCount);
-        var trainerLogger = loggerFactory.CreateLogger<Trainer<TeacherNet, StudentNet>>();
-        var trainer = new Trainer<TeacherNet, StudentNet>(teacher, student, trainerOptions, trainerLogger);
+        var trainerLogger = loggerFactory.CreateLogger<Trainer<nn.Module<Tensor, Tensor>, StudentNet>>();
+        var trainer = new Trainer<nn.Module<Tensor, Tensor>, StudentNet>(teacher, student, trainerOptions, trainerLogger);
         Console.WriteLine($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
         Console.WriteLine($"Teacher parameters: {CountParameters(teacher):N0}");
         Console.WriteLine($"Student parameters: {CountParameters(student):N0}");
@@ -281,8 +290,24 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>Loads the teacher given with --teacher, or trains it and saves its weights.</summary>
-    private RunSummary PrepareTeacher(Trainer<TeacherNet, StudentNet> trainer, Splits data, ILogger teacherLogger, CancellationToken cancellationToken)
+    private RunSummary PrepareTeacher(Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, Splits data, ILogger teacherLogger, CancellationToken cancellationToken)
     {
+        if (trainer.Teacher is PrecomputedTeacher precomputed)
+        {
+            // Logits of the training images only: there is nothing to run on the test set.
+            Console.WriteLine($"\nTeacher: precomputed logits from {precomputed.Path} ({precomputed.Images:N0} images, {precomputed.Classes} classes); not evaluated.");
+            return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "precomputed logits from " + precomputed.Path, 0, 0, null, null, []);
+        }
+
+        if (trainer.Teacher is OnnxTeacher onnx)
+        {
+            Console.WriteLine($"\nTeacher: {onnx.ModelPath}, run by ONNX Runtime.");
+            var (run, runDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, onnx, trainer.Device, data, cancellationToken);
+            Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {run.Top1Accuracy:P2}"));
+            Console.WriteLine(runDetails);
+            return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "ONNX model " + onnx.ModelPath, 0, 0, null, run.Top1Accuracy, []);
+        }
+
         if (settings.TeacherWeights is { } weights)
         {
             currentRun = ("loading the teacher", null, TrainingPhase.Teacher);
@@ -320,7 +345,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>The notebook: the student alone, then distilled from the baseline (or from scratch).</summary>
-    private void RunNotebook(Trainer<TeacherNet, StudentNet> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void RunNotebook(Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var runs = new List<RunSummary> { teacherRun };
         var baseline = Train("Student", "Training the student alone (cross-entropy)", TrainingPhase.Student, t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
@@ -348,7 +373,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     /// Per seed: the baseline; (a) distillation continuing from it; (b) the control, cross-entropy
     /// continuing from it for as many epochs; (c) distillation of a fresh student.
     /// </summary>
-    private void CompareOverSeeds(Trainer<TeacherNet, StudentNet> trainer, ILogger<Trainer<TeacherNet, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void CompareOverSeeds(Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, ILogger<Trainer<nn.Module<Tensor, Tensor>, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var perSeed = new List<SeedRuns>();
         foreach (var seed in seeds)
@@ -360,7 +385,7 @@ internal sealed class SampleRunner(SampleSettings settings)
             // (a) and (b) continue copies of the baseline's stream, as the notebook's global generator
             // would: the same batches as each other, and not a replay of the baseline's epochs.
             using var baselineStudent = FreshStudent(seed);
-            var baselineTrainer = new Trainer<TeacherNet, StudentNet>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
+            var baselineTrainer = new Trainer<nn.Module<Tensor, Tensor>, StudentNet>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
             var baseline = Train("Student baseline", "Student alone (cross-entropy)", TrainingPhase.Student,
                 t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer, data, seed, cancellationToken);
 
@@ -374,7 +399,7 @@ internal sealed class SampleRunner(SampleSettings settings)
 
             using var scratch = FreshStudent(seed);
             var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})", TrainingPhase.Distillation,
-                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<TeacherNet, StudentNet>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<nn.Module<Tensor, Tensor>, StudentNet>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
 
             perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
             PrintTable($"Seed {seed}", [baseline, a, b, c]);
@@ -428,7 +453,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     };
 
     /// <summary>Trains, then evaluates the trained model in detail (before any later run changes its weights).</summary>
-    private RunSummary Train(string name, string title, TrainingPhase phase, Func<Trainer<TeacherNet, StudentNet>, TrainingResult> run, Trainer<TeacherNet, StudentNet> trainer, Splits data, long? seed, CancellationToken cancellationToken)
+    private RunSummary Train(string name, string title, TrainingPhase phase, Func<Trainer<nn.Module<Tensor, Tensor>, StudentNet>, TrainingResult> run, Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, Splits data, long? seed, CancellationToken cancellationToken)
     {
         Console.WriteLine($"\n{title}:");
         console.StartRun();
@@ -550,13 +575,13 @@ internal sealed class SampleRunner(SampleSettings settings)
             var time = run.TrainingSeconds > 0 ? ConsoleProgress.Format(TimeSpan.FromSeconds(run.TrainingSeconds)) : "(loaded)";
             var loss = run.LastEpochLoss is { } l ? l.ToString("F4", Invariant) : "-";
             Console.WriteLine(string.Create(Invariant,
-                $"{run.Name,-22} {run.Parameters,12:N0} {time,15} {loss,16} {run.TestAccuracy,14:P2}"));
+                $"{run.Name,-22} {run.Parameters,12:N0} {time,15} {loss,16} {(run.TestAccuracy is { } accuracy ? accuracy.ToString("P2", Invariant) : "-"),14}"));
         }
     }
 
     private static void PrintComparison(RunSummary teacher, Comparison comparison)
     {
-        Console.WriteLine(string.Create(Invariant, $"\nOver seeds {string.Join(", ", comparison.Seeds)} (teacher {teacher.TestAccuracy:P2}): test accuracy and last-epoch loss, mean ± sd"));
+        Console.WriteLine(string.Create(Invariant, $"\nOver seeds {string.Join(", ", comparison.Seeds)} (teacher {(teacher.TestAccuracy is { } accuracy ? accuracy.ToString("P2", Invariant) : "not evaluated")}): test accuracy and last-epoch loss, mean ± sd"));
         Console.WriteLine($"{"Run",-22} {"Accuracy (%)",18} {"Last-epoch loss",20}   Per seed (%)");
         Console.WriteLine(new string('-', 90));
         foreach (var row in comparison.Rows)

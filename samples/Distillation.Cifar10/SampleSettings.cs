@@ -26,6 +26,12 @@ internal sealed record SampleSettings
     public int? TrainLimit { get; init; }
     public int? TestLimit { get; init; }
     public string? TeacherWeights { get; init; }
+
+    /// <summary>An ONNX model run by ONNX Runtime as the teacher (--teacher-onnx); null otherwise.</summary>
+    public string? TeacherOnnx { get; init; }
+
+    /// <summary>A safetensors file of the teacher's logits, one row per training image (--teacher-logits); null otherwise.</summary>
+    public string? TeacherLogits { get; init; }
     public required string OutputDirectory { get; init; }
     public required bool Verbose { get; init; }
     public required DistillFrom DistillFrom { get; init; }

@@ -33,6 +33,9 @@ internal sealed class TeacherOutputCache : IDisposable
     /// <summary>The bytes the cache holds.</summary>
     public long Bytes => features.Values.Append(Logits).Sum(t => t.NumberOfElements * t.ElementSize);
 
+    /// <summary>A cache of logits computed elsewhere, [N, classes] on the training device; it takes ownership of <paramref name="logits"/>.</summary>
+    public static TeacherOutputCache FromLogits(Tensor logits) => new(logits, new Dictionary<string, Tensor>(StringComparer.Ordinal));
+
     /// <summary>Runs the teacher over <paramref name="train"/> in eval mode without gradients, keeping its outputs.</summary>
     public static TeacherOutputCache Build(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, IBatchSource train, Device device, int batchSize, CancellationToken cancellationToken)
     {

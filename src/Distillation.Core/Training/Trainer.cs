@@ -216,6 +216,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
             throw new ArgumentException($"The {loss.Description} loss needs a teacher; use Distill.", nameof(loss));
         }
 
+        CheckExternalTeacher(model, teacher, loss, train);
+
         var session = new RunSession(phase, model, teacher is not null && loss.NeedsTeacher ? teacher : null, loss, train, evaluation, progress, cancellationToken);
         try
         {
@@ -466,11 +468,52 @@ public sealed partial class Trainer<TTeacher, TStudent>
     }
 
     /// <summary>
+    /// Refuses, before anything is set up, what an <see cref="IExternalTeacher"/> cannot do: be
+    /// trained, supply features to a feature term, or (precomputed logits) follow augmented inputs
+    /// or a training set of another size.
+    /// </summary>
+    private void CheckExternalTeacher(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor>? teacher, IDistillationLoss loss, IBatchSource train)
+    {
+        if (model is IExternalTeacher)
+        {
+            throw new InvalidOperationException($"The teacher {model.GetType().Name} is not a TorchSharp model: it cannot be trained here, only distilled from.");
+        }
+
+        if (teacher is not IExternalTeacher)
+        {
+            return;
+        }
+
+        if (loss.TeacherFeatureModules.Count > 0)
+        {
+            throw new ArgumentException(
+                $"The {loss.Description} loss reads the teacher's features ({string.Join(", ", loss.TeacherFeatureModules)}), but the teacher {teacher.GetType().Name} supplies logits only: it has no modules to hook. Use logit terms only.",
+                nameof(loss));
+        }
+
+        if (teacher is PrecomputedTeacher precomputed && loss.NeedsTeacher)
+        {
+            if (Options.Augmentation is not null)
+            {
+                throw new InvalidOperationException($"The teacher logits in {precomputed.Path} belong to the un-augmented training images; set TrainerOptions.Augmentation to null to distill from them.");
+            }
+
+            precomputed.CheckCovers(train);
+        }
+    }
+
+    /// <summary>
     /// The teacher's outputs over the training set, loaded or computed once, when caching is on and
     /// the inputs do not change between epochs (no augmentation); null to run the teacher live.
     /// </summary>
     private TeacherOutputCache? PrepareTeacherCache(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, IBatchSource train, bool augmented, CancellationToken cancellationToken)
     {
+        if (teacher is PrecomputedTeacher precomputed)
+        {
+            // There is no model to run: the file's rows are the cache, whatever the caching setting.
+            return precomputed.CreateCache(train, Device);
+        }
+
         var settings = Options.TeacherOutputs;
         if (settings.Caching == TeacherOutputCaching.Never || augmented)
         {
