@@ -258,4 +258,18 @@ public sealed class LossArgumentTests : IDisposable
 
         FluentActions.Invoking(() => hint.Regressor.weight!.numel()).Should().Throw<InvalidOperationException>("disposing the objective disposes the terms it owns");
     }
+
+    [Fact]
+    public void The_logit_terms_refuse_an_empty_batch_and_logits_that_are_not_a_matrix()
+    {
+        // Without the check, an empty batch divides by B = 0 (NaN), and [B, C, 1] logits go through
+        // log_softmax over dimension 1 and give a finite, wrong value.
+        var empty = new DistillationContext(zeros(0, 3), zeros(0, ScalarType.Int64), zeros(0, 3));
+        var cube = new DistillationContext(randn(2, 3, 1), tensor(new long[] { 0, 1 }), randn(2, 3, 1));
+
+        FluentActions.Invoking(() => new KLDivergenceLoss().Compute(empty)).Should().Throw<ArgumentException>().WithParameterName("studentLogits").WithMessage("*empty batch*");
+        FluentActions.Invoking(() => new DecoupledKDLoss().Compute(empty)).Should().Throw<ArgumentException>().WithParameterName("studentLogits").WithMessage("*empty batch*");
+        FluentActions.Invoking(() => new KLDivergenceLoss().Compute(cube)).Should().Throw<ArgumentException>().WithParameterName("studentLogits").WithMessage("*[batch, classes]*");
+        FluentActions.Invoking(() => new DecoupledKDLoss().Compute(cube)).Should().Throw<ArgumentException>().WithParameterName("studentLogits").WithMessage("*[batch, classes]*");
+    }
 }
