@@ -158,6 +158,21 @@ public sealed partial class Trainer<TTeacher, TStudent>
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(loss);
+        if (train.Count == 0)
+        {
+            throw new ArgumentException("The training set is empty.", nameof(train));
+        }
+
+        if (evaluation is { Count: 0 })
+        {
+            throw new ArgumentException("The evaluation set is empty: an accuracy over no images is undefined. Pass null for no evaluation.", nameof(evaluation));
+        }
+
+        if (teacher is null && (loss.NeedsTeacher || loss.TeacherFeatureModules.Count > 0))
+        {
+            throw new ArgumentException($"The {loss.Description} loss needs a teacher; use Distill.", nameof(loss));
+        }
+
         if (Interlocked.CompareExchange(ref busy, 1, 0) != 0)
         {
             throw new InvalidOperationException(
@@ -166,7 +181,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         try
         {
-            using var session = SetUp(phase, model, teacher, loss, train, evaluation, progress, cancellationToken);
+            using var session = SetUp(new RunSession(phase, model, teacher, loss, train, evaluation, progress, cancellationToken));
             var run = session.Run;
             try
             {
@@ -190,37 +205,15 @@ public sealed partial class Trainer<TTeacher, TStudent>
         }
     }
 
-    /// <summary>Checks the call, prepares the optimizer, schedule, feature hooks and teacher cache, and resumes from a checkpoint when asked to.</summary>
-    private RunSession SetUp(
-        TrainingPhase phase,
-        nn.Module<Tensor, Tensor> model,
-        nn.Module<Tensor, Tensor>? teacher,
-        IDistillationLoss loss,
-        IBatchSource train,
-        IBatchSource? evaluation,
-        IProgress<TrainingProgress>? progress,
-        CancellationToken cancellationToken)
+    /// <summary>Checks the call, prepares the optimizer, schedule, feature hooks and teacher cache, and resumes from a checkpoint when asked to; disposes the session when that fails.</summary>
+    private RunSession SetUp(RunSession session)
     {
-        if (train.Count == 0)
-        {
-            throw new ArgumentException("The training set is empty.", nameof(train));
-        }
-
-        if (evaluation is { Count: 0 })
-        {
-            throw new ArgumentException("The evaluation set is empty: an accuracy over no images is undefined. Pass null for no evaluation.", nameof(evaluation));
-        }
-
-        if (teacher is null && (loss.NeedsTeacher || loss.TeacherFeatureModules.Count > 0))
-        {
-            throw new ArgumentException($"The {loss.Description} loss needs a teacher; use Distill.", nameof(loss));
-        }
-
-        CheckExternalTeacher(model, teacher, loss, train);
-
-        var session = new RunSession(phase, model, teacher is not null && loss.NeedsTeacher ? teacher : null, loss, train, evaluation, progress, cancellationToken);
         try
         {
+            var (model, loss, train) = (session.Model, session.Loss, session.Train);
+            CheckExternalTeacher(model, session.GivenTeacher, loss, train);
+            var phase = session.Phase;
+            var cancellationToken = session.CancellationToken;
             LogRunStarting(logger, phase, loss.Description, session.Parameters, train.Count, Options.Epochs, Device);
 
             // Feature terms read hooked module outputs; a loss that is a module (e.g. a hint regressor) trains with the student.
@@ -672,8 +665,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         public nn.Module<Tensor, Tensor> Model { get; } = model;
 
-        /// <summary>The teacher when the loss reads it; null in plain training.</summary>
-        public nn.Module<Tensor, Tensor>? Teacher { get; } = teacher;
+        /// <summary>The teacher the call was given: the trainer's in distillation, null in plain training.</summary>
+        public nn.Module<Tensor, Tensor>? GivenTeacher { get; } = teacher;
+
+        /// <summary>The teacher when the loss reads it; null otherwise.</summary>
+        public nn.Module<Tensor, Tensor>? Teacher { get; } = loss.NeedsTeacher ? teacher : null;
 
         public IDistillationLoss Loss { get; } = loss;
 
