@@ -317,7 +317,7 @@ internal sealed class RunCheckpoint
 }
 
 /// <summary>What identifies a run for resuming.</summary>
-internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights, int GradientAccumulationSteps = 1);
+internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights, int GradientAccumulationSteps = 1, TeacherPrecision TeacherPrecision = TeacherPrecision.Float32);
 
 /// <summary>A run's state after <see cref="CompletedEpochs"/> epochs, besides tensors.</summary>
 internal sealed record RunProgress(

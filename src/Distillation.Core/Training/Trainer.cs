@@ -236,7 +236,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
             session.Augmentation = Options.Augmentation is { } augmentation ? new BatchAugmentation(augmentation, train.Normalization) : null;
             session.Identity = new RunIdentity(phase, loss.Description, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, session.Parameters,
                 TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? ModuleFingerprint.Of(fingerprinted) : null,
-                GradientAccumulationSteps: Options.GradientAccumulationSteps);
+                GradientAccumulationSteps: Options.GradientAccumulationSteps,
+                TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : Options.TeacherOutputs.Precision);
             session.Run = ResumeOrStart(session.Identity, model, session.LossParameters, session.Optimizer);
             for (var epoch = 0; epoch < session.Run.CompletedEpochs && session.Scheduler is not null; epoch++)
             {
@@ -248,6 +249,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
             session.TeacherCache = session.Teacher is { } cachedTeacher && epochsLeft
                 ? PrepareTeacherCache(cachedTeacher, session.TeacherFeatures, train, augmented: session.Augmentation is not null, cancellationToken)
                 : null;
+            if (Options.TeacherOutputs.Precision == TeacherPrecision.BFloat16 && session.TeacherCache is null && epochsLeft
+                && session.Teacher is { } liveInBFloat16 and not IExternalTeacher)
+            {
+                session.BFloat16Teacher = BFloat16Teacher.Convert(liveInBFloat16);
+            }
 
             // Early stopping and the best checkpoint need a score every epoch.
             session.EvaluateEveryEpoch = Options.EvaluateEveryEpoch || Options.EarlyStopping is not null || Options.Checkpoints is { KeepBest: true };
@@ -327,7 +333,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         else if (session.Teacher is { } teacher)
         {
             using var noGrad = no_grad();
-            teacherLogits = teacher.call(images);
+            teacherLogits = session.BFloat16Teacher?.Forward(images) ?? teacher.call(images);
         }
 
         if (zeroGradients)
@@ -467,6 +473,13 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// </summary>
     private void CheckExternalTeacher(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor>? teacher, IDistillationLoss loss, IBatchSource train)
     {
+        if (teacher is not null && Options.TeacherOutputs.Precision == TeacherPrecision.BFloat16 && loss.TeacherFeatureModules.Count > 0)
+        {
+            throw new ArgumentException(
+                $"TeacherOutputs.Precision BFloat16 runs the teacher for its logits only, but the {loss.Description} loss reads the teacher's features ({string.Join(", ", loss.TeacherFeatureModules)}); use TeacherPrecision.Float32.",
+                nameof(loss));
+        }
+
         if (model is IExternalTeacher)
         {
             throw new InvalidOperationException($"The teacher {model.GetType().Name} is not a TorchSharp model: it cannot be trained here, only distilled from.");
@@ -709,6 +722,9 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         public TeacherOutputCache? TeacherCache { get; set; }
 
+        /// <summary>The live teacher converted to bfloat16 for the call (TeacherOutputs.Precision); disposing it restores the teacher.</summary>
+        public BFloat16Teacher? BFloat16Teacher { get; set; }
+
         public bool EvaluateEveryEpoch { get; set; }
 
         public Generator Shuffle { get; set; } = null!;
@@ -717,6 +733,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         public void Dispose()
         {
+            BFloat16Teacher?.Dispose();
             StudentFeatures?.Dispose();
             TeacherFeatures?.Dispose();
             TeacherCache?.Dispose();
