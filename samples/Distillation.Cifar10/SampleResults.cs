@@ -13,7 +13,7 @@ internal sealed record RunSummary(
     long Parameters,
     double TrainingSeconds,
     double? LastEpochLoss,
-    double? TestAccuracy,
+    double? TestAccuracy, // the final evaluation's: the test set's, or the validation set's in a recipe's choosing runs (RecipeComparison.EvaluatedOn)
     IReadOnlyList<EpochSummary> Epochs);
 
 /// <summary>One epoch in the results file; <see cref="Accuracy"/> is the test accuracy when the epoch was evaluated, else null.</summary>
@@ -56,6 +56,33 @@ internal sealed record Comparison(IReadOnlyList<long> Seeds, IReadOnlyList<SeedR
     }
 }
 
+/// <summary>One seed of a recipe: the control (null with --no-control) and the distilled student, same initialisation and batches.</summary>
+internal sealed record RecipeSeedRuns(long Seed, RunSummary? Control, RunSummary Distilled);
+
+/// <summary>A run kind of a recipe over all seeds: accuracy and training time.</summary>
+internal sealed record RecipeRow(string Name, Spread Accuracy, Spread TrainingSeconds);
+
+/// <summary>A recipe's seeds, every run, the mean ± sd of the control and the distilled student, and the paired gain (fractions; ×100 for points; null without the control).</summary>
+internal sealed record RecipeComparison(IReadOnlyList<long> Seeds, string EvaluatedOn, IReadOnlyList<RecipeSeedRuns> Runs, IReadOnlyList<RecipeRow> Rows, Spread? Gain)
+{
+    public const string ControlName = "Control (CE)";
+    public const string DistilledName = "Distilled";
+
+    public static RecipeComparison Of(IReadOnlyList<RecipeSeedRuns> runs, string evaluatedOn)
+    {
+        var withControl = runs.All(r => r.Control is not null);
+        double[] Accuracies(Func<RecipeSeedRuns, RunSummary> pick) => runs.Select(r => pick(r).TestAccuracy ?? double.NaN).ToArray();
+        RecipeRow Row(string name, Func<RecipeSeedRuns, RunSummary> pick) => new(name, Spread.Of(Accuracies(pick)), Spread.Of(runs.Select(r => pick(r).TrainingSeconds)));
+        var distilled = Row(DistilledName, r => r.Distilled);
+        return new RecipeComparison(
+            runs.Select(r => r.Seed).ToArray(),
+            evaluatedOn,
+            runs,
+            withControl ? [Row(ControlName, r => r.Control!), distilled] : [distilled],
+            withControl ? Spread.OfDifferences(Accuracies(r => r.Distilled), Accuracies(r => r.Control!)) : null);
+    }
+}
+
 /// <summary>Everything the sample writes to results.json.</summary>
 internal sealed record SampleResults(
     DateTimeOffset CreatedUtc,
@@ -68,6 +95,9 @@ internal sealed record SampleResults(
     IReadOnlyList<RunSummary> Runs,
     Comparison? Comparison)
 {
+    /// <summary>The recipe's comparison (--recipe); null otherwise.</summary>
+    public RecipeComparison? Recipe { get; init; }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,

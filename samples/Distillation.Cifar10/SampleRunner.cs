@@ -179,7 +179,10 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         var deviceOptions = DeviceOptions.Parse(settings.Device);
         deviceOptions.Threads = settings.Threads;
-        var trainerOptions = TrainerOptionsFor(settings.Seed, deviceOptions, "main");
+        // A recipe trains the teacher with its own epochs and rate; elsewhere the teacher and the students share the settings.
+        var trainerOptions = settings.Recipe is null
+            ? TrainerOptionsFor(settings, settings.Seed, deviceOptions, "main")
+            : TrainerOptionsFor(settings.ForTeacher(), settings.Seed, deviceOptions, "teacher");
         using var loss = MethodSpec.Create(settings.Method, settings.Temperature, settings.HardWeight, settings.SoftWeight);
         trainerOptions.Validate();
 
@@ -204,7 +207,8 @@ internal sealed class SampleRunner(SampleSettings settings)
             : ((ImageDataset?)null, (ImageDataset?)null);
         using var disposeCarved = carved;
         using var disposeValidation = validation;
-        var data = new Splits(folder, carved ?? train ?? fullTrain, test ?? fullTest, validation);
+        // A recipe's runs on a validation split are for choosing its values: they never touch the test set.
+        var data = new Splits(folder, carved ?? train ?? fullTrain, test ?? fullTest, validation, FinalOnValidation: settings.Recipe is not null && validation is not null);
         Console.WriteLine($"{(settings.DataFolder is null ? "CIFAR-10" : "Images")} from {folder}: {data.Train.Count:N0} training, {data.Validation?.Count ?? 0:N0} validation and {data.Test.Count:N0} test images.");
         console.EvaluationSet = data.Validation is null ? "test" : "validation";
 
@@ -228,7 +232,11 @@ internal sealed class SampleRunner(SampleSettings settings)
         Console.WriteLine($"Student parameters: {CountParameters(student):N0}");
 
         var teacherRun = PrepareTeacher(trainer, data, loggerFactory.CreateLogger("Distillation.Models"), cancellationToken);
-        if (settings.Seeds is { } seeds)
+        if (settings.Recipe is not null)
+        {
+            RunRecipe(trainer, trainerLogger, settings.Seeds ?? [settings.Seed], loss, data, teacherRun, cancellationToken);
+        }
+        else if (settings.Seeds is { } seeds)
         {
             CompareOverSeeds(trainer, trainerLogger, seeds, loss, data, teacherRun, cancellationToken);
         }
@@ -303,7 +311,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         {
             Console.WriteLine($"\nTeacher: {onnx.ModelPath}, run by ONNX Runtime.");
             var (run, runDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, onnx, trainer.Device, data, cancellationToken);
-            Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {run.Top1Accuracy:P2}"));
+            Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {run.Top1Accuracy:P2}"));
             Console.WriteLine(runDetails);
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "ONNX model " + onnx.ModelPath, 0, 0, null, run.Top1Accuracy, []);
         }
@@ -314,7 +322,7 @@ internal sealed class SampleRunner(SampleSettings settings)
             trainer.Teacher.LoadWeights(weights, teacherLogger);
             Console.WriteLine($"\nTeacher loaded from {weights}.");
             var (loaded, loadedDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
-            Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {loaded.Top1Accuracy:P2}"));
+            Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {loaded.Top1Accuracy:P2}"));
             Console.WriteLine(loadedDetails);
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(trainer.Teacher), 0, null, loaded.Top1Accuracy, []);
         }
@@ -337,7 +345,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         }
 
         var (evaluation, details) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
-        Console.WriteLine(string.Create(Invariant, $"Teacher test accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}{savedNote}"));
+        Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}{savedNote}"));
         Console.WriteLine(details);
         reports.AddHistory("Teacher", result);
         finishedRuns.Add("the teacher");
@@ -379,7 +387,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         foreach (var seed in seeds)
         {
             Console.WriteLine($"\n=== Seed {seed}");
-            TrainerOptions OptionsFor(string run) => TrainerOptionsFor(seed, trainer.Options.Device, $"seed-{seed}/{run}");
+            TrainerOptions OptionsFor(string run) => TrainerOptionsFor(settings, seed, trainer.Options.Device, $"seed-{seed}/{run}");
 
             // The baseline and (c) start the seed's shuffling stream afresh, so they see the same batches;
             // (a) and (b) continue copies of the baseline's stream, as the notebook's global generator
@@ -413,34 +421,99 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>
+    /// A recipe: the teacher (trained or loaded once), then per seed the control (cross-entropy
+    /// alone) and the distilled student, both fresh from the seed's initialisation and fed the
+    /// same augmented batches, so that they differ only in their loss.
+    /// </summary>
+    private void RunRecipe(Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, ILogger<Trainer<nn.Module<Tensor, Tensor>, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    {
+        var perSeed = new List<RecipeSeedRuns>();
+        foreach (var seed in seeds)
+        {
+            Console.WriteLine($"\n=== Seed {seed}");
+            Trainer<nn.Module<Tensor, Tensor>, StudentNet> TrainerFor(StudentNet student, string run) =>
+                new(trainer.Teacher, student, TrainerOptionsFor(settings, seed, trainer.Options.Device, $"seed-{seed}/{run}"), trainerLogger);
+
+            using var controlStudent = settings.RecipeControl ? FreshStudent(seed) : null;
+            var control = controlStudent is not null
+                ? Train(RecipeComparison.ControlName, "Control: the student with cross-entropy alone", TrainingPhase.Student,
+                    t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), TrainerFor(controlStudent, "control"), data, seed, cancellationToken)
+                : null;
+
+            using var distilledStudent = FreshStudent(seed);
+            var distilled = Train(RecipeComparison.DistilledName, $"Distilled: the same student and batches, with {loss.Name} (teacher in {settings.TeacherPrecision})", TrainingPhase.Distillation,
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), TrainerFor(distilledStudent, "distilled"), data, seed, cancellationToken);
+
+            perSeed.Add(new RecipeSeedRuns(seed, control, distilled));
+            PrintTable($"Seed {seed}", control is null ? [distilled] : [control, distilled], data.FinalName);
+
+            // Written after every seed, so an interrupted recipe keeps the seeds it finished.
+            Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Final.Count, settings, [teacherRun], null)
+            {
+                Recipe = RecipeComparison.Of(perSeed, data.FinalName),
+            });
+        }
+
+        PrintRecipe(teacherRun, RecipeComparison.Of(perSeed, data.FinalName));
+        PrintPeakMemory();
+    }
+
+    private static void PrintRecipe(RunSummary teacher, RecipeComparison recipe)
+    {
+        string Percent(double? value) => value is { } v ? (v * 100).ToString("F2", Invariant) : "-";
+        string Time(double seconds) => ConsoleProgress.Format(TimeSpan.FromSeconds(seconds));
+        Console.WriteLine(string.Create(Invariant,
+            $"\nOver seeds {string.Join(", ", recipe.Seeds)}: {recipe.EvaluatedOn} accuracy, mean ± sd (teacher {Percent(teacher.TestAccuracy)} %, {(teacher.TrainingSeconds > 0 ? "trained in " + Time(teacher.TrainingSeconds) : "loaded")})"));
+        Console.WriteLine($"{"Run",-22} {"Accuracy (%)",16}   {"Training time",16}   Per seed (%)");
+        Console.WriteLine(new string('-', 84));
+        foreach (var row in recipe.Rows)
+        {
+            Console.WriteLine(string.Create(Invariant,
+                $"{row.Name,-22} {row.Accuracy.Mean * 100,7:F2} ± {row.Accuracy.StandardDeviation * 100,5:F2}   {Time(row.TrainingSeconds.Mean),16}   {string.Join(" ", row.Accuracy.Values.Select(v => (v * 100).ToString("F2", Invariant)))}"));
+        }
+
+        if (recipe.Gain is null)
+        {
+            return;
+        }
+
+        Console.WriteLine(string.Create(Invariant,
+            $"{"Gain over the control",-22} {recipe.Gain.Mean * 100,+7:F2} ± {recipe.Gain.StandardDeviation * 100,5:F2} points   per seed {string.Join(" ", recipe.Gain.Values.Select(v => (v * 100).ToString("+0.00;-0.00", Invariant)))}"));
+    }
+
+    /// <summary>
     /// The training settings of one run: every run of the sample is built here, so no option is
     /// lost. Each run checkpoints into a folder of its own under the output folder.
     /// </summary>
-    private TrainerOptions TrainerOptionsFor(long seed, DeviceOptions device, string checkpointFolder) => new()
+    private static TrainerOptions TrainerOptionsFor(SampleSettings run, long seed, DeviceOptions device, string checkpointFolder) => new()
     {
-        Epochs = settings.Epochs,
-        BatchSize = settings.BatchSize,
+        Epochs = run.Epochs,
+        BatchSize = run.BatchSize,
         Seed = seed,
         Device = device,
         Optimizer = new Training.OptimizerOptions
         {
-            Kind = Enum.Parse<OptimizerKind>(settings.Optimizer, ignoreCase: true),
-            LearningRate = settings.LearningRate,
-            WeightDecay = settings.WeightDecay,
+            Kind = Enum.Parse<OptimizerKind>(run.Optimizer, ignoreCase: true),
+            LearningRate = run.LearningRate,
+            WeightDecay = run.WeightDecay,
         },
-        Schedule = ScheduleFor(settings.Schedule, settings.Epochs, settings.WarmupEpochs),
-        Augmentation = settings.Augment ? new AugmentationOptions() : null,
-        EvaluateEveryEpoch = settings.EvaluateEveryEpoch,
+        Schedule = ScheduleFor(run.Schedule, run.Epochs, run.WarmupEpochs),
+        Augmentation = run.Augment ? new AugmentationOptions() : null,
+        EvaluateEveryEpoch = run.EvaluateEveryEpoch,
         Checkpoints = new CheckpointOptions
         {
-            Directory = Path.Combine(settings.OutputDirectory, "checkpoints", checkpointFolder),
-            Resume = settings.Resume,
+            Directory = Path.Combine(run.OutputDirectory, "checkpoints", checkpointFolder),
+            Resume = run.Resume,
 
             // The best epoch is chosen on the validation set only: choosing it on the test set would tune on it.
-            KeepBest = settings.ValidationCount is not null,
+            KeepBest = run.ValidationCount is not null,
         },
-        EarlyStopping = settings.Patience is { } patience ? new EarlyStoppingOptions { Patience = patience } : null,
-        TeacherOutputs = new TeacherOutputOptions { Caching = settings.CacheTeacherOutputs ? TeacherOutputCaching.Auto : TeacherOutputCaching.Never },
+        EarlyStopping = run.Patience is { } patience ? new EarlyStoppingOptions { Patience = patience } : null,
+        TeacherOutputs = new TeacherOutputOptions
+        {
+            Caching = run.CacheTeacherOutputs ? TeacherOutputCaching.Auto : TeacherOutputCaching.Never,
+            Precision = run.TeacherPrecision == "bfloat16" ? TeacherPrecision.BFloat16 : TeacherPrecision.Float32,
+        },
     };
 
     private static ScheduleOptions ScheduleFor(string name, int epochs, int warmup) => name.ToLowerInvariant() switch
@@ -464,7 +537,7 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         // The test set is evaluated once, in detail; with a validation set it was not seen before.
         var (evaluation, details) = EvaluateInDetail(name, seed, result.Phase, model, trainer.Device, data, cancellationToken);
-        Console.WriteLine(string.Create(Invariant, $"{name} test accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}"));
+        Console.WriteLine(string.Create(Invariant, $"{name} {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}"));
         Console.WriteLine(details);
         reports.AddHistory(ModelEvaluation.NameOf(name, seed), result);
         finishedRuns.Add($"\"{ModelEvaluation.NameOf(name, seed)}\"");
@@ -524,8 +597,8 @@ internal sealed class SampleRunner(SampleSettings settings)
     /// </summary>
     private (DetailedEvaluation Evaluation, string Details) EvaluateInDetail(string kind, long? seed, TrainingPhase phase, nn.Module<Tensor, Tensor> model, Device device, Splits data, CancellationToken cancellationToken)
     {
-        var evaluation = Evaluator.EvaluateDetailed(model, data.Test, device, cancellationToken: cancellationToken);
-        var speed = settings.MeasureSpeed ? Evaluator.MeasureSpeed(model, data.Test, device, SpeedOptions, cancellationToken) : null;
+        var evaluation = Evaluator.EvaluateDetailed(model, data.Final, device, cancellationToken: cancellationToken);
+        var speed = settings.MeasureSpeed ? Evaluator.MeasureSpeed(model, data.Final, device, SpeedOptions, cancellationToken) : null;
         var name = ModelEvaluation.NameOf(kind, seed);
         reports.Add(new ModelEvaluation(kind, seed, phase, new EvaluationReport(name, ModelFootprint.Of(model), evaluation, speed)));
         var timing = speed is null ? string.Empty : string.Create(Invariant,
@@ -565,10 +638,10 @@ internal sealed class SampleRunner(SampleSettings settings)
 
     private static long CountParameters(nn.Module module) => module.parameters().Sum(p => p.numel());
 
-    private static void PrintTable(string title, IReadOnlyList<RunSummary> runs)
+    private static void PrintTable(string title, IReadOnlyList<RunSummary> runs, string evaluatedOn = "test")
     {
         Console.WriteLine($"\n{title}");
-        Console.WriteLine($"{"Model",-22} {"Parameters",12} {"Time to train",15} {"Last-epoch loss",16} {"Test accuracy",14}");
+        Console.WriteLine($"{"Model",-22} {"Parameters",12} {"Time to train",15} {"Last-epoch loss",16} {char.ToUpperInvariant(evaluatedOn[0]) + evaluatedOn[1..] + " accuracy",14}");
         Console.WriteLine(new string('-', 83));
         foreach (var run in runs)
         {
@@ -597,9 +670,15 @@ internal sealed class SampleRunner(SampleSettings settings)
         }
     }
 
-    private sealed record Splits(string Folder, ImageDataset Train, ImageDataset Test, ImageDataset? Validation)
+    private sealed record Splits(string Folder, ImageDataset Train, ImageDataset Test, ImageDataset? Validation, bool FinalOnValidation = false)
     {
         /// <summary>The set evaluated during training: the validation set when there is one, so the test set stays unseen until the end.</summary>
         public ImageDataset Evaluation => Validation ?? Test;
+
+        /// <summary>The set of each model's final evaluation: the test set, or the validation set for a recipe's choosing runs.</summary>
+        public ImageDataset Final => FinalOnValidation ? Validation! : Test;
+
+        /// <summary>The name of <see cref="Final"/>, for the printed lines.</summary>
+        public string FinalName => FinalOnValidation ? "validation" : "test";
     }
 }

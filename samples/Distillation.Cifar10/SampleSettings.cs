@@ -70,6 +70,32 @@ internal sealed record SampleSettings
 
     /// <summary>Whether the trained student and distilled student are also written as ONNX files.</summary>
     public bool ExportOnnx { get; init; }
+
+    /// <summary>The recipe run with --recipe (teacher once, then per seed the control and the distilled student); null for the notebook or --seeds comparison.</summary>
+    public string? Recipe { get; init; }
+
+    /// <summary>Whether a recipe trains the cross-entropy control beside the distilled student (off with --no-control, to compare distillation settings against one control).</summary>
+    public bool RecipeControl { get; init; } = true;
+
+    /// <summary>The teacher's epochs when they differ from the students' (--recipe, --teacher-epochs); null for <see cref="Epochs"/>.</summary>
+    public int? TeacherEpochs { get; init; }
+
+    /// <summary>The teacher's peak learning rate when it differs from the students' (--recipe, --teacher-lr); null for <see cref="LearningRate"/>.</summary>
+    public double? TeacherLearningRate { get; init; }
+
+    /// <summary>The teacher's warm-up epochs when they differ from the students' (--recipe); null for <see cref="WarmupEpochs"/>.</summary>
+    public int? TeacherWarmupEpochs { get; init; }
+
+    /// <summary>The number format of a live teacher during distillation: "float32" or "bfloat16" (--teacher-precision).</summary>
+    public string TeacherPrecision { get; init; } = "float32";
+
+    /// <summary>These settings as the teacher's training uses them: its own epochs, peak rate and warm-up where given.</summary>
+    public SampleSettings ForTeacher() => this with
+    {
+        Epochs = TeacherEpochs ?? Epochs,
+        LearningRate = TeacherLearningRate ?? LearningRate,
+        WarmupEpochs = TeacherWarmupEpochs ?? WarmupEpochs,
+    };
 }
 
 /// <summary>Which student the distillation starts from.</summary>

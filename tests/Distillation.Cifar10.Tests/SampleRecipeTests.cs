@@ -1,0 +1,94 @@
+using System.Text.Json;
+using Distillation.Tests.TestSupport;
+using Distillation.Training;
+
+namespace Distillation.Cifar10.Tests;
+
+/// <summary>--recipe: the teacher once, then per seed the cross-entropy control and the distilled student; flags override the recipe.</summary>
+public sealed class SampleRecipeTests : IDisposable
+{
+    private readonly TempFolder temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    private string[] Args(params string[] more) =>
+    [
+        "--data", SharedData.Cifar10Root() ?? Path.Combine(temp.Path, "no-data"), "--no-download", "--output", Path.Combine(temp.Path, "run"),
+        "--train-limit", "200", "--test-limit", "40", "--batch-size", "20", "--threads", "1", "--no-speed", "--no-charts", .. more,
+    ];
+
+    [Theory]
+    [InlineData("error: --recipe must be one of strong, was 'weak'.*", "--recipe", "weak")]
+    [InlineData("error: --teacher-epochs and --teacher-lr need --recipe*", "--teacher-epochs", "3")]
+    [InlineData("error: --no-control needs --recipe.*", "--no-control")]
+    [InlineData("error: --recipe distills a fresh student*leave out --distill-from.*", "--recipe", "strong", "--distill-from", "baseline")]
+    [InlineData("error: --teacher-precision must be one of float32, bfloat16, was 'half'.*", "--teacher-precision", "half")]
+    public async Task A_recipe_flag_that_cannot_work_is_one_error_line_before_anything_runs(string expected, params string[] flags)
+    {
+        var (exit, output, error) = await SampleProcess.RunAsync(Args(flags));
+
+        exit.Should().Be(2);
+        error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().ContainSingle().Which.Should().Match(expected);
+        output.Should().NotContain("Training");
+    }
+
+    [SkippableFact]
+    public async Task A_recipe_on_a_validation_split_trains_control_and_distilled_per_seed_and_never_touches_the_test_set()
+    {
+        SharedData.Cifar10RootOrSkip();
+
+        var (exit, output, error) = await SampleProcess.RunAsync(Args("--recipe", "strong", "--validation", "40", "--teacher-epochs", "1", "--epochs", "2", "--seeds", "1,2"));
+
+        exit.Should().Be(0, error);
+        output.Should().NotContain("test accuracy", "the choosing runs are evaluated on the validation split only");
+        output.Should().Contain("Teacher validation accuracy").And.Contain("(teacher in bfloat16)").And.Contain("0.1·ce + 0.9·kd(T=4)");
+        output.Should().Contain("Over seeds 1, 2: validation accuracy").And.Contain("Gain over the control");
+
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
+        var root = json.RootElement;
+        var settings = root.GetProperty("settings");
+        settings.GetProperty("epochs").GetInt32().Should().Be(2, "a flag given on the command line wins over the recipe");
+        settings.GetProperty("teacherEpochs").GetInt32().Should().Be(1);
+        settings.GetProperty("learningRate").GetDouble().Should().Be(4e-3, "a flag left out takes the recipe's value");
+        settings.GetProperty("optimizer").GetString().Should().Be("adamw");
+        settings.GetProperty("augment").GetBoolean().Should().BeTrue();
+        settings.GetProperty("teacherPrecision").GetString().Should().Be("bfloat16");
+        settings.GetProperty("warmupEpochs").GetInt32().Should().Be(0, "10 % of 2 epochs rounds to none");
+
+        var recipe = root.GetProperty("recipe");
+        recipe.GetProperty("evaluatedOn").GetString().Should().Be("validation");
+        recipe.GetProperty("seeds").EnumerateArray().Select(s => s.GetInt64()).Should().Equal(1, 2);
+        var runs = recipe.GetProperty("runs").EnumerateArray().ToArray();
+        runs.Should().HaveCount(2);
+        foreach (var run in runs)
+        {
+            run.GetProperty("control").GetProperty("phase").GetString().Should().Be(nameof(TrainingPhase.Student));
+            run.GetProperty("distilled").GetProperty("phase").GetString().Should().Be(nameof(TrainingPhase.Distillation));
+            run.GetProperty("distilled").GetProperty("epochs").GetArrayLength().Should().Be(2);
+        }
+
+        var gains = recipe.GetProperty("gain").GetProperty("values").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        var expected = runs.Select(r => r.GetProperty("distilled").GetProperty("testAccuracy").GetDouble() - r.GetProperty("control").GetProperty("testAccuracy").GetDouble());
+        gains.Should().Equal(expected, (a, b) => Math.Abs(a - b) < 1e-12);
+    }
+
+    [Theory]
+    [InlineData(30, 3)]
+    [InlineData(20, 2)]
+    [InlineData(5, 1)]
+    [InlineData(2, 0)]
+    [InlineData(1, 0)]
+    public void The_warm_up_is_a_tenth_of_the_run_and_leaves_an_epoch_to_the_schedule(int epochs, int warmup) =>
+        Recipe.Strong.WarmupFor(epochs).Should().Be(warmup);
+
+    [Fact]
+    public void Without_the_control_a_recipe_has_no_gain()
+    {
+        var distilled = Synthetic.Run("Distilled", TrainingPhase.Distillation, [1.0], 0.7);
+
+        var comparison = RecipeComparison.Of([new RecipeSeedRuns(1, null, distilled)], "validation");
+
+        comparison.Gain.Should().BeNull();
+        comparison.Rows.Should().ContainSingle().Which.Name.Should().Be(RecipeComparison.DistilledName);
+    }
+}
