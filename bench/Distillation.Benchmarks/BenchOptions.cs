@@ -56,6 +56,9 @@ internal sealed class BenchOptions
     /// <summary>Streaming mode: the height and width images are decoded to.</summary>
     public int ImageSize { get; init; } = 32;
 
+    /// <summary>Ideas mode: run only the ideas whose name contains this text (any case); null for all.</summary>
+    public string? Only { get; init; }
+
     /// <summary>Arguments BenchmarkDotNet receives in micro mode (after <c>--</c>).</summary>
     public IReadOnlyList<string> Rest { get; init; } = [];
 
@@ -153,6 +156,7 @@ internal sealed class BenchOptions
             Folder = values.Remove("folder", out var folder) ? folder : null,
             Images = Int("images", quick ? 1024 : 10240),
             ImageSize = Int("image-size", 32),
+            Only = values.Remove("only", out var only) ? only : null,
             Rest = rest,
         };
 
@@ -198,6 +202,7 @@ internal sealed class BenchOptions
           --student-weights FILE  onnx-latency: a trained student (ModuleWeights); freshly
                              initialised without it
           --epochs N         stability: epochs of the long run (default 3)
+          --only TEXT        ideas: only the ideas whose name contains TEXT (e.g. bfloat16)
           --sample-every N   stability: a memory sample every N batches (default 50)
           --folder DIR       streaming: the PNG folder (written from CIFAR-10 when missing; default
                              a temporary folder); png-folder: where to write

@@ -82,6 +82,12 @@ internal static class IdeasBenchmark
             TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never },
         });
 
+        var distillerBFloat16 = new Trainer<TeacherNet, StudentNet>(teacher, distiller.Student, new TrainerOptions
+        {
+            Epochs = 1, BatchSize = options.BatchSize, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
+            TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Precision = TeacherPrecision.BFloat16 },
+        });
+
         // Baselines in the default layout, whatever the library's default for eval mode is.
         teacher.ChannelsLastInference = false;
         trainer256.Student.ChannelsLastInference = false;
@@ -98,6 +104,10 @@ internal static class IdeasBenchmark
                 () => WithLayout(trainer256.Student, false, () => trainer256.EvaluateStudent(data.Test)), () => WithLayout(trainer256.Student, true, () => trainer256.EvaluateStudent(data.Test))),
             ("ChannelsLastInference on the teacher", $"Trainer.Distill (live teacher, notebook KL loss), batch {options.BatchSize}", trainImages,
                 () => WithLayout(teacher, false, () => distiller.Distill(data.Train)), () => WithLayout(teacher, true, () => distiller.Distill(data.Train))),
+            ("bfloat16 teacher (TeacherOutputs.Precision)", $"Trainer.Distill (live teacher, notebook KL loss), batch {options.BatchSize}; float32 default layout against bfloat16 channels-last", trainImages,
+                () => WithLayout(teacher, false, () => distiller.Distill(data.Train)), () => WithLayout(teacher, false, () => distillerBFloat16.Distill(data.Train))),
+            ("bfloat16 teacher against a channels-last float32 one", $"Trainer.Distill (live teacher, notebook KL loss), batch {options.BatchSize}; float32 channels-last against bfloat16 channels-last", trainImages,
+                () => WithLayout(teacher, true, () => distiller.Distill(data.Train)), () => WithLayout(teacher, false, () => distillerBFloat16.Distill(data.Train))),
             ("evaluation batch 512 instead of 256", "Trainer.EvaluateTeacher", evalImages,
                 () => trainer256.EvaluateTeacher(data.Test), () => trainer512.EvaluateTeacher(data.Test)),
             ("in-place ReLU", $"teacher training epoch, plain loop, batch {options.BatchSize}", trainImages,
@@ -109,7 +119,7 @@ internal static class IdeasBenchmark
         };
 
         var results = new List<IdeaResult>();
-        foreach (var (name, measure, images, baseline, variant) in ideas)
+        foreach (var (name, measure, images, baseline, variant) in ideas.Where(i => options.Only is null || i.Name.Contains(options.Only, StringComparison.OrdinalIgnoreCase)))
         {
             baseline();
             variant();
