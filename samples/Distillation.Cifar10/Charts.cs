@@ -101,7 +101,7 @@ internal static class Charts
     /// <summary>A model kind's evaluations, pooled over seeds.</summary>
     internal sealed record Kind(string Name, TrainingPhase Phase, IReadOnlyList<long?> Seeds, IReadOnlyList<string> ClassNames, ConfusionMatrix Confusion);
 
-    /// <summary>Every run with epochs: the notebook's runs, then each seed's four.</summary>
+    /// <summary>Every run with epochs: the notebook's runs, then each seed's four, or a recipe's control and distilled student per seed.</summary>
     internal static IReadOnlyList<Curve> CurvesOf(SampleResults results)
     {
         var curves = results.Runs.Where(r => r.Epochs.Count > 0).Select(r => new Curve(r.Name, null, r.Epochs, r.TestAccuracy ?? double.NaN)).ToList();
@@ -110,6 +110,17 @@ internal static class Charts
             foreach (var run in new[] { seed.Baseline, seed.KdFromBaseline, seed.CeContinued, seed.KdFromScratch })
             {
                 if (run.Epochs.Count > 0)
+                {
+                    curves.Add(new Curve(run.Name, seed.Seed, run.Epochs, run.TestAccuracy ?? double.NaN));
+                }
+            }
+        }
+
+        foreach (var seed in results.Recipe?.Runs ?? [])
+        {
+            foreach (var run in new[] { seed.Control, seed.Distilled })
+            {
+                if (run is { Epochs.Count: > 0 })
                 {
                     curves.Add(new Curve(run.Name, seed.Seed, run.Epochs, run.TestAccuracy ?? double.NaN));
                 }

@@ -63,6 +63,22 @@ public sealed class ChartsTests : IDisposable
     }
 
     [Fact]
+    public void Curves_hold_a_recipes_control_and_distilled_student_per_seed()
+    {
+        RecipeSeedRuns Seed(long seed, bool control) => new(
+            seed,
+            control ? Synthetic.Run(RecipeComparison.ControlName, TrainingPhase.Student, [2.0, 1.0], 0.7) : null,
+            Synthetic.Run(RecipeComparison.DistilledName, TrainingPhase.Distillation, [3.0, 2.0], 0.72));
+        var results = Synthetic.Notebook() with { Runs = [] };
+        results = results with { Recipe = RecipeComparison.Of([Seed(42, control: true), Seed(43, control: true)], "test") };
+
+        Charts.CurvesOf(results).Select(c => (c.Kind, c.Seed)).Should().Equal(
+            (RecipeComparison.ControlName, 42L), (RecipeComparison.DistilledName, 42L), (RecipeComparison.ControlName, 43L), (RecipeComparison.DistilledName, 43L));
+        Charts.CurvesOf(results with { Recipe = RecipeComparison.Of([Seed(44, control: false)], "validation") })
+            .Select(c => (c.Kind, c.Seed)).Should().Equal((RecipeComparison.DistilledName, 44L));
+    }
+
+    [Fact]
     public void Kinds_pool_their_seeds_and_the_confusion_chart_takes_the_first_distilled_kind()
     {
         var kinds = Charts.KindsOf(

@@ -121,6 +121,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="progress">Receives batch progress and epoch reports.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
+    /// <exception cref="ArgumentException">The loss reads the teacher's features while <see cref="TeacherOutputOptions.Precision"/> is <see cref="TeacherPrecision.BFloat16"/>, or another check of the call fails.</exception>
+    /// <exception cref="InvalidOperationException">With <see cref="TeacherPrecision.BFloat16"/>, a floating-point parameter or buffer of the teacher is not float32; or another training call of this trainer is running.</exception>
     public TrainingResult Distill(IBatchSource train, IBatchSource? evaluation = null, IDistillationLoss? loss = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (loss is not null)
@@ -211,7 +213,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         try
         {
             var (model, loss, train) = (session.Model, session.Loss, session.Train);
-            CheckExternalTeacher(model, session.GivenTeacher, loss, train);
+            CheckTeacher(model, session.GivenTeacher, loss, train);
             var phase = session.Phase;
             var cancellationToken = session.CancellationToken;
             LogRunStarting(logger, phase, loss.Description, session.Parameters, train.Count, Options.Epochs, Device);
@@ -467,11 +469,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
     }
 
     /// <summary>
-    /// Refuses, before anything is set up, what an <see cref="IExternalTeacher"/> cannot do: be
-    /// trained, supply features to a feature term, or (precomputed logits) follow augmented inputs
-    /// or a training set of another size.
+    /// Refuses, before anything is set up, what the teacher cannot do: in bfloat16, supply features;
+    /// as an <see cref="IExternalTeacher"/>, be trained, supply features to a feature term, or
+    /// (precomputed logits) follow augmented inputs or a training set of another size.
     /// </summary>
-    private void CheckExternalTeacher(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor>? teacher, IDistillationLoss loss, IBatchSource train)
+    private void CheckTeacher(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor>? teacher, IDistillationLoss loss, IBatchSource train)
     {
         if (teacher is not null && Options.TeacherOutputs.Precision == TeacherPrecision.BFloat16 && loss.TeacherFeatureModules.Count > 0)
         {

@@ -128,6 +128,25 @@ public sealed class BFloat16TeacherTests : IDisposable
         half.History.Select(e => e.MeanLoss).Should().Equal(full.History.Select(e => e.MeanLoss));
     }
 
+    [Fact]
+    public void A_checkpoint_of_a_bfloat16_teacher_is_not_resumed_with_a_float32_one()
+    {
+        using var train = Quadrants.Create(64, seed: 1);
+        using var folder = new TempFolder();
+        TrainerOptions WithCheckpoints(TeacherPrecision precision)
+        {
+            var options = Options(precision);
+            options.Checkpoints = new CheckpointOptions { Directory = folder.Path, Resume = true };
+            return options;
+        }
+
+        NewTrainer(WithCheckpoints(TeacherPrecision.BFloat16)).Distill(train, loss: DistillationObjective.KnowledgeDistillation(4));
+
+        var resumed = () => NewTrainer(WithCheckpoints(TeacherPrecision.Float32)).Distill(train, loss: DistillationObjective.KnowledgeDistillation(4));
+
+        resumed.Should().Throw<CheckpointMismatchException>().WithMessage("*TeacherPrecision = BFloat16*TeacherPrecision = Float32*");
+    }
+
     private sealed class ThrowingCallback : ITrainingCallback
     {
         public void OnStepEnd(StepEndContext context)
