@@ -343,7 +343,34 @@ internal static class Charts
                 return;
             }
         }
+
+        // SkiaSharp's self-contained Linux build has no fontconfig and sees no system font, so every
+        // label would be blank: register the font files themselves.
+        foreach (var (family, regular, bold) in new[]
+        {
+            ("DejaVu Sans", "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
+            ("Liberation Sans", "LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf"),
+            ("Noto Sans", "NotoSans-Regular.ttf", "NotoSans-Bold.ttf"),
+        })
+        {
+            if (FindFontFile(regular) is { } regularPath)
+            {
+                Fonts.AddFontFile(family, regularPath);
+                if (FindFontFile(bold) is { } boldPath)
+                {
+                    Fonts.AddFontFile(family, boldPath, bold: true);
+                }
+
+                Fonts.Default = family;
+                return;
+            }
+        }
     }
+
+    private static string? FindFontFile(string fileName) =>
+        Directory.Exists("/usr/share/fonts")
+            ? Directory.EnumerateFiles("/usr/share/fonts", fileName, SearchOption.AllDirectories).FirstOrDefault()
+            : null;
 
     private static void Style(ScottPlot.Plottables.Scatter scatter, int seedIndex, bool showMarkers)
     {

@@ -62,6 +62,17 @@ public sealed class ChartsTests : IDisposable
             ("Student baseline", 43L), ("(a) KD from baseline", 43L), ("(b) CE continued", 43L), ("(c) KD from scratch", 43L));
     }
 
+    [SkippableFact]
+    public void Labels_get_a_sans_serif_font_from_its_file_when_skia_sees_no_system_font()
+    {
+        var dejaVu = Directory.Exists("/usr/share/fonts") ? Directory.EnumerateFiles("/usr/share/fonts", "DejaVuSans.ttf", SearchOption.AllDirectories).FirstOrDefault() : null;
+        Skip.If(dejaVu is null, "DejaVu Sans is not installed");
+
+        Charts.UseSansSerifFont();
+
+        ScottPlot.Fonts.Default.Should().Be("DejaVu Sans", "without a font every label of every chart is blank");
+    }
+
     [Fact]
     public void Curves_hold_a_recipes_control_and_distilled_student_per_seed()
     {

@@ -139,7 +139,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
         var original = File.ReadAllBytes(path);
         var outcomes = new Dictionary<string, int>();
 
-        Fuzz.ForAll(Edits.Array[1, 3], seed: 20260714, iterations: 150, edits =>
+        Fuzz.ForAll(Edits.Array[1, 3], seed: 20260714, iterations: 400, edits =>
         {
             File.WriteAllBytes(path, original);
             CheckpointFiles.Rewrite(path, header => Apply(header, edits));
