@@ -477,9 +477,13 @@ internal sealed class SampleRunner(SampleSettings settings)
             return;
         }
 
-        Console.WriteLine(string.Create(Invariant,
-            $"{"Gain over the control",-22} {recipe.Gain.Mean * 100,+7:F2} ± {recipe.Gain.StandardDeviation * 100,5:F2} points   per seed {string.Join(" ", recipe.Gain.Values.Select(v => (v * 100).ToString("+0.00;-0.00", Invariant)))}"));
+        Console.WriteLine(GainLine("Gain over the control", recipe.Gain, meanWidth: 7));
     }
+
+    /// <summary>One gain in points: the mean with its sign, the spread, and each seed's gain with its sign.</summary>
+    internal static string GainLine(string name, Spread points, int meanWidth) =>
+        string.Create(Invariant,
+            $"{name,-22} {(points.Mean * 100).ToString("+0.00;-0.00", Invariant).PadLeft(meanWidth)} ± {points.StandardDeviation * 100,5:F2} points   per seed {string.Join(" ", points.Values.Select(v => (v * 100).ToString("+0.00;-0.00", Invariant)))}");
 
     /// <summary>
     /// The training settings of one run: every run of the sample is built here, so no option is
@@ -665,8 +669,7 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         foreach (var gain in comparison.Gains)
         {
-            Console.WriteLine(string.Create(Invariant,
-                $"{gain.Name,-22} {gain.Points.Mean * 100,+8:F2} ± {gain.Points.StandardDeviation * 100,5:F2} points   per seed {string.Join(" ", gain.Points.Values.Select(v => (v * 100).ToString("+0.00;-0.00", Invariant)))}"));
+            Console.WriteLine(GainLine(gain.Name, gain.Points, meanWidth: 8));
         }
     }
 

@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using Distillation.Evaluation;
 using Distillation.Tests.TestSupport;
 using Distillation.Training;
 
@@ -70,6 +73,18 @@ public sealed class SampleRecipeTests : IDisposable
         var gains = recipe.GetProperty("gain").GetProperty("values").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         var expected = runs.Select(r => r.GetProperty("distilled").GetProperty("testAccuracy").GetDouble() - r.GetProperty("control").GetProperty("testAccuracy").GetDouble());
         gains.Should().Equal(expected, (a, b) => Math.Abs(a - b) < 1e-12);
+        var meanGain = (recipe.GetProperty("gain").GetProperty("mean").GetDouble() * 100).ToString("+0.00;-0.00", CultureInfo.InvariantCulture);
+        output.Should().MatchRegex(@"Gain over the control\s+" + Regex.Escape(meanGain) + " ±", "the mean gain is printed with its sign, like the per-seed gains");
+    }
+
+    [Theory]
+    [InlineData(0.0051, 0.0021, "   +0.36 ±  0.21 points   per seed +0.51 +0.21")]
+    [InlineData(-0.0105, -0.0135, "   -1.20 ±  0.21 points   per seed -1.05 -1.35")]
+    public void A_gain_is_printed_with_its_sign_both_as_mean_and_per_seed(double first, double second, string expected)
+    {
+        var line = SampleRunner.GainLine("Gain over the control", Spread.Of([first, second]), meanWidth: 8);
+
+        line.Should().Be("Gain over the control  " + expected);
     }
 
     [Theory]
