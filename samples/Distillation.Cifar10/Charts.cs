@@ -188,7 +188,6 @@ internal static class Charts
             }
         }
 
-        var subtitle = $"{results.TrainImages:N0} training / {results.TestImages:N0} test images";
         lossPlot.Title("Training loss per epoch");
         lossPlot.XLabel("Epoch");
         lossPlot.YLabel(logScale ? "Mean batch loss (log scale)" : "Mean batch loss");
@@ -198,9 +197,11 @@ internal static class Charts
         }
 
         var anyPerEpoch = curves.Any(c => c.Epochs.Count(e => e.Accuracy is not null) > 1);
-        accuracyPlot.Title(anyPerEpoch ? $"Test accuracy per epoch ({subtitle})" : $"Final test accuracy ({subtitle})");
+        var (split, images) = EvaluatedOn(results, anyPerEpoch);
+        var subtitle = $"{results.TrainImages:N0} training / {images:N0} {split} images";
+        accuracyPlot.Title(anyPerEpoch ? $"{Capitalized(split)} accuracy per epoch ({subtitle})" : $"Final {split} accuracy ({subtitle})");
         accuracyPlot.XLabel("Epoch");
-        accuracyPlot.YLabel("Test accuracy (%)");
+        accuracyPlot.YLabel($"{Capitalized(split)} accuracy (%)");
         accuracyPlot.ShowLegend(Edge.Right);
         lossPlot.HideLegend();
 
@@ -263,12 +264,25 @@ internal static class Charts
         plot.Axes.SetLimits(-0.6, classNames.Count - 0.4, 0, 100);
         plot.Axes.Left.TickGenerator = new NumericFixedInterval(10);
         plot.Grid.XAxisStyle.MajorLineStyle.Width = 0;
-        plot.Title($"Test accuracy per class ({results.TestImages:N0} test images)");
+        var (split, images) = EvaluatedOn(results, perEpoch: false);
+        plot.Title($"{Capitalized(split)} accuracy per class ({images:N0} {split} images)");
         plot.YLabel("Accuracy (%)");
         plot.XLabel("True class");
         plot.ShowLegend(Edge.Right);
         return Png(plot, PerClassSize);
     }
+
+    /// <summary>
+    /// The split an accuracy was measured on, and its size. Per-epoch evaluations use the validation
+    /// split when there is one; the final evaluation uses the test set, except in a recipe's choosing
+    /// runs (<c>--recipe</c> with <c>--validation</c>), which never touch it.
+    /// </summary>
+    internal static (string Split, int Images) EvaluatedOn(SampleResults results, bool perEpoch) =>
+        perEpoch && results.Settings.ValidationCount is { } validation
+            ? ("validation", validation)
+            : (results.Recipe?.EvaluatedOn ?? "test", results.TestImages);
+
+    private static string Capitalized(string word) => char.ToUpperInvariant(word[0]) + word[1..];
 
     /// <summary>The confusion matrix as a heatmap of row percentages (each true class sums to 100 %), with the value in each cell.</summary>
     internal static byte[] ConfusionHeatmap(Kind kind) => Png(ConfusionPlot(kind), ConfusionSize);

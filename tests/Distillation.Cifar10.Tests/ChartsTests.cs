@@ -90,6 +90,20 @@ public sealed class ChartsTests : IDisposable
     }
 
     [Fact]
+    public void Accuracy_charts_name_the_split_they_were_measured_on()
+    {
+        var notebook = Synthetic.Notebook(perEpochAccuracy: true);
+        var withValidation = notebook with { Settings = notebook.Settings with { ValidationCount = 50 } };
+        var recipeRun = new RecipeSeedRuns(42, null, Synthetic.Run(RecipeComparison.DistilledName, TrainingPhase.Distillation, [3.0, 2.0], 0.72));
+        var choosing = withValidation with { TestImages = 50, Recipe = RecipeComparison.Of([recipeRun], "validation") };
+
+        Charts.EvaluatedOn(notebook, perEpoch: true).Should().Be(("test", notebook.TestImages));
+        Charts.EvaluatedOn(withValidation, perEpoch: true).Should().Be(("validation", 50), "every epoch is evaluated on the validation split");
+        Charts.EvaluatedOn(withValidation, perEpoch: false).Should().Be(("test", notebook.TestImages), "the final evaluation is on the test set");
+        Charts.EvaluatedOn(choosing, perEpoch: false).Should().Be(("validation", 50), "a recipe's choosing runs never touch the test set");
+    }
+
+    [Fact]
     public void Kinds_pool_their_seeds_and_the_confusion_chart_takes_the_first_distilled_kind()
     {
         var kinds = Charts.KindsOf(
