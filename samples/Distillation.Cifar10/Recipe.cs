@@ -42,7 +42,7 @@ internal sealed record Recipe(
         WeightDecay: 5e-4,
         Schedule: "cosine",
         Method: "kd",
-        Temperature: 4,
+        Temperature: 2,
         HardWeight: 0.1,
         SoftWeight: 0.9,
         TeacherPrecision: "bfloat16");

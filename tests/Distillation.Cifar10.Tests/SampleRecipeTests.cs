@@ -44,7 +44,7 @@ public sealed class SampleRecipeTests : IDisposable
 
         exit.Should().Be(0, error);
         output.Should().NotContain("test accuracy", "the choosing runs are evaluated on the validation split only");
-        output.Should().Contain("Teacher validation accuracy").And.Contain("(teacher in bfloat16)").And.Contain("0.1·ce + 0.9·kd(T=4)");
+        output.Should().Contain("Teacher validation accuracy").And.Contain("(teacher in bfloat16)").And.Contain("0.1·ce + 0.9·kd(T=2)");
         output.Should().Contain("Over seeds 1, 2: validation accuracy").And.Contain("Gain over the control");
 
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
