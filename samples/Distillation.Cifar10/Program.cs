@@ -66,7 +66,8 @@ var recipe = new Option<string?>("--recipe")
 {
     Description = "strong: train the teacher once with augmentation (crop + flip), AdamW and a warm-up into cosine annealing, then for each of --seeds (default 42,43,44) " +
         "the control (the student with cross-entropy alone) and the distilled student, with the same augmentation, epochs and batches; report both as mean ± sd and the gain. " +
-        "Other flags override the recipe's values; with --validation, everything is evaluated on the validation set and the test set is not touched.",
+        "Other flags override the recipe's values (--optimizer and --lr the students' only: the teacher keeps AdamW; --teacher-lr and --teacher-epochs set its own); " +
+        "with --validation, everything is evaluated on the validation set and the test set is not touched.",
 };
 var noControl = new Option<bool>("--no-control") { Description = "With --recipe, train only the distilled students, not the cross-entropy control (to compare distillation settings against a control run once)." };
 var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "The teacher's epochs, when they differ from --epochs (the recipe sets them)." };
@@ -134,6 +135,7 @@ root.SetAction((parse, cancellationToken) =>
         RecipeControl = !parse.GetValue(noControl),
         TeacherEpochs = parse.GetValue(teacherEpochs) ?? chosen?.TeacherEpochs,
         TeacherLearningRate = parse.GetValue(teacherLearningRate) ?? chosen?.TeacherLearningRate,
+        TeacherOptimizer = chosen?.TeacherOptimizer,
         TeacherWarmupEpochs = chosen?.WarmupFor(parse.GetValue(teacherEpochs) ?? chosen.TeacherEpochs),
         TeacherPrecision = Pick(teacherPrecision, r => r.TeacherPrecision).ToLowerInvariant(),
     }).RunAsync(cancellationToken);

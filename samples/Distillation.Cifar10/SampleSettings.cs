@@ -83,17 +83,21 @@ internal sealed record SampleSettings
     /// <summary>The teacher's peak learning rate when it differs from the students' (--recipe, --teacher-lr); null for <see cref="LearningRate"/>.</summary>
     public double? TeacherLearningRate { get; init; }
 
+    /// <summary>The teacher's optimizer when it differs from the students' (--recipe); null for <see cref="Optimizer"/>.</summary>
+    public string? TeacherOptimizer { get; init; }
+
     /// <summary>The teacher's warm-up epochs when they differ from the students' (--recipe); null for <see cref="WarmupEpochs"/>.</summary>
     public int? TeacherWarmupEpochs { get; init; }
 
     /// <summary>The number format of a live teacher during distillation: "float32" or "bfloat16" (--teacher-precision).</summary>
     public string TeacherPrecision { get; init; } = "float32";
 
-    /// <summary>These settings as the teacher's training uses them: its own epochs, peak rate and warm-up where given.</summary>
+    /// <summary>These settings as the teacher's training uses them: its own epochs, peak rate, optimizer and warm-up where given.</summary>
     public SampleSettings ForTeacher() => this with
     {
         Epochs = TeacherEpochs ?? Epochs,
         LearningRate = TeacherLearningRate ?? LearningRate,
+        Optimizer = TeacherOptimizer ?? Optimizer,
         WarmupEpochs = TeacherWarmupEpochs ?? WarmupEpochs,
     };
 }

@@ -44,7 +44,7 @@ public sealed class SampleRecipeTests : IDisposable
 
         exit.Should().Be(0, error);
         output.Should().NotContain("test accuracy", "the choosing runs are evaluated on the validation split only");
-        output.Should().Contain("Teacher validation accuracy").And.Contain("(teacher in bfloat16)").And.Contain("0.1·ce + 0.9·kd(T=2)");
+        output.Should().Contain("Teacher validation accuracy").And.Contain("(teacher in bfloat16)").And.Contain("0.5·ce + 0.5·kd(T=2)");
         output.Should().Contain("Over seeds 1, 2: validation accuracy").And.Contain("Gain over the control");
 
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
@@ -52,8 +52,9 @@ public sealed class SampleRecipeTests : IDisposable
         var settings = root.GetProperty("settings");
         settings.GetProperty("epochs").GetInt32().Should().Be(2, "a flag given on the command line wins over the recipe");
         settings.GetProperty("teacherEpochs").GetInt32().Should().Be(1);
-        settings.GetProperty("learningRate").GetDouble().Should().Be(4e-3, "a flag left out takes the recipe's value");
-        settings.GetProperty("optimizer").GetString().Should().Be("adamw");
+        settings.GetProperty("learningRate").GetDouble().Should().Be(0.05, "a flag left out takes the recipe's value");
+        settings.GetProperty("optimizer").GetString().Should().Be("sgd");
+        settings.GetProperty("teacherOptimizer").GetString().Should().Be("adamw", "the teacher trains with its own optimizer");
         settings.GetProperty("augment").GetBoolean().Should().BeTrue();
         settings.GetProperty("teacherPrecision").GetString().Should().Be("bfloat16");
         settings.GetProperty("warmupEpochs").GetInt32().Should().Be(0, "10 % of 2 epochs rounds to none");
@@ -85,6 +86,21 @@ public sealed class SampleRecipeTests : IDisposable
         var line = SampleRunner.GainLine("Gain over the control", Spread.Of([first, second]), meanWidth: 8);
 
         line.Should().Be("Gain over the control  " + expected);
+    }
+
+    [Fact]
+    public void The_teacher_trains_with_its_own_epochs_rate_optimizer_and_warm_up_where_given()
+    {
+        var students = Synthetic.Settings() with
+        {
+            Epochs = 30, LearningRate = 0.05, Optimizer = "sgd", WarmupEpochs = 3,
+            TeacherEpochs = 20, TeacherLearningRate = 2e-3, TeacherOptimizer = "adamw", TeacherWarmupEpochs = 2,
+        };
+
+        var teacher = students.ForTeacher();
+
+        (teacher.Epochs, teacher.LearningRate, teacher.Optimizer, teacher.WarmupEpochs).Should().Be((20, 2e-3, "adamw", 2));
+        (Synthetic.Settings() with { Optimizer = "sgd" }).ForTeacher().Optimizer.Should().Be("sgd", "without a recipe the teacher trains as the students do");
     }
 
     [Theory]
