@@ -215,9 +215,9 @@ internal sealed class SampleRunner(SampleSettings settings)
         // As the notebook: each model is created right after torch.manual_seed(seed).
         manual_seed(settings.Seed);
         // --teacher-onnx and --teacher-logits bring a teacher from elsewhere: it is not trained here.
-        using nn.Module<Tensor, Tensor> teacher = settings.TeacherOnnx is { } onnxPath ? new OnnxTeacher(onnxPath, threads: settings.Threads ?? 0)
+        using ITeacher teacher = settings.TeacherOnnx is { } onnxPath ? new OnnxTeacher(onnxPath, threads: settings.Threads ?? 0)
             : settings.TeacherLogits is { } logitsPath ? new PrecomputedTeacher(logitsPath)
-            : new TeacherNet(classCount);
+            : new ModuleTeacher<TeacherNet>(new TeacherNet(classCount), ownsModule: true);
         if (teacher is PrecomputedTeacher { Images: var rows } && rows != data.Train.Count)
         {
             throw new UsageException($"--teacher-logits {settings.TeacherLogits} holds {rows} rows, but the training set has {data.Train.Count} images: it needs one row per training image, in the order the sample uses (after --train-limit and --validation).");
@@ -225,10 +225,10 @@ internal sealed class SampleRunner(SampleSettings settings)
 
         manual_seed(settings.Seed);
         using var student = new StudentNet(classCount);
-        var trainerLogger = loggerFactory.CreateLogger<Trainer<nn.Module<Tensor, Tensor>, StudentNet>>();
-        var trainer = new Trainer<nn.Module<Tensor, Tensor>, StudentNet>(teacher, student, trainerOptions, trainerLogger);
+        var trainerLogger = loggerFactory.CreateLogger<Trainer<ITeacher, StudentNet>>();
+        var trainer = new Trainer<ITeacher, StudentNet>(teacher, student, trainerOptions, trainerLogger);
         Console.WriteLine($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
-        Console.WriteLine($"Teacher parameters: {CountParameters(teacher):N0}");
+        Console.WriteLine($"Teacher parameters: {(teacher.GetModule() is { } teacherModule ? CountParameters(teacherModule) : 0):N0}");
         Console.WriteLine($"Student parameters: {CountParameters(student):N0}");
 
         var teacherRun = PrepareTeacher(trainer, data, loggerFactory.CreateLogger("Distillation.Models"), cancellationToken);
@@ -298,8 +298,9 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>Loads the teacher given with --teacher, or trains it and saves its weights.</summary>
-    private RunSummary PrepareTeacher(Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, Splits data, ILogger teacherLogger, CancellationToken cancellationToken)
+    private RunSummary PrepareTeacher(Trainer<ITeacher, StudentNet> trainer, Splits data, ILogger teacherLogger, CancellationToken cancellationToken)
     {
+        var teacherModule = trainer.Teacher.GetModule();
         if (trainer.Teacher is PrecomputedTeacher precomputed)
         {
             // Logits of the training images only: there is nothing to run on the test set.
@@ -310,7 +311,9 @@ internal sealed class SampleRunner(SampleSettings settings)
         if (trainer.Teacher is OnnxTeacher onnx)
         {
             Console.WriteLine($"\nTeacher: {onnx.ModelPath}, run by ONNX Runtime.");
-            var (run, runDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, onnx, trainer.Device, data, cancellationToken);
+            var onnxEvaluation = trainer.EvaluateTeacherInDetail(data.Final, cancellationToken);
+            reports.Add(new ModelEvaluation("Teacher", null, TrainingPhase.Teacher, new EvaluationReport(ModelEvaluation.NameOf("Teacher", null), new ModelFootprint(0, 0, 0), onnxEvaluation, null)));
+            var (run, runDetails) = (onnxEvaluation, string.Create(Invariant, $"  top-5 {onnxEvaluation.Top5Accuracy:P2}, worst class {WorstClass(onnxEvaluation)}"));
             Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {run.Top1Accuracy:P2}"));
             Console.WriteLine(runDetails);
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "ONNX model " + onnx.ModelPath, 0, 0, null, run.Top1Accuracy, []);
@@ -319,12 +322,12 @@ internal sealed class SampleRunner(SampleSettings settings)
         if (settings.TeacherWeights is { } weights)
         {
             currentRun = ("loading the teacher", null, TrainingPhase.Teacher);
-            trainer.Teacher.LoadWeights(weights, teacherLogger);
+            teacherModule!.LoadWeights(weights, teacherLogger);
             Console.WriteLine($"\nTeacher loaded from {weights}.");
-            var (loaded, loadedDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
+            var (loaded, loadedDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, teacherModule!, trainer.Device, data, cancellationToken);
             Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {loaded.Top1Accuracy:P2}"));
             Console.WriteLine(loadedDetails);
-            return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(trainer.Teacher), 0, null, loaded.Top1Accuracy, []);
+            return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(teacherModule!), 0, null, loaded.Top1Accuracy, []);
         }
 
         Console.WriteLine("\nTraining the teacher (cross-entropy):");
@@ -335,7 +338,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         var savedNote = $" (weights saved to {saved})";
         try
         {
-            trainer.Teacher.SaveWeights(saved);
+            teacherModule!.SaveWeights(saved);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -344,7 +347,7 @@ internal sealed class SampleRunner(SampleSettings settings)
             savedNote = " (weights not saved)";
         }
 
-        var (evaluation, details) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, trainer.Teacher, trainer.Device, data, cancellationToken);
+        var (evaluation, details) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, teacherModule!, trainer.Device, data, cancellationToken);
         Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}{savedNote}"));
         Console.WriteLine(details);
         reports.AddHistory("Teacher", result);
@@ -353,7 +356,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>The notebook: the student alone, then distilled from the baseline (or from scratch).</summary>
-    private void RunNotebook(Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void RunNotebook(Trainer<ITeacher, StudentNet> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var runs = new List<RunSummary> { teacherRun };
         var baseline = Train("Student", "Training the student alone (cross-entropy)", TrainingPhase.Student, t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
@@ -381,7 +384,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     /// Per seed: the baseline; (a) distillation continuing from it; (b) the control, cross-entropy
     /// continuing from it for as many epochs; (c) distillation of a fresh student.
     /// </summary>
-    private void CompareOverSeeds(Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, ILogger<Trainer<nn.Module<Tensor, Tensor>, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void CompareOverSeeds(Trainer<ITeacher, StudentNet> trainer, ILogger<Trainer<ITeacher, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var perSeed = new List<SeedRuns>();
         foreach (var seed in seeds)
@@ -393,7 +396,7 @@ internal sealed class SampleRunner(SampleSettings settings)
             // (a) and (b) continue copies of the baseline's stream, as the notebook's global generator
             // would: the same batches as each other, and not a replay of the baseline's epochs.
             using var baselineStudent = FreshStudent(seed);
-            var baselineTrainer = new Trainer<nn.Module<Tensor, Tensor>, StudentNet>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
+            var baselineTrainer = new Trainer<ITeacher, StudentNet>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
             var baseline = Train("Student baseline", "Student alone (cross-entropy)", TrainingPhase.Student,
                 t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer, data, seed, cancellationToken);
 
@@ -407,7 +410,7 @@ internal sealed class SampleRunner(SampleSettings settings)
 
             using var scratch = FreshStudent(seed);
             var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})", TrainingPhase.Distillation,
-                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<nn.Module<Tensor, Tensor>, StudentNet>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<ITeacher, StudentNet>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
 
             perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
             PrintTable($"Seed {seed}", [baseline, a, b, c]);
@@ -425,13 +428,13 @@ internal sealed class SampleRunner(SampleSettings settings)
     /// alone) and the distilled student, both fresh from the seed's initialisation and fed the
     /// same augmented batches, so that they differ only in their loss.
     /// </summary>
-    private void RunRecipe(Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, ILogger<Trainer<nn.Module<Tensor, Tensor>, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void RunRecipe(Trainer<ITeacher, StudentNet> trainer, ILogger<Trainer<ITeacher, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var perSeed = new List<RecipeSeedRuns>();
         foreach (var seed in seeds)
         {
             Console.WriteLine($"\n=== Seed {seed}");
-            Trainer<nn.Module<Tensor, Tensor>, StudentNet> TrainerFor(StudentNet student, string run) =>
+            Trainer<ITeacher, StudentNet> TrainerFor(StudentNet student, string run) =>
                 new(trainer.Teacher, student, TrainerOptionsFor(settings, seed, trainer.Options.Device, $"seed-{seed}/{run}"), trainerLogger);
 
             using var controlStudent = settings.RecipeControl ? FreshStudent(seed) : null;
@@ -530,14 +533,14 @@ internal sealed class SampleRunner(SampleSettings settings)
     };
 
     /// <summary>Trains, then evaluates the trained model in detail (before any later run changes its weights).</summary>
-    private RunSummary Train(string name, string title, TrainingPhase phase, Func<Trainer<nn.Module<Tensor, Tensor>, StudentNet>, TrainingResult> run, Trainer<nn.Module<Tensor, Tensor>, StudentNet> trainer, Splits data, long? seed, CancellationToken cancellationToken)
+    private RunSummary Train(string name, string title, TrainingPhase phase, Func<Trainer<ITeacher, StudentNet>, TrainingResult> run, Trainer<ITeacher, StudentNet> trainer, Splits data, long? seed, CancellationToken cancellationToken)
     {
         Console.WriteLine($"\n{title}:");
         console.StartRun();
 
         currentRun = ($"the run \"{ModelEvaluation.NameOf(name, seed)}\"", trainer.Options.Checkpoints, phase);
         var result = run(trainer);
-        nn.Module<Tensor, Tensor> model = result.Phase == TrainingPhase.Teacher ? trainer.Teacher : trainer.Student;
+        nn.Module<Tensor, Tensor> model = result.Phase == TrainingPhase.Teacher ? trainer.Teacher.GetModule()! : trainer.Student;
 
         // The test set is evaluated once, in detail; with a validation set it was not seen before.
         var (evaluation, details) = EvaluateInDetail(name, seed, result.Phase, model, trainer.Device, data, cancellationToken);

@@ -14,6 +14,7 @@ namespace Distillation.Onnx.Runtime;
 /// takes one float32 input (normalized images, as the student sees them) and its chosen output is
 /// [batch, classes]. It supplies logits only, so feature terms are refused before training; the
 /// teacher-output cache and checkpoints know it by the SHA-256 of the model file (and output name).
+/// A model with several outputs needs the logits' output named.
 /// </summary>
 /// <example>
 /// <code>
@@ -22,7 +23,7 @@ namespace Distillation.Onnx.Runtime;
 /// trainer.Distill(train, test);
 /// </code>
 /// </example>
-public sealed class OnnxTeacher : nn.Module<Tensor, Tensor>, IExternalTeacher
+public sealed class OnnxTeacher : ITeacher
 {
     private readonly InferenceSession session;
     private readonly RunOptions runOptions = new();
@@ -30,15 +31,14 @@ public sealed class OnnxTeacher : nn.Module<Tensor, Tensor>, IExternalTeacher
 
     /// <summary>Loads the model into an ONNX Runtime session.</summary>
     /// <param name="modelPath">The .onnx file.</param>
-    /// <param name="outputName">The output holding the logits; null for the model's only (or first) output.</param>
+    /// <param name="outputName">The output holding the logits; null for the model's only output.</param>
     /// <param name="threads">ONNX Runtime's threads within an operator; 0 for its default, one per physical core.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is negative.</exception>
-    /// <exception cref="ArgumentException"><paramref name="modelPath"/> is empty, or <paramref name="outputName"/> is not an output of the model.</exception>
+    /// <exception cref="ArgumentException"><paramref name="modelPath"/> is empty, <paramref name="outputName"/> is not an output of the model, or it is null and the model has several outputs (the message lists them).</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">ONNX Runtime cannot load the file, or the model does not take exactly one float32 input or its output is not float32; the message names the file.</exception>
     /// <exception cref="DllNotFoundException">The native ONNX Runtime is missing: add the Microsoft.ML.OnnxRuntime package to the application.</exception>
     public OnnxTeacher(string modelPath, string? outputName = null, int threads = 0)
-        : base(nameof(OnnxTeacher))
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelPath);
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
@@ -60,6 +60,12 @@ public sealed class OnnxTeacher : nn.Module<Tensor, Tensor>, IExternalTeacher
             if (inputMetadata.ElementDataType != TensorElementType.Float)
             {
                 throw new InvalidDataException($"The ONNX teacher {ModelPath} takes '{input}' as {inputMetadata.ElementDataType}; a teacher takes float32 images.");
+            }
+
+            if (outputName is null && session.OutputMetadata.Count > 1)
+            {
+                throw new ArgumentException(
+                    $"The ONNX teacher {ModelPath} has {session.OutputMetadata.Count} outputs ({string.Join(", ", session.OutputMetadata.Keys)}); name the one that holds the logits.", nameof(outputName));
             }
 
             OutputName = outputName ?? session.OutputMetadata.Keys.First();
@@ -97,12 +103,45 @@ public sealed class OnnxTeacher : nn.Module<Tensor, Tensor>, IExternalTeacher
     /// <summary>The SHA-256 of the model file and the output name, as lowercase hex.</summary>
     public string Fingerprint { get; }
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The loss reads the teacher's features: an ONNX model gives logits only.</exception>
+    public TeacherPreparation Prepare(TeacherRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (request.FeaturePaths.Count > 0)
+        {
+            throw new ArgumentException(
+                $"The {request.RequestedBy} loss reads the teacher's features ({string.Join(", ", request.FeaturePaths)}), but the teacher {nameof(OnnxTeacher)} supplies logits only: it has no modules to hook. Use logit terms only.",
+                nameof(request));
+        }
+
+        return new TeacherPreparation();
+    }
+
     /// <summary>Runs the model on a batch.</summary>
-    /// <param name="input">The batch, on any device; converted to float32.</param>
-    /// <returns>The logits, float32, on the input's device.</returns>
+    /// <param name="batch">The images, on any device; converted to float32.</param>
+    /// <returns>The logits, float32, on the images' device.</returns>
     /// <exception cref="ArgumentException">The batch's shape does not fit the model's input; the message names both.</exception>
     /// <exception cref="ObjectDisposedException">The teacher was disposed.</exception>
-    public override Tensor forward(Tensor input)
+    public TeacherOutput Forward(TeacherBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return new TeacherOutput(Run(batch.Images), EmptyFeatures);
+    }
+
+    /// <summary>This teacher when asked for it; null otherwise (it holds no TorchSharp module).</summary>
+    /// <param name="serviceType">The type asked for.</param>
+    /// <returns>This teacher, or null.</returns>
+    public object? GetService(Type serviceType)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        return serviceType.IsInstanceOfType(this) ? this : null;
+    }
+
+    private static readonly IReadOnlyDictionary<string, Tensor> EmptyFeatures = new Dictionary<string, Tensor>();
+
+    private Tensor Run(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -119,17 +158,15 @@ public sealed class OnnxTeacher : nn.Module<Tensor, Tensor>, IExternalTeacher
 
     private bool disposed;
 
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
+    /// <summary>Closes the ONNX Runtime session.</summary>
+    public void Dispose()
     {
-        if (disposing && !disposed)
+        if (!disposed)
         {
             disposed = true;
             session.Dispose();
             runOptions.Dispose();
         }
-
-        base.Dispose(disposing);
     }
 
     private static InferenceSession Open(string path, int threads)

@@ -38,6 +38,26 @@ public static class Evaluator
     public static DetailedEvaluation EvaluateDetailed(nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, int batchSize = 256, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            return EvaluateDetailed((batch, _) => model.call(batch.Images), data, device, batchSize, cancellationToken, nameof(model));
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>
+    /// The counts of <see cref="EvaluateDetailed(nn.Module{Tensor, Tensor}, IBatchSource, Device, int, CancellationToken)"/>
+    /// for any classifier: <paramref name="forward"/> maps a batch and its positions in
+    /// <paramref name="data"/> (int64, CPU) to logits, and runs under no_grad; a wrong output shape
+    /// is reported against the caller's parameter <paramref name="classifierName"/>.
+    /// </summary>
+    internal static DetailedEvaluation EvaluateDetailed(Func<Batch, Tensor, Tensor> forward, IBatchSource data, Device device, int batchSize, CancellationToken cancellationToken, string classifierName = "forward")
+    {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(device);
         if (data.Count == 0)
@@ -49,10 +69,7 @@ public static class Evaluator
         var classes = data.ClassNames.Count;
         var cells = classes * classes;
         var k = Math.Min(5, classes);
-        var wasTraining = model.training;
         var stopwatch = Stopwatch.StartNew();
-        model.eval();
-        try
         {
             using var noGrad = no_grad();
             using var plan = data.PlanBatches(batchSize);
@@ -66,11 +83,11 @@ public static class Evaluator
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 var batch = plan.GetBatch(b, device);
-                var logits = model.call(batch.Images);
+                var logits = forward(batch, plan.GetIndices(b));
                 if (logits.dim() != 2 || logits.shape[0] != batch.Size || logits.shape[1] != classes)
                 {
                     // Shapes are host metadata: checking them costs no synchronisation.
-                    throw new ArgumentException($"The model must map a batch of {batch.Size} images to logits [{batch.Size}, {classes}], one per class of the dataset; it returned [{string.Join(", ", logits.shape)}].", nameof(model));
+                    throw new ArgumentException($"The model must map a batch of {batch.Size} images to logits [{batch.Size}, {classes}], one per class of the dataset; it returned [{string.Join(", ", logits.shape)}].", classifierName);
                 }
 
                 var predictions = logits.argmax(1);
@@ -95,10 +112,6 @@ public static class Evaluator
 
             var matrix = ConfusionMatrix.FromFlat(host[..cells], classes);
             return new DetailedEvaluation(data.ClassNames, matrix, host[cells], k, stopwatch.Elapsed);
-        }
-        finally
-        {
-            model.train(wasTraining);
         }
     }
 

@@ -8,17 +8,9 @@ namespace Distillation.Serialization;
 /// <summary>A SHA-256 digest of a module's state dict: names, types, shapes and values.</summary>
 internal static class ModuleFingerprint
 {
-    /// <summary>
-    /// The digest as lowercase hex; equal for modules with equal weights, whatever their device. An
-    /// <see cref="Training.IExternalTeacher"/> has no weights of its own here: its own fingerprint (of its file) is used.
-    /// </summary>
+    /// <summary>The digest as lowercase hex; equal for modules with equal weights, whatever their device.</summary>
     public static string Of(nn.Module module)
     {
-        if (module is Training.IExternalTeacher external)
-        {
-            return "external:" + external.Fingerprint;
-        }
-
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var scope = NewDisposeScope();
         foreach (var (name, tensor) in module.state_dict().OrderBy(p => p.Key, StringComparer.Ordinal))

@@ -60,6 +60,26 @@ public sealed class TeacherOutputOptions
     /// </summary>
     public TeacherPrecision Precision { get; set; } = TeacherPrecision.Float32;
 
+    /// <summary>
+    /// The default pipeline over <paramref name="teacher"/> for one run: cached when
+    /// <see cref="Caching"/> is <see cref="TeacherOutputCaching.Auto"/> and the images do not change
+    /// between epochs (computed once in float32), else run live in <see cref="Precision"/> (bfloat16
+    /// only for a teacher that holds a module). A teacher that already caches or runs in bfloat16 is
+    /// not wrapped again. The wrappers are not disposed: they own nothing that outlives the run's
+    /// preparation, and the caller keeps <paramref name="teacher"/>.
+    /// </summary>
+    internal ITeacher Apply(ITeacher teacher, bool augmented)
+    {
+        if (Caching == TeacherOutputCaching.Auto && !augmented)
+        {
+            return teacher.GetService(typeof(CachingTeacher)) is null ? teacher.UseCache(MaxBytes, Directory) : teacher;
+        }
+
+        return Precision == TeacherPrecision.BFloat16 && teacher.GetModule() is not null && teacher.GetService(typeof(BFloat16Teacher)) is null
+            ? teacher.UseBFloat16()
+            : teacher;
+    }
+
     /// <summary>Checks every value.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
     public void Validate()

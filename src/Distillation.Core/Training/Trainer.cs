@@ -16,17 +16,23 @@ namespace Distillation.Training;
 /// <summary>
 /// Trains a teacher and a student and distills the one into the other: cross-entropy training of
 /// either model, distillation of the student from the frozen teacher with any
-/// <see cref="IDistillationLoss"/>, and evaluation. Both models are moved to the device chosen by
-/// <see cref="TrainerOptions.Device"/> when the trainer is created.
+/// <see cref="IDistillationLoss"/>, and evaluation. The teacher is any <see cref="ITeacher"/> (a live
+/// module, ONNX model, logits file, ensemble, or a pipeline of them), or a TorchSharp module, which
+/// becomes a live teacher; the trainer knows it only through <see cref="ITeacher.Prepare"/> and
+/// <see cref="ITeacher.Forward"/>. The student, and the teacher's module if it has one, are moved to
+/// the device chosen by <see cref="TrainerOptions.Device"/> when the trainer is created.
 /// </summary>
-/// <typeparam name="TTeacher">The teacher's type.</typeparam>
+/// <typeparam name="TTeacher">The teacher's type: an <see cref="ITeacher"/>, or a module mapping images to logits.</typeparam>
 /// <typeparam name="TStudent">The student's type.</typeparam>
 public sealed partial class Trainer<TTeacher, TStudent>
-    where TTeacher : nn.Module<Tensor, Tensor>
+    where TTeacher : class
     where TStudent : nn.Module<Tensor, Tensor>
 {
     private readonly ILogger logger;
     private readonly RandomStreams streams;
+
+    // The teacher as the loop sees it: the given ITeacher, or the given module as a live teacher.
+    private readonly ITeacher teacher;
 
     // 1 while a training call runs: the streams, the models and the checkpoints are not safe to share between two calls.
     private int busy;
@@ -37,6 +43,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="options">Training settings; the notebook's when null.</param>
     /// <param name="logger">Receives the device, and one line per epoch; none when null.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="teacher"/> is neither an <see cref="ITeacher"/> nor a module mapping a tensor to a tensor.</exception>
     /// <exception cref="DeviceNotAvailableException">The requested device is not available.</exception>
     public Trainer(TTeacher teacher, TStudent student, TrainerOptions? options = null, ILogger<Trainer<TTeacher, TStudent>>? logger = null)
         : this(teacher, student, options ?? new TrainerOptions(), logger ?? (ILogger)NullLogger.Instance, device: null, streams: null)
@@ -53,10 +60,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
         this.logger = logger;
         this.streams = streams ?? RandomStreams.FromSeed(options.Seed);
 
+        this.teacher = Training.Teacher.Adapt(teacher, nameof(teacher));
         Device = device ?? DeviceSelector.Resolve(Options.Device, this.logger);
         Teacher = teacher;
         Student = student;
-        Teacher.to(Device);
+        this.teacher.GetModule()?.to(Device);
         Student.to(Device);
     }
 
@@ -92,14 +100,19 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <summary>The student.</summary>
     public TStudent Student { get; }
 
-    /// <summary>Trains the teacher with cross-entropy.</summary>
+    /// <summary>Trains the teacher's module with cross-entropy.</summary>
     /// <param name="train">The training set, shuffled each epoch.</param>
     /// <param name="evaluation">Evaluated after the last epoch (and every epoch if asked); none when null.</param>
     /// <param name="progress">Receives batch progress and epoch reports.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
-    public TrainingResult TrainTeacher(IBatchSource train, IBatchSource? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Run(TrainingPhase.Teacher, Teacher, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken);
+    /// <exception cref="InvalidOperationException">The teacher holds no TorchSharp module (an ONNX model, a logits file, an ensemble): it can be distilled from, not trained.</exception>
+    public TrainingResult TrainTeacher(IBatchSource train, IBatchSource? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var module = teacher.GetModule()
+            ?? throw new InvalidOperationException($"The teacher {typeof(TTeacher).Name} is not a TorchSharp model: it cannot be trained here, only distilled from.");
+        return Run(new RunRequest(TrainingPhase.Teacher, module, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken));
+    }
 
     /// <summary>Trains the student alone with cross-entropy: the baseline that distillation is measured against.</summary>
     /// <param name="train">The training set, shuffled each epoch.</param>
@@ -108,7 +121,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
     public TrainingResult TrainStudent(IBatchSource train, IBatchSource? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Run(TrainingPhase.Student, Student, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken);
+        Run(new RunRequest(TrainingPhase.Student, Student, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken));
 
     /// <summary>
     /// Distills the student from the teacher. The teacher stays in eval mode and runs without
@@ -121,25 +134,45 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="progress">Receives batch progress and epoch reports.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
-    /// <exception cref="ArgumentException">The loss reads the teacher's features while <see cref="TeacherOutputOptions.Precision"/> is <see cref="TeacherPrecision.BFloat16"/>, or another check of the call fails.</exception>
-    /// <exception cref="InvalidOperationException">With <see cref="TeacherPrecision.BFloat16"/>, a floating-point parameter or buffer of the teacher is not float32; or another training call of this trainer is running.</exception>
+    /// <exception cref="ArgumentException">The teacher cannot give what the loss reads (features from a teacher of logits only, or in bfloat16), the teacher's logits do not cover the data, or another check of the call fails.</exception>
+    /// <exception cref="InvalidOperationException">The teacher refuses the run's settings (augmentation with precomputed logits; a teacher that is not float32 in bfloat16), or another training call of this trainer is running.</exception>
     public TrainingResult Distill(IBatchSource train, IBatchSource? evaluation = null, IDistillationLoss? loss = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (loss is not null)
         {
-            return Run(TrainingPhase.Distillation, Student, Teacher, loss, train, evaluation, progress, cancellationToken);
+            return Run(new RunRequest(TrainingPhase.Distillation, Student, teacher, loss, train, evaluation, progress, cancellationToken));
         }
 
         using var notebook = DistillationObjective.Notebook();
-        return Run(TrainingPhase.Distillation, Student, Teacher, notebook, train, evaluation, progress, cancellationToken);
+        return Run(new RunRequest(TrainingPhase.Distillation, Student, teacher, notebook, train, evaluation, progress, cancellationToken));
     }
 
     /// <summary>Top-1 accuracy of the teacher on <paramref name="data"/>.</summary>
     /// <param name="data">The labelled images.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The evaluation.</returns>
+    /// <exception cref="NotSupportedException">The teacher cannot run on images (logits precomputed for the training set).</exception>
     public EvaluationResult EvaluateTeacher(IBatchSource data, CancellationToken cancellationToken = default) =>
-        Evaluator.Evaluate(Teacher, data, Device, Options.EvaluationBatchSize, cancellationToken);
+        EvaluateTeacherInDetail(data, cancellationToken).ToEvaluationResult();
+
+    /// <summary>Top-1 and top-5 accuracy, accuracy per class and the confusion matrix of the teacher on <paramref name="data"/>.</summary>
+    /// <param name="data">The labelled images.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    /// <returns>The evaluation.</returns>
+    /// <exception cref="NotSupportedException">The teacher cannot run on images (logits precomputed for the training set).</exception>
+    public DetailedEvaluation EvaluateTeacherInDetail(IBatchSource data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        using var preparation = teacher.Prepare(new TeacherRequest(data, Device)
+        {
+            ForEvaluation = true,
+            RequestedBy = "evaluation",
+            BatchSize = Options.EvaluationBatchSize,
+            Logger = logger,
+            CancellationToken = cancellationToken,
+        });
+        return Evaluator.EvaluateDetailed((batch, indices) => teacher.Forward(new TeacherBatch(batch.Images, indices)).Logits, data, Device, Options.EvaluationBatchSize, cancellationToken);
+    }
 
     /// <summary>Top-1 accuracy of the student on <paramref name="data"/>.</summary>
     /// <param name="data">The labelled images.</param>
@@ -148,16 +181,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
     public EvaluationResult EvaluateStudent(IBatchSource data, CancellationToken cancellationToken = default) =>
         Evaluator.Evaluate(Student, data, Device, Options.EvaluationBatchSize, cancellationToken);
 
-    private TrainingResult Run(
-        TrainingPhase phase,
-        nn.Module<Tensor, Tensor> model,
-        nn.Module<Tensor, Tensor>? teacher,
-        IDistillationLoss loss,
-        IBatchSource train,
-        IBatchSource? evaluation,
-        IProgress<TrainingProgress>? progress,
-        CancellationToken cancellationToken)
+    // The checks name the public methods' parameters, which Run receives in one request.
+#pragma warning disable CA2208
+    private TrainingResult Run(RunRequest request)
     {
+        var (phase, _, teacher, loss, train, evaluation, _, _) = request;
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(loss);
         if (train.Count == 0)
@@ -175,6 +203,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
             throw new ArgumentException($"The {loss.Description} loss needs a teacher; use Distill.", nameof(loss));
         }
 
+#pragma warning restore CA2208
         if (Interlocked.CompareExchange(ref busy, 1, 0) != 0)
         {
             throw new InvalidOperationException(
@@ -183,7 +212,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         try
         {
-            using var session = SetUp(new RunSession(phase, model, teacher, loss, train, evaluation, progress, cancellationToken));
+            using var session = SetUp(new RunSession(request));
             var run = session.Run;
             try
             {
@@ -207,20 +236,33 @@ public sealed partial class Trainer<TTeacher, TStudent>
         }
     }
 
-    /// <summary>Checks the call, prepares the optimizer, schedule, feature hooks and teacher cache, and resumes from a checkpoint when asked to; disposes the session when that fails.</summary>
+    /// <summary>Prepares the teacher, the optimizer, schedule and feature hooks, and resumes from a checkpoint when asked to; disposes the session when that fails.</summary>
     private RunSession SetUp(RunSession session)
     {
         try
         {
             var (model, loss, train) = (session.Model, session.Loss, session.Train);
-            CheckTeacher(model, session.GivenTeacher, loss, train);
             var phase = session.Phase;
-            var cancellationToken = session.CancellationToken;
             LogRunStarting(logger, phase, loss.Description, session.Parameters, train.Count, Options.Epochs, Device);
 
             // Feature terms read hooked module outputs; a loss that is a module (e.g. a hint regressor) trains with the student.
             session.StudentFeatures = new FeatureCapture(model, loss.StudentFeatureModules);
-            session.TeacherFeatures = session.Teacher is { } liveTeacher ? new FeatureCapture(liveTeacher, loss.TeacherFeatureModules) : null;
+            session.Augmentation = Options.Augmentation is { } augmentation ? new BatchAugmentation(augmentation, train.Normalization) : null;
+            if (session.Teacher is { } given)
+            {
+                // The teacher refuses here, before any weight is touched, what it cannot do for this run.
+                session.Teacher = Options.TeacherOutputs.Apply(given, augmented: session.Augmentation is not null);
+                session.TeacherPreparation = session.Teacher.Prepare(new TeacherRequest(train, Device)
+                {
+                    FeaturePaths = loss.TeacherFeatureModules,
+                    RequestedBy = loss.Description,
+                    Augmented = session.Augmentation is not null,
+                    BatchSize = Options.EvaluationBatchSize,
+                    Logger = logger,
+                    CancellationToken = session.CancellationToken,
+                });
+            }
+
             if (loss is nn.Module lossModule)
             {
                 lossModule.to(Device);
@@ -235,9 +277,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 ? new LearningRateSchedule(Options.Schedule, Options.OptimizerFactory is null ? Options.Optimizer.LearningRate : session.Optimizer.ParamGroups.First().LearningRate, Options.Epochs)
                 : null;
             session.Scheduler = Options.SchedulerFactory?.Invoke(session.Optimizer);
-            session.Augmentation = Options.Augmentation is { } augmentation ? new BatchAugmentation(augmentation, train.Normalization) : null;
             session.Identity = new RunIdentity(phase, loss.Description, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, session.Parameters,
-                TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? ModuleFingerprint.Of(fingerprinted) : null,
+                TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? fingerprinted.Fingerprint : null,
                 GradientAccumulationSteps: Options.GradientAccumulationSteps,
                 TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : Options.TeacherOutputs.Precision);
             session.Run = ResumeOrStart(session.Identity, model, session.LossParameters, session.Optimizer);
@@ -245,16 +286,6 @@ public sealed partial class Trainer<TTeacher, TStudent>
             {
                 // A user's scheduler has no saved state: replaying its steps puts it where the checkpoint left off.
                 session.Scheduler.step();
-            }
-
-            var epochsLeft = session.Run.CompletedEpochs < Options.Epochs && !session.Run.StoppedEarly;
-            session.TeacherCache = session.Teacher is { } cachedTeacher && epochsLeft
-                ? PrepareTeacherCache(cachedTeacher, session.TeacherFeatures, train, augmented: session.Augmentation is not null, cancellationToken)
-                : null;
-            if (Options.TeacherOutputs.Precision == TeacherPrecision.BFloat16 && session.TeacherCache is null && epochsLeft
-                && session.Teacher is { } liveInBFloat16 and not IExternalTeacher)
-            {
-                session.BFloat16Teacher = BFloat16Teacher.Convert(liveInBFloat16);
             }
 
             // Early stopping and the best checkpoint need a score every epoch.
@@ -273,7 +304,6 @@ public sealed partial class Trainer<TTeacher, TStudent>
     private (EpochReport Report, bool Partial, bool StopRequested) TrainEpoch(RunSession session, int epoch)
     {
         session.Model.train();
-        session.Teacher?.eval();
         var learningRate = session.Schedule?.Apply(session.Optimizer, epoch) ?? session.Optimizer.ParamGroups.First().LearningRate;
         var epochClock = Stopwatch.StartNew();
         using var plan = session.Train.PlanBatches(Options.BatchSize, session.Shuffle);
@@ -326,17 +356,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     {
         var batch = plan.GetBatch(step, Device);
         var images = session.Augmentation?.Apply(batch.Images, session.AugmentationDraws) ?? batch.Images;
-        Tensor? teacherLogits = null;
-        IReadOnlyDictionary<string, Tensor>? cachedTeacherFeatures = null;
-        if (session.TeacherCache is { } cache)
-        {
-            (teacherLogits, cachedTeacherFeatures) = cache.Lookup(plan.GetIndices(step));
-        }
-        else if (session.Teacher is { } teacher)
-        {
-            using var noGrad = no_grad();
-            teacherLogits = session.BFloat16Teacher?.Forward(images) ?? teacher.call(images);
-        }
+        var teacherOutput = session.Teacher?.Forward(new TeacherBatch(images, plan.GetIndices(step)));
 
         if (zeroGradients)
         {
@@ -344,10 +364,10 @@ public sealed partial class Trainer<TTeacher, TStudent>
         }
 
         var studentLogits = session.Model.call(images);
-        var result = session.Loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherLogits)
+        var result = session.Loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherOutput?.Logits)
         {
             StudentFeatures = session.StudentFeatures!.Outputs,
-            TeacherFeatures = cachedTeacherFeatures ?? session.TeacherFeatures?.Outputs ?? DistillationContext.NoFeatures,
+            TeacherFeatures = teacherOutput?.Features ?? DistillationContext.NoFeatures,
             Epoch = epoch,
             Epochs = Options.Epochs,
             Step = step,
@@ -366,7 +386,6 @@ public sealed partial class Trainer<TTeacher, TStudent>
         }
 
         session.StudentFeatures.Clear();
-        session.TeacherFeatures?.Clear();
         return result;
     }
 
@@ -432,7 +451,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
             BestEpoch = run.BestEpoch,
             StoppedEarly = run.StoppedEarly,
             ResumedAfterEpoch = run.ResumedAfterEpoch,
-            TeacherOutputsCached = session.TeacherCache is not null,
+            TeacherOutputsCached = session.TeacherPreparation?.OutputsCached ?? false,
         };
     }
 
@@ -466,100 +485,6 @@ public sealed partial class Trainer<TTeacher, TStudent>
         }
 
         return context.StopRequested;
-    }
-
-    /// <summary>
-    /// Refuses, before anything is set up, what the teacher cannot do: in bfloat16, supply features;
-    /// as an <see cref="IExternalTeacher"/>, be trained, supply features to a feature term, or
-    /// (precomputed logits) follow augmented inputs or a training set of another size.
-    /// </summary>
-    private void CheckTeacher(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor>? teacher, IDistillationLoss loss, IBatchSource train)
-    {
-        if (teacher is not null && Options.TeacherOutputs.Precision == TeacherPrecision.BFloat16 && loss.TeacherFeatureModules.Count > 0)
-        {
-            throw new ArgumentException(
-                $"TeacherOutputs.Precision BFloat16 runs the teacher for its logits only, but the {loss.Description} loss reads the teacher's features ({string.Join(", ", loss.TeacherFeatureModules)}); use TeacherPrecision.Float32.",
-                nameof(loss));
-        }
-
-        if (model is IExternalTeacher)
-        {
-            throw new InvalidOperationException($"The teacher {model.GetType().Name} is not a TorchSharp model: it cannot be trained here, only distilled from.");
-        }
-
-        if (teacher is not IExternalTeacher)
-        {
-            return;
-        }
-
-        if (loss.TeacherFeatureModules.Count > 0)
-        {
-            throw new ArgumentException(
-                $"The {loss.Description} loss reads the teacher's features ({string.Join(", ", loss.TeacherFeatureModules)}), but the teacher {teacher.GetType().Name} supplies logits only: it has no modules to hook. Use logit terms only.",
-                nameof(loss));
-        }
-
-        if (teacher is PrecomputedTeacher precomputed && loss.NeedsTeacher)
-        {
-            if (Options.Augmentation is not null)
-            {
-                throw new InvalidOperationException($"The teacher logits in {precomputed.Path} belong to the un-augmented training images; set TrainerOptions.Augmentation to null to distill from them.");
-            }
-
-            precomputed.CheckCovers(train);
-        }
-    }
-
-    /// <summary>
-    /// The teacher's outputs over the training set, loaded or computed once, when caching is on and
-    /// the inputs do not change between epochs (no augmentation); null to run the teacher live.
-    /// </summary>
-    private TeacherOutputCache? PrepareTeacherCache(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, IBatchSource train, bool augmented, CancellationToken cancellationToken)
-    {
-        if (teacher is PrecomputedTeacher precomputed)
-        {
-            // There is no model to run: the file's rows are the cache, whatever the caching setting.
-            return precomputed.CreateCache(train, Device);
-        }
-
-        var settings = Options.TeacherOutputs;
-        if (settings.Caching == TeacherOutputCaching.Never || augmented)
-        {
-            return null;
-        }
-
-        var clock = Stopwatch.StartNew();
-        var featurePaths = capture?.Paths.ToArray() ?? [];
-        // Only resident images can be hashed into the file's key; a streamed source's cache lives in memory.
-        var file = settings.Directory is { } directory && train is ImageDataset resident ? TeacherOutputCache.FileFor(directory, teacher, resident, featurePaths) : null;
-        if (file is not null && TeacherOutputCache.TryLoad(file, train.Count, featurePaths, Device) is { } loaded)
-        {
-            LogTeacherCacheLoaded(logger, file, loaded.Bytes, clock.Elapsed.TotalSeconds);
-            return loaded;
-        }
-
-        var bytes = TeacherOutputCache.EstimateBytes(teacher, capture, train, Device);
-        if (bytes > settings.MaxBytes)
-        {
-            LogTeacherCacheTooLarge(logger, bytes, settings.MaxBytes);
-            return null;
-        }
-
-        var cache = TeacherOutputCache.Build(teacher, capture, train, Device, Options.EvaluationBatchSize, cancellationToken);
-        if (file is not null)
-        {
-            try
-            {
-                cache.Save(file);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                LogTeacherCacheNotSaved(logger, file, e.Message);
-            }
-        }
-
-        LogTeacherCacheBuilt(logger, train.Count, cache.Bytes, clock.Elapsed.TotalSeconds);
-        return cache;
     }
 
     /// <summary>Continues from the phase's last checkpoint when asked to and one exists; else a fresh run.</summary>
@@ -650,59 +575,48 @@ public sealed partial class Trainer<TTeacher, TStudent>
     [LoggerMessage(EventId = 109, Level = LogLevel.Information, Message = "{Phase}: a callback stopped training after epoch {Epoch}")]
     private static partial void LogStoppedByCallback(ILogger logger, TrainingPhase phase, int epoch);
 
-    [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Teacher outputs of {Images} images cached ({Bytes} bytes) in {Seconds:F1} s")]
-    private static partial void LogTeacherCacheBuilt(ILogger logger, int images, long bytes, double seconds);
-
-    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "Teacher outputs loaded from {Path} ({Bytes} bytes) in {Seconds:F1} s")]
-    private static partial void LogTeacherCacheLoaded(ILogger logger, string path, long bytes, double seconds);
-
-    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Teacher outputs not cached: {Bytes} bytes exceed the limit of {MaxBytes}; the teacher runs live")]
-    private static partial void LogTeacherCacheTooLarge(ILogger logger, long bytes, long maxBytes);
-
-    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "Teacher outputs not saved to {Path}: {Reason}")]
-    private static partial void LogTeacherCacheNotSaved(ILogger logger, string path, string reason);
-
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "{Phase} epoch {Epoch}/{Epochs}: loss {Loss:F4} ({Parts}), {ImagesPerSecond:F0} images/s, accuracy {Accuracy:P2}")]
     private static partial void LogEpoch(ILogger logger, TrainingPhase phase, int epoch, int epochs, double loss, string parts, double imagesPerSecond, double? accuracy);
 
+    /// <summary>One training call: the phase, the model it trains, the teacher (in distillation), the loss, the data and the caller's progress and cancellation.</summary>
+    private sealed record RunRequest(
+        TrainingPhase Phase,
+        nn.Module<Tensor, Tensor> Model,
+        ITeacher? Teacher,
+        IDistillationLoss Loss,
+        IBatchSource Train,
+        IBatchSource? Evaluation,
+        IProgress<TrainingProgress>? Progress,
+        CancellationToken CancellationToken);
+
     /// <summary>Everything one training call sets up and its parts share; disposes what the call created.</summary>
-    private sealed class RunSession(
-        TrainingPhase phase,
-        nn.Module<Tensor, Tensor> model,
-        nn.Module<Tensor, Tensor>? teacher,
-        IDistillationLoss loss,
-        IBatchSource train,
-        IBatchSource? evaluation,
-        IProgress<TrainingProgress>? progress,
-        CancellationToken cancellationToken) : IDisposable
+    private sealed class RunSession(RunRequest request) : IDisposable
     {
-        public TrainingPhase Phase { get; } = phase;
+        public TrainingPhase Phase { get; } = request.Phase;
 
-        public nn.Module<Tensor, Tensor> Model { get; } = model;
+        public nn.Module<Tensor, Tensor> Model { get; } = request.Model;
 
-        /// <summary>The teacher the call was given: the trainer's in distillation, null in plain training.</summary>
-        public nn.Module<Tensor, Tensor>? GivenTeacher { get; } = teacher;
+        /// <summary>The teacher when the loss reads it, as the run uses it (with the default pipeline applied); null otherwise.</summary>
+        public ITeacher? Teacher { get; set; } = request.Loss.NeedsTeacher ? request.Teacher : null;
 
-        /// <summary>The teacher when the loss reads it; null otherwise.</summary>
-        public nn.Module<Tensor, Tensor>? Teacher { get; } = loss.NeedsTeacher ? teacher : null;
+        /// <summary>The teacher's preparation for this call; disposing it releases what the teacher holds for the run.</summary>
+        public TeacherPreparation? TeacherPreparation { get; set; }
 
-        public IDistillationLoss Loss { get; } = loss;
+        public IDistillationLoss Loss { get; } = request.Loss;
 
-        public IBatchSource Train { get; } = train;
+        public IBatchSource Train { get; } = request.Train;
 
-        public IBatchSource? Evaluation { get; } = evaluation;
+        public IBatchSource? Evaluation { get; } = request.Evaluation;
 
-        public IProgress<TrainingProgress>? Progress { get; } = progress;
+        public IProgress<TrainingProgress>? Progress { get; } = request.Progress;
 
-        public CancellationToken CancellationToken { get; } = cancellationToken;
+        public CancellationToken CancellationToken { get; } = request.CancellationToken;
 
         public Stopwatch TotalTime { get; } = Stopwatch.StartNew();
 
-        public long Parameters { get; } = model.parameters().Sum(p => p.numel());
+        public long Parameters { get; } = request.Model.parameters().Sum(p => p.numel());
 
         public FeatureCapture? StudentFeatures { get; set; }
-
-        public FeatureCapture? TeacherFeatures { get; set; }
 
         public Parameter[] LossParameters { get; set; } = [];
 
@@ -722,11 +636,6 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         public RunState Run { get; set; } = null!;
 
-        public TeacherOutputCache? TeacherCache { get; set; }
-
-        /// <summary>The live teacher converted to bfloat16 for the call (TeacherOutputs.Precision); disposing it restores the teacher.</summary>
-        public BFloat16Teacher? BFloat16Teacher { get; set; }
-
         public bool EvaluateEveryEpoch { get; set; }
 
         public Generator Shuffle { get; set; } = null!;
@@ -735,10 +644,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         public void Dispose()
         {
-            BFloat16Teacher?.Dispose();
+            TeacherPreparation?.Dispose();
             StudentFeatures?.Dispose();
-            TeacherFeatures?.Dispose();
-            TeacherCache?.Dispose();
             Run?.Dispose();
             Optimizer?.Dispose();
             Shuffle?.Dispose();

@@ -6,7 +6,7 @@ using Distillation.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Training;
+namespace Distillation.Tests.Training.Teachers;
 
 /// <summary>TeacherOutputs.Precision = BFloat16: a live teacher runs in bfloat16 and is handed back in float32, bit for bit.</summary>
 public sealed class BFloat16TeacherTests : IDisposable

@@ -3,7 +3,6 @@ using System.Text;
 using Distillation.Data;
 using Distillation.IO;
 using Distillation.Losses;
-using Distillation.Serialization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -36,33 +35,29 @@ internal sealed class TeacherOutputCache : IDisposable
     /// <summary>A cache of logits computed elsewhere, [N, classes] on the training device; it takes ownership of <paramref name="logits"/>.</summary>
     public static TeacherOutputCache FromLogits(Tensor logits) => new(logits, new Dictionary<string, Tensor>(StringComparer.Ordinal));
 
-    /// <summary>Runs the teacher over <paramref name="train"/> in eval mode without gradients, keeping its outputs.</summary>
-    public static TeacherOutputCache Build(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, IBatchSource train, Device device, int batchSize, CancellationToken cancellationToken)
+    /// <summary>Runs the prepared teacher over <paramref name="train"/> in stored order, keeping its outputs.</summary>
+    public static TeacherOutputCache Build(ITeacher teacher, IBatchSource train, Device device, int batchSize, CancellationToken cancellationToken)
     {
         var parts = new List<Tensor>();
         var featureParts = new Dictionary<string, List<Tensor>>(StringComparer.Ordinal);
         try
         {
-            teacher.eval();
-            using var noGrad = no_grad();
             using var plan = train.PlanBatches(batchSize);
             for (var step = 0; step < plan.BatchCount; step++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
-                var batch = plan.GetBatch(step, device);
-                parts.Add(teacher.call(batch.Images).DetachFromDisposeScope());
-                foreach (var (path, output) in capture?.Outputs ?? DistillationContext.NoFeatures)
+                var output = teacher.Forward(new TeacherBatch(plan.GetBatch(step, device).Images, plan.GetIndices(step)));
+                parts.Add(output.Logits.DetachFromDisposeScope());
+                foreach (var (path, feature) in output.Features)
                 {
                     if (!featureParts.TryGetValue(path, out var list))
                     {
                         featureParts[path] = list = [];
                     }
 
-                    list.Add(output.clone().DetachFromDisposeScope());
+                    list.Add(feature.clone().DetachFromDisposeScope());
                 }
-
-                capture?.Clear();
             }
 
             var logits = cat(parts, 0).DetachFromDisposeScope();
@@ -78,16 +73,13 @@ internal sealed class TeacherOutputCache : IDisposable
         }
     }
 
-    /// <summary>The size of a cache for every image of <paramref name="train"/>, from one image's outputs.</summary>
-    public static long EstimateBytes(nn.Module<Tensor, Tensor> teacher, FeatureCapture? capture, IBatchSource train, Device device)
+    /// <summary>The size of a cache for every image of <paramref name="train"/>, from the prepared teacher's outputs for one image.</summary>
+    public static long EstimateBytes(ITeacher teacher, IBatchSource train, Device device)
     {
-        teacher.eval();
-        using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         using var plan = train.PlanBatches(1);
-        var logits = teacher.call(plan.GetBatch(0, device).Images);
-        var perImage = logits.NumberOfElements * logits.ElementSize + (capture?.Outputs.Values.Sum(t => t.NumberOfElements * t.ElementSize) ?? 0);
-        capture?.Clear();
+        var output = teacher.Forward(new TeacherBatch(plan.GetBatch(0, device).Images, plan.GetIndices(0)));
+        var perImage = output.Logits.NumberOfElements * output.Logits.ElementSize + output.Features.Values.Sum(t => t.NumberOfElements * t.ElementSize);
         return perImage * train.Count;
     }
 
@@ -105,10 +97,10 @@ internal sealed class TeacherOutputCache : IDisposable
     }
 
     /// <summary>The cache file for this teacher, training set and feature list in <paramref name="directory"/>.</summary>
-    public static string FileFor(string directory, nn.Module teacher, ImageDataset train, IEnumerable<string> featurePaths)
+    public static string FileFor(string directory, string teacherFingerprint, ImageDataset train, IEnumerable<string> featurePaths)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes($"{FormatVersion}|{ModuleFingerprint.Of(teacher)}|{string.Join(",", train.Normalization.Mean)}|{string.Join(",", train.Normalization.Std)}|{string.Join(",", featurePaths.Order(StringComparer.Ordinal))}|"));
+        hash.AppendData(Encoding.UTF8.GetBytes($"{FormatVersion}|{teacherFingerprint}|{string.Join(",", train.Normalization.Mean)}|{string.Join(",", train.Normalization.Std)}|{string.Join(",", featurePaths.Order(StringComparer.Ordinal))}|"));
         hash.AppendData(train.Images.contiguous().bytes);
         hash.AppendData(train.Labels.contiguous().bytes);
         var key = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();

@@ -6,7 +6,7 @@ using Distillation.Training;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Training;
+namespace Distillation.Tests.Training.Teachers;
 
 public sealed class TeacherOutputCacheTests : IDisposable
 {

@@ -6,7 +6,7 @@ using Distillation.Tests.TestSupport;
 using Distillation.Training;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Training;
+namespace Distillation.Tests.Training.Teachers;
 
 public sealed class PrecomputedTeacherTests : IDisposable
 {
@@ -136,17 +136,32 @@ public sealed class PrecomputedTeacherTests : IDisposable
     }
 
     [Fact]
-    public void Logits_of_another_class_count_than_the_student_fail_at_the_first_step()
+    public void Logits_of_another_class_count_than_the_training_set_are_refused_before_training()
     {
+        // Found where the file enters the run, not as a shape error at the first step (or, as it was, after the student baseline).
         using var train = Quadrants.Create(64, seed: 1);
         manual_seed(100);
         using var teacher = new TinyNet(16, classes: 5);
         using var precomputed = new PrecomputedTeacher(WriteLogits(teacher, train));
         var trainer = new Trainer<PrecomputedTeacher, TinyNet>(precomputed, new TinyNet(4), Options());
+        var before = Weights(trainer.Student);
 
         var act = () => trainer.Distill(train, loss: new KLDivergenceLoss(4));
 
-        act.Should().Throw<LogitShapeMismatchException>();
+        act.Should().Throw<ArgumentException>().WithMessage($"*{precomputed.Path}*5 logits per row*4 classes*");
+        Weights(trainer.Student).Should().Equal(before);
+    }
+
+    [Fact]
+    public void Logits_that_are_not_finite_are_refused_when_the_file_is_read_naming_the_first_row()
+    {
+        using var train = Quadrants.Create(64, seed: 1);
+        using var teacher = Teacher();
+        var path = WriteLogits(teacher, train, "nan.safetensors", l => l.index_put_(tensor(float.NaN), tensor(37L), tensor(1L)));
+
+        var act = () => new PrecomputedTeacher(path);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"*{path}*not finite*1 rows, the first row 37*");
     }
 
     [Fact]
@@ -173,8 +188,8 @@ public sealed class PrecomputedTeacherTests : IDisposable
         using var same = new PrecomputedTeacher(copy);
         using var other = new PrecomputedTeacher(WriteLogits(teacher, train, "other.safetensors", l => l.mul(2)));
 
-        ModuleFingerprint.Of(same).Should().Be(ModuleFingerprint.Of(first));
-        ModuleFingerprint.Of(other).Should().NotBe(ModuleFingerprint.Of(first), "checkpoints and caches must tell the teachers apart");
+        same.Fingerprint.Should().Be(first.Fingerprint);
+        other.Fingerprint.Should().NotBe(first.Fingerprint, "checkpoints and caches must tell the teachers apart");
     }
 
     [Fact]
