@@ -1,6 +1,5 @@
 using Distillation.Devices;
 using Distillation.IO;
-using Distillation.Training;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
@@ -104,7 +103,7 @@ public static partial class ModuleWeights
     /// <summary>A training checkpoint starts with its magic string; say so rather than fail on its bytes as entries.</summary>
     private static void RefuseCheckpoint(Stream stream, string full)
     {
-        var magic = System.Text.Encoding.UTF8.GetBytes(RunCheckpoint.Magic);
+        var magic = System.Text.Encoding.UTF8.GetBytes(FileSignatures.Checkpoint);
         var start = new byte[magic.Length + 1];
         var read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
         stream.Position = 0;

@@ -1,15 +1,14 @@
 using System.Globalization;
 using Distillation.IO;
-using Distillation.Training;
 
-namespace Distillation.Evaluation;
+namespace Distillation.Training;
 
 /// <summary>
 /// Writes the epoch histories of training runs as one CSV table, one row per run and epoch:
 /// <c>run, phase, epoch, mean_loss, loss_&lt;part&gt;…, accuracy, images_per_second, seconds</c>.
 /// There is one <c>loss_&lt;part&gt;</c> column for every loss part named in any run (in order of
 /// first appearance), empty where a run has no such part; <c>accuracy</c> is empty for an epoch
-/// without evaluation. RFC 4180, invariant culture, as <see cref="EvaluationCsv"/>.
+/// without evaluation. RFC 4180, invariant culture, as <see cref="Evaluation.EvaluationCsv"/>.
 /// </summary>
 public static class TrainingHistoryCsv
 {

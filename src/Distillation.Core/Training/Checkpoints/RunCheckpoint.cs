@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Distillation.Evaluation;
 using Distillation.IO;
+using Distillation.Serialization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -18,7 +19,7 @@ namespace Distillation.Training;
 internal sealed class RunCheckpoint
 {
     /// <summary>The first string of every checkpoint; <see cref="Distillation.Serialization.ModuleWeights"/> recognises it to say that a checkpoint is not a weights file.</summary>
-    internal const string Magic = "Distillation.Checkpoint";
+    internal const string Magic = FileSignatures.Checkpoint;
 
     private const int FormatVersion = 2;
 
