@@ -47,7 +47,7 @@ public sealed class AugmentationOptions
 /// and column offsets [B], each uniform in [0, 2·Padding] (when Padding &gt; 0), then the flip
 /// decisions [B] (when flipping is on). The same generator state therefore gives the same batch.
 /// </remarks>
-internal sealed class BatchAugmentation
+public sealed class BatchAugmentation
 {
     /// <summary>Creates the augmentation.</summary>
     /// <param name="options">The settings; <see cref="AugmentationOptions"/>' defaults when null.</param>

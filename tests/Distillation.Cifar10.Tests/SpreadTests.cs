@@ -1,6 +1,6 @@
-using Distillation.Evaluation;
+using Distillation.Cifar10;
 
-namespace Distillation.Tests.Evaluation;
+namespace Distillation.Cifar10.Tests;
 
 public class SpreadTests
 {

@@ -1,4 +1,4 @@
-namespace Distillation.Evaluation;
+namespace Distillation.Cifar10;
 
 /// <summary>The mean and sample standard deviation of repeated measurements (e.g. one per seed).</summary>
 /// <param name="Values">The measurements, in order.</param>
