@@ -498,7 +498,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         BatchSize = run.BatchSize,
         Seed = seed,
         Device = device,
-        Optimizer = new Training.OptimizerOptions
+        Optimizer = new Training.OptimizationOptions
         {
             Kind = Enum.Parse<OptimizerKind>(run.Optimizer, ignoreCase: true),
             LearningRate = run.LearningRate,

@@ -11,7 +11,7 @@ internal sealed class LearningRateSchedule
 {
     /// <summary>Creates the schedule of one run.</summary>
     /// <param name="options">The schedule.</param>
-    /// <param name="baseLearningRate">The optimizer's learning rate (<see cref="OptimizerOptions.LearningRate"/>).</param>
+    /// <param name="baseLearningRate">The optimizer's learning rate (<see cref="OptimizationOptions.LearningRate"/>).</param>
     /// <param name="totalEpochs">The run's epochs.</param>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range, or the options do not fit the run (warm-up too long, minimum above the base rate).</exception>
     public LearningRateSchedule(ScheduleOptions options, double baseLearningRate, int totalEpochs)

@@ -4,7 +4,7 @@ using TorchSharp.Modules;
 
 namespace Distillation.Training;
 
-/// <summary>Creating TorchSharp optimizers from <see cref="OptimizerOptions"/>, and clipping gradients.</summary>
+/// <summary>Creating TorchSharp optimizers from <see cref="OptimizationOptions"/>, and clipping gradients.</summary>
 internal static class Optimization
 {
     /// <summary>Creates the optimizer <paramref name="options"/> describe, with one parameter group.</summary>
@@ -13,7 +13,7 @@ internal static class Optimization
     /// <returns>A <see cref="Adam"/>, <see cref="AdamW"/> or <see cref="SGD"/> optimizer; dispose it after training.</returns>
     /// <exception cref="ArgumentException">There are no parameters.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
-    public static torch.optim.Optimizer CreateOptimizer(IEnumerable<Parameter> parameters, OptimizerOptions options)
+    public static torch.optim.Optimizer CreateOptimizer(IEnumerable<Parameter> parameters, OptimizationOptions options)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(options);

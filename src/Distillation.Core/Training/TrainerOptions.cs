@@ -18,7 +18,7 @@ public sealed class TrainerOptions
     public int EvaluationBatchSize { get; set; } = 256;
 
     /// <summary>The optimizer and its hyper-parameters, and gradient clipping. Default: Adam, learning rate 0.001, as the notebook.</summary>
-    public OptimizerOptions Optimizer { get; set; } = new();
+    public OptimizationOptions Optimizer { get; set; } = new();
 
     /// <summary>The learning-rate schedule and warm-up, applied per epoch. Default: constant.</summary>
     public ScheduleOptions Schedule { get; set; } = new();
@@ -26,7 +26,7 @@ public sealed class TrainerOptions
     /// <summary>
     /// Makes the optimizer from the parameters to train (the student's, then those of a loss that is
     /// a module), in place of the one <see cref="Optimizer"/> describes; the trainer disposes it after
-    /// the call. <see cref="OptimizerOptions.GradientClipNorm"/> still applies, and <see cref="Schedule"/>
+    /// the call. <see cref="OptimizationOptions.GradientClipNorm"/> still applies, and <see cref="Schedule"/>
     /// starts from the optimizer's own learning rate. Default: null (use <see cref="Optimizer"/>).
     /// </summary>
     public Func<IReadOnlyList<Parameter>, torch.optim.Optimizer>? OptimizerFactory { get; set; }

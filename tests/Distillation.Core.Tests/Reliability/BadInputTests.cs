@@ -141,7 +141,7 @@ public sealed class BadInputTests : IDisposable
         {
             Epochs = 1,
             BatchSize = 32,
-            Optimizer = new Distillation.Training.OptimizerOptions { LearningRate = 0.1 },
+            Optimizer = new Distillation.Training.OptimizationOptions { LearningRate = 0.1 },
             Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         });
         var before = Snapshot(trainer.Student);

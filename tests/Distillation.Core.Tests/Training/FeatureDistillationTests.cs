@@ -52,7 +52,7 @@ public sealed class FeatureDistillationTests : IDisposable
         {
             Epochs = epochs,
             BatchSize = 16,
-            Optimizer = new Distillation.Training.OptimizerOptions { LearningRate = 0.01 },
+            Optimizer = new Distillation.Training.OptimizationOptions { LearningRate = 0.01 },
             Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         });
     }

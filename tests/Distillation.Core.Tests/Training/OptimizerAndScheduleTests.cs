@@ -2,7 +2,7 @@ using Distillation.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using OptimizerOptions = Distillation.Training.OptimizerOptions;   // TorchSharp.Modules has a type of the same name.
+using OptimizationOptions = Distillation.Training.OptimizationOptions;   // TorchSharp.Modules has a type of the same name.
 
 namespace Distillation.Tests.Training;
 
@@ -34,7 +34,7 @@ public sealed class OptimizerAndScheduleTests : IDisposable
     [Fact]
     public void Defaults_are_the_notebooks_adam()
     {
-        var options = new OptimizerOptions();
+        var options = new OptimizationOptions();
 
         options.Kind.Should().Be(OptimizerKind.Adam);
         options.LearningRate.Should().Be(1e-3);
@@ -49,7 +49,7 @@ public sealed class OptimizerAndScheduleTests : IDisposable
     public void Adam_is_created_with_the_requested_hyper_parameters_and_lowers_the_loss()
     {
         var theta = Weights(3f, -2f);
-        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizerOptions { LearningRate = 0.1, WeightDecay = 0.01, Beta1 = 0.8, Beta2 = 0.99 });
+        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizationOptions { LearningRate = 0.1, WeightDecay = 0.01, Beta1 = 0.8, Beta2 = 0.99 });
 
         var adam = optimizer.Should().BeOfType<Adam>().Subject;
         adam.Betas.Should().Be((0.8, 0.99));
@@ -64,7 +64,7 @@ public sealed class OptimizerAndScheduleTests : IDisposable
     public void AdamW_is_created_with_the_requested_hyper_parameters_and_lowers_the_loss()
     {
         var theta = Weights(3f, -2f);
-        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizerOptions { Kind = OptimizerKind.AdamW, LearningRate = 0.05, WeightDecay = 0.02 });
+        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizationOptions { Kind = OptimizerKind.AdamW, LearningRate = 0.05, WeightDecay = 0.02 });
 
         var adamW = optimizer.Should().BeOfType<AdamW>().Subject;
         adamW.Betas.Should().Be((0.9, 0.999), "the defaults are PyTorch's");
@@ -80,7 +80,7 @@ public sealed class OptimizerAndScheduleTests : IDisposable
     {
         var theta = Weights(3f, -2f);
         using var optimizer = Optimization.CreateOptimizer([theta],
-            new OptimizerOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0.8, Nesterov = true, WeightDecay = 5e-4 });
+            new OptimizationOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0.8, Nesterov = true, WeightDecay = 5e-4 });
 
         var sgd = optimizer.Should().BeOfType<SGD>().Subject;
         sgd.Momentum.Should().Be(0.8);
@@ -98,7 +98,7 @@ public sealed class OptimizerAndScheduleTests : IDisposable
     public void Plain_sgd_takes_exactly_a_learning_rate_times_gradient_step()
     {
         var theta = Weights(3f, -2f);
-        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizerOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0 });
+        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizationOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0 });
 
         LossAfterOneStep(theta, optimizer);
 
@@ -109,31 +109,31 @@ public sealed class OptimizerAndScheduleTests : IDisposable
     [Fact]
     public void An_empty_parameter_list_is_rejected()
     {
-        FluentActions.Invoking(() => Optimization.CreateOptimizer([], new OptimizerOptions()))
+        FluentActions.Invoking(() => Optimization.CreateOptimizer([], new OptimizationOptions()))
             .Should().Throw<ArgumentException>().WithParameterName("parameters");
     }
 
     [Theory]
-    [InlineData(nameof(OptimizerOptions.LearningRate))]
-    [InlineData(nameof(OptimizerOptions.WeightDecay))]
-    [InlineData(nameof(OptimizerOptions.Momentum))]
-    [InlineData(nameof(OptimizerOptions.Nesterov))]
-    [InlineData(nameof(OptimizerOptions.Beta1))]
-    [InlineData(nameof(OptimizerOptions.Beta2))]
-    [InlineData(nameof(OptimizerOptions.GradientClipNorm))]
-    [InlineData(nameof(OptimizerOptions.Kind))]
+    [InlineData(nameof(OptimizationOptions.LearningRate))]
+    [InlineData(nameof(OptimizationOptions.WeightDecay))]
+    [InlineData(nameof(OptimizationOptions.Momentum))]
+    [InlineData(nameof(OptimizationOptions.Nesterov))]
+    [InlineData(nameof(OptimizationOptions.Beta1))]
+    [InlineData(nameof(OptimizationOptions.Beta2))]
+    [InlineData(nameof(OptimizationOptions.GradientClipNorm))]
+    [InlineData(nameof(OptimizationOptions.Kind))]
     public void Optimizer_validation_names_the_bad_property(string property)
     {
         var options = property switch
         {
-            nameof(OptimizerOptions.LearningRate) => new OptimizerOptions { LearningRate = 0 },
-            nameof(OptimizerOptions.WeightDecay) => new OptimizerOptions { WeightDecay = -1e-4 },
-            nameof(OptimizerOptions.Momentum) => new OptimizerOptions { Momentum = 1 },
-            nameof(OptimizerOptions.Nesterov) => new OptimizerOptions { Kind = OptimizerKind.Sgd, Momentum = 0, Nesterov = true },
-            nameof(OptimizerOptions.Beta1) => new OptimizerOptions { Beta1 = -0.1 },
-            nameof(OptimizerOptions.Beta2) => new OptimizerOptions { Beta2 = 1 },
-            nameof(OptimizerOptions.GradientClipNorm) => new OptimizerOptions { GradientClipNorm = 0 },
-            _ => new OptimizerOptions { Kind = (OptimizerKind)42 },
+            nameof(OptimizationOptions.LearningRate) => new OptimizationOptions { LearningRate = 0 },
+            nameof(OptimizationOptions.WeightDecay) => new OptimizationOptions { WeightDecay = -1e-4 },
+            nameof(OptimizationOptions.Momentum) => new OptimizationOptions { Momentum = 1 },
+            nameof(OptimizationOptions.Nesterov) => new OptimizationOptions { Kind = OptimizerKind.Sgd, Momentum = 0, Nesterov = true },
+            nameof(OptimizationOptions.Beta1) => new OptimizationOptions { Beta1 = -0.1 },
+            nameof(OptimizationOptions.Beta2) => new OptimizationOptions { Beta2 = 1 },
+            nameof(OptimizationOptions.GradientClipNorm) => new OptimizationOptions { GradientClipNorm = 0 },
+            _ => new OptimizationOptions { Kind = (OptimizerKind)42 },
         };
 
         options.Invoking(o => o.Validate()).Should().Throw<ArgumentOutOfRangeException>().WithParameterName(property);
@@ -266,7 +266,7 @@ public sealed class OptimizerAndScheduleTests : IDisposable
     public void Apply_sets_the_learning_rate_the_next_step_uses()
     {
         var theta = Weights(3f, -2f);
-        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizerOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0 });
+        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizationOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0 });
         var schedule = new LearningRateSchedule(new ScheduleOptions { Kind = ScheduleKind.Step, StepSize = 1, Gamma = 0.5 }, 0.1, 3);
 
         var rate = schedule.Apply(optimizer, epoch: 2);
@@ -283,7 +283,7 @@ public sealed class OptimizerAndScheduleTests : IDisposable
     public void Apply_changes_the_rate_of_adam_too()
     {
         var theta = Weights(1f);
-        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizerOptions { LearningRate = 0.1 });
+        using var optimizer = Optimization.CreateOptimizer([theta], new OptimizationOptions { LearningRate = 0.1 });
         var schedule = new LearningRateSchedule(new ScheduleOptions { WarmupEpochs = 1 }, 0.1, 2);
 
         schedule.Apply(optimizer, 1);

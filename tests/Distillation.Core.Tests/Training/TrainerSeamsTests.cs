@@ -5,7 +5,7 @@ using Distillation.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using OptimizerOptions = Distillation.Training.OptimizerOptions;
+using OptimizationOptions = Distillation.Training.OptimizationOptions;
 
 namespace Distillation.Tests.Training;
 
@@ -20,7 +20,7 @@ public sealed class TrainerSeamsTests : IDisposable
     {
         Epochs = epochs,
         BatchSize = batchSize,
-        Optimizer = new OptimizerOptions { LearningRate = 0.01 },
+        Optimizer = new OptimizationOptions { LearningRate = 0.01 },
         Seed = 11,
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
     };

@@ -1,5 +1,5 @@
 using Distillation.Data;
-using OptimizerOptions = Distillation.Training.OptimizerOptions;
+using OptimizationOptions = Distillation.Training.OptimizationOptions;
 using Distillation.Devices;
 using Distillation.Losses;
 using Distillation.Training;
@@ -43,7 +43,7 @@ public sealed class TrainerTests : IDisposable
     {
         Epochs = epochs,
         BatchSize = 32,
-        Optimizer = new OptimizerOptions { LearningRate = 0.01 },
+        Optimizer = new OptimizationOptions { LearningRate = 0.01 },
         Seed = 11,
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
     };
@@ -348,7 +348,7 @@ public sealed class TrainerTests : IDisposable
         {
             using var train = Quadrants.Create(32, seed: 1);
             var options = Options(epochs: 1);
-            options.Optimizer = new OptimizerOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0, GradientClipNorm = clip };
+            options.Optimizer = new OptimizationOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0, GradientClipNorm = clip };
             var trainer = NewTrainer(options);
             var before = trainer.Student.parameters().Select(p => p.detach().clone()).ToArray();
             trainer.TrainStudent(train);
@@ -364,7 +364,7 @@ public sealed class TrainerTests : IDisposable
     [Theory]
     [InlineData(nameof(TrainerOptions.Epochs))]
     [InlineData(nameof(TrainerOptions.BatchSize))]
-    [InlineData(nameof(OptimizerOptions.LearningRate))]
+    [InlineData(nameof(OptimizationOptions.LearningRate))]
     [InlineData(nameof(TrainerOptions.GradientAccumulationSteps))]
     public void Out_of_range_options_are_rejected_by_name(string name)
     {
@@ -373,7 +373,7 @@ public sealed class TrainerTests : IDisposable
         {
             case nameof(TrainerOptions.Epochs): options.Epochs = 0; break;
             case nameof(TrainerOptions.BatchSize): options.BatchSize = -1; break;
-            case nameof(OptimizerOptions.LearningRate): options.Optimizer.LearningRate = double.NaN; break;
+            case nameof(OptimizationOptions.LearningRate): options.Optimizer.LearningRate = double.NaN; break;
             case nameof(TrainerOptions.GradientAccumulationSteps): options.GradientAccumulationSteps = 0; break;
         }
 

@@ -24,7 +24,7 @@ public sealed class CheckpointTests : IDisposable
         Epochs = epochs,
         BatchSize = 32,
         Seed = 7,
-        Optimizer = new Distillation.Training.OptimizerOptions { Kind = OptimizerKind.AdamW, LearningRate = 0.01, WeightDecay = 0.01 },
+        Optimizer = new Distillation.Training.OptimizationOptions { Kind = OptimizerKind.AdamW, LearningRate = 0.01, WeightDecay = 0.01 },
         Schedule = new ScheduleOptions { Kind = ScheduleKind.Cosine, WarmupEpochs = 1 },
         Augmentation = new AugmentationOptions { Padding = 1 },
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
@@ -206,7 +206,7 @@ public sealed class EarlyStoppingTests
     {
         Epochs = epochs,
         BatchSize = 32,
-        Optimizer = new OptimizerOptions { LearningRate = 0.02 },
+        Optimizer = new OptimizationOptions { LearningRate = 0.02 },
         Seed = 7,
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         EarlyStopping = stopping,

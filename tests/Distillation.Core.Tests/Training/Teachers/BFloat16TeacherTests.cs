@@ -19,7 +19,7 @@ public sealed class BFloat16TeacherTests : IDisposable
     {
         Epochs = 2,
         BatchSize = 32,
-        Optimizer = new OptimizerOptions { LearningRate = 0.01 },
+        Optimizer = new OptimizationOptions { LearningRate = 0.01 },
         Seed = 7,
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         Augmentation = augment ? new AugmentationOptions { Padding = 1 } : null,

@@ -17,7 +17,7 @@ public enum OptimizerKind
 /// Settings of the optimizer made by <see cref="Optimization.CreateOptimizer"/>. Defaults give the
 /// notebook's optimizer: Adam, learning rate 0.001, betas (0.9, 0.999), no weight decay.
 /// </summary>
-public sealed class OptimizerOptions
+public sealed class OptimizationOptions
 {
     /// <summary>The algorithm. Default: <see cref="OptimizerKind.Adam"/>.</summary>
     public OptimizerKind Kind { get; set; } = OptimizerKind.Adam;
