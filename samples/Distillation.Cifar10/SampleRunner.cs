@@ -119,14 +119,8 @@ internal sealed class SampleRunner(SampleSettings settings)
         }
     }
 
-    /// <summary>Whether the file starts as the library's checkpoints do: the length-prefixed string <c>Distillation.Checkpoint</c>.</summary>
-    internal static bool IsTrainingCheckpoint(string path)
-    {
-        ReadOnlySpan<byte> magic = "\u0017Distillation.Checkpoint"u8;
-        using var stream = File.OpenRead(path);
-        var start = new byte[magic.Length];
-        return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && magic.SequenceEqual(start);
-    }
+    /// <summary>Whether the file is one of the library's training checkpoints.</summary>
+    internal static bool IsTrainingCheckpoint(string path) => CheckpointOptions.IsCheckpointFile(path);
 
     /// <summary>What was kept of an interrupted run, and the command that continues it.</summary>
     private void PrintInterrupted()
@@ -227,6 +221,8 @@ internal sealed class SampleRunner(SampleSettings settings)
         using var student = new StudentNet(classCount);
         var trainerLogger = loggerFactory.CreateLogger<Trainer<ITeacher, StudentNet>>();
         var trainer = new Trainer<ITeacher, StudentNet>(teacher, student, trainerOptions, trainerLogger);
+        // Every rule of the teacher's kind and the loss, checked before the first model trains.
+        trainer.Check(data.Train, loss);
         Console.WriteLine($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
         Console.WriteLine($"Teacher parameters: {(teacher.GetModule() is { } teacherModule ? CountParameters(teacherModule) : 0):N0}");
         Console.WriteLine($"Student parameters: {CountParameters(student):N0}");

@@ -147,6 +147,45 @@ public sealed partial class Trainer<TTeacher, TStudent>
         return Run(new RunRequest(TrainingPhase.Distillation, Student, teacher, notebook, train, evaluation, progress, cancellationToken));
     }
 
+    /// <summary>
+    /// Checks, before anything is trained, converted or cached, what <see cref="Distill"/> (or, with a
+    /// loss that needs no teacher, <see cref="TrainStudent"/>) would refuse for these arguments:
+    /// an empty training set, a loss that needs a teacher, student or teacher feature paths that do
+    /// not exist, and every rule of the teacher's kind (features from a teacher of logits only or in
+    /// bfloat16, augmentation with precomputed logits, logits that do not cover the data). Throws
+    /// the same one-line messages as the training call.
+    /// </summary>
+    /// <param name="train">The training set the call will get.</param>
+    /// <param name="loss">The objective; <see cref="DistillationObjective.Notebook"/> when null.</param>
+    /// <exception cref="ArgumentException">The call would be refused; the message says why.</exception>
+    /// <exception cref="InvalidOperationException">The teacher refuses the run's settings.</exception>
+    public void Check(IBatchSource train, IDistillationLoss? loss = null)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (train.Count == 0)
+        {
+            throw new ArgumentException("The training set is empty.", nameof(train));
+        }
+
+        using var notebook = loss is null ? DistillationObjective.Notebook() : null;
+        var objective = loss ?? notebook!;
+        using var studentFeatures = new FeatureCapture(Student, objective.StudentFeatureModules);
+        if (!objective.NeedsTeacher)
+        {
+            return;
+        }
+
+        var augmented = Options.Augmentation is not null;
+        using var check = Options.TeacherOutputs.Apply(teacher, augmented).Prepare(new TeacherRequest(train, Device)
+        {
+            FeaturePaths = objective.TeacherFeatureModules,
+            RequestedBy = objective.Description,
+            Augmented = augmented,
+            CheckOnly = true,
+            Logger = logger,
+        });
+    }
+
     /// <summary>Top-1 accuracy of the teacher on <paramref name="data"/>.</summary>
     /// <param name="data">The labelled images.</param>
     /// <param name="cancellationToken">Checked between batches.</param>

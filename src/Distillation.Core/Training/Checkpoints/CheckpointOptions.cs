@@ -49,6 +49,15 @@ public sealed class CheckpointOptions
         return File.Exists(path) ? RunCheckpoint.ReadHeader(path).Progress.CompletedEpochs : null;
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> is a training checkpoint (it opens with the checkpoints'
+    /// signature), for example to tell a user who passes one where weights are expected.
+    /// </summary>
+    /// <param name="path">An existing file.</param>
+    /// <returns>True for a checkpoint.</returns>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static bool IsCheckpointFile(string path) => RunCheckpoint.HasSignature(path);
+
     /// <summary>Checks every value.</summary>
     /// <exception cref="ArgumentException">The folder is not set.</exception>
     public void Validate()

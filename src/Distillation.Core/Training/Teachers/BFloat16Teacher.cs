@@ -48,6 +48,11 @@ internal sealed class BFloat16Teacher : DelegatingTeacher
         }
 
         var inner = Inner.Prepare(request);
+        if (request.CheckOnly)
+        {
+            return inner;
+        }
+
         var saved = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         void RestoreWeights()
         {

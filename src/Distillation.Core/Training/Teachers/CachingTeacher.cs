@@ -42,7 +42,7 @@ internal sealed partial class CachingTeacher : DelegatingTeacher
 
         // The inner teacher refuses what it cannot do first, even when a saved cache would serve.
         var inner = Inner.Prepare(request);
-        if (request.Augmented || request.ForEvaluation || inner.OutputsCached)
+        if (request.CheckOnly || request.Augmented || request.ForEvaluation || inner.OutputsCached)
         {
             return inner;
         }

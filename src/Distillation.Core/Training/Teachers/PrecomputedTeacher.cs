@@ -105,6 +105,11 @@ public sealed class PrecomputedTeacher : ITeacher
         }
 
         CheckCovers(request.Data.Count, request.Data.ClassNames.Count);
+        if (request.CheckOnly)
+        {
+            return new TeacherPreparation();
+        }
+
         using (NewDisposeScope())
         {
             onDevice = logits.to(request.Device, copy: true).DetachFromDisposeScope();

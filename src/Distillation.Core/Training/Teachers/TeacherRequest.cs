@@ -35,6 +35,12 @@ public sealed class TeacherRequest
     /// <summary>True when the batches are augmented, so one image looks different every epoch.</summary>
     public bool Augmented { get; init; }
 
+    /// <summary>
+    /// True to check the request only (a preflight): the teacher refuses what it cannot do, as
+    /// <see cref="ITeacher.Prepare"/> would, and does no work (no cache, no conversion, no copy).
+    /// </summary>
+    public bool CheckOnly { get; init; }
+
     /// <summary>True to evaluate the teacher on <see cref="Data"/> rather than to distil from it.</summary>
     public bool ForEvaluation { get; init; }
 

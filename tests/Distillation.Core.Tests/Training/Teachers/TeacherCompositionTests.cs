@@ -189,6 +189,36 @@ public sealed class TeacherCompositionTests : IDisposable
         FluentActions.Invoking(() => new Trainer<string, TinyNet>("teacher.onnx", net)).Should().Throw<ArgumentException>().WithMessage("*ITeacher or a TorchSharp module*String is neither*");
     }
 
+    [Fact]
+    public void The_preflight_gives_the_teachers_refusals_and_does_no_work()
+    {
+        using var train = Quadrants.Create(64, seed: 1);
+        using var net = Net(1);
+        var counting = new CountingTeacher(Teacher.From(net));
+        var trainer = new Trainer<CountingTeacher, TinyNet>(counting, Net(3, width: 4), Options(TeacherOutputCaching.Auto));
+        using var features = new DistillationObjective((new KLDivergenceLoss(4), 1.0), (new CosineFeatureLoss("layers.3", "layers.9"), 1.0));
+
+        trainer.Check(train, new KLDivergenceLoss(4));
+        trainer.Invoking(t => t.Check(train, features)).Should().Throw<ArgumentException>().WithMessage("*no module 'layers.9'*");
+        trainer.Invoking(t => t.Check(Quadrants.Create(0, seed: 1))).Should().Throw<ArgumentException>().WithMessage("The training set is empty*");
+
+        counting.Forwards.Should().Be(0, "a preflight builds no cache");
+        counting.Prepared.Should().Be(1, "the check with the missing teacher path was refused while preparing");
+        counting.Released.Should().Be(1, "every check's preparation is released");
+        var path = Path.Combine(folder.Path, "logits.safetensors");
+        using (var scope = NewDisposeScope())
+        {
+            Safetensors.Write(path, [new("logits", zeros(64, 4))]);
+        }
+
+        using var precomputed = new PrecomputedTeacher(path);
+        var augmented = Options(augment: true);
+        new Trainer<PrecomputedTeacher, TinyNet>(precomputed, Net(3, width: 4), augmented)
+            .Invoking(t => t.Check(train, new KLDivergenceLoss(4))).Should().Throw<InvalidOperationException>().WithMessage("*un-augmented*");
+        new Trainer<PrecomputedTeacher, TinyNet>(precomputed, Net(3, width: 4), Options())
+            .Invoking(t => t.Check(Quadrants.Create(32, seed: 2), new KLDivergenceLoss(4))).Should().Throw<ArgumentException>().WithMessage("*64 rows*32 images*");
+    }
+
     /// <summary>A teacher kind in one class: counts what the trainer asks of it.</summary>
     private sealed class CountingTeacher(ITeacher inner) : DelegatingTeacher(inner)
     {
@@ -200,8 +230,9 @@ public sealed class TeacherCompositionTests : IDisposable
 
         public override TeacherPreparation Prepare(TeacherRequest request)
         {
+            var preparation = base.Prepare(request);
             Prepared++;
-            return new TeacherPreparation(base.Prepare(request), () => Released++);
+            return new TeacherPreparation(preparation, () => Released++);
         }
 
         public override TeacherOutput Forward(TeacherBatch batch)
