@@ -112,6 +112,26 @@ public sealed class ModelZooTests
     }
 
     [Theory]
+    [InlineData("mobilenet_v3_small", 0.001, 0.01)]
+    [InlineData("mobilenet_v3_large", 0.001, 0.01)]
+    [InlineData("mobilenet_v2", 1e-5, 0.1)]
+    [InlineData("resnet18", 1e-5, 0.1)]
+    [InlineData("wrn_16_2", 1e-5, 0.1)]
+    public void BatchNorm_has_the_reference_eps_and_momentum(string name, double eps, double momentum)
+    {
+        using var model = ModelZoo.Create(name, 10);
+
+        // Neither shows in a state dict: eps changes eval-mode outputs, momentum the running statistics.
+        var norms = model.modules().OfType<TorchSharp.Modules.BatchNorm2d>().ToList();
+        norms.Should().NotBeEmpty();
+        norms.Should().AllSatisfy(norm =>
+        {
+            norm.eps.Should().Be(eps);
+            norm.momentum.Should().Be(momentum);
+        });
+    }
+
+    [Theory]
     [MemberData(nameof(CifarModels))]
     public void Cifar_model_maps_a_32px_batch_to_logits(string name)
     {
