@@ -164,6 +164,23 @@ public sealed class ModelZooTests
     }
 
     [Theory]
+    [MemberData(nameof(AllModels))]
+    public void Forward_outside_a_dispose_scope_leaves_only_its_output_alive(string name)
+    {
+        var info = ModelZoo.Get(name);
+        using var model = info.Create(10);
+        model.eval();
+        using var _ = no_grad();
+        using var input = randn(1, 3, info.MinimumInputSize * 2, info.MinimumInputSize * 2);
+        var liveBefore = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        using (var logits = model.call(input))
+        {
+            TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(liveBefore + 1, "each intermediate is disposed as soon as it is used, as Sequential does");
+        }
+    }
+
+    [Theory]
     [InlineData("resnet18")]
     [InlineData("mobilenet_v3_small")]
     public void ImageNet_model_maps_a_224px_image_to_logits(string name)
