@@ -46,7 +46,7 @@ public sealed class ZooFeatureDistillationTests : IDisposable
         {
             Epochs = 2,
             BatchSize = 16,
-            Optimizer = new Distillation.Training.OptimizerOptions { LearningRate = 0.01 },
+            Optimizer = new Distillation.Training.OptimizationOptions { LearningRate = 0.01 },
             Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         });
         using var hint = new HintLoss(studentStage.Channels, teacherStage.Channels, studentStage.Module, teacherStage.Module);
