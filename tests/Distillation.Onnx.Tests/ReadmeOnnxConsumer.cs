@@ -1,6 +1,6 @@
-// The README's "Deploy the student: ONNX" consumer, compiled and tested here (ReadmeOnnxConsumerTests
-// checks that the README holds this text verbatim, between the two markers).
-// README:begin
+// The consumer of docs/deployment.md, compiled and tested here (ReadmeOnnxConsumerTests checks that
+// the page holds this text verbatim, between the two markers).
+// docs:begin ReadmeOnnxConsumerTests
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 
@@ -24,4 +24,4 @@ static class StudentClassifier
         return (classes[Array.IndexOf(logits, logits.Max())], logits);
     }
 }
-// README:end
+// docs:end ReadmeOnnxConsumerTests

@@ -37,15 +37,18 @@ public sealed class ReadmeOnnxConsumerTests
     }
 
     [Fact]
-    public void The_readme_shows_the_compiled_consumer_verbatim()
+    public void The_deployment_page_shows_the_compiled_consumer_verbatim()
     {
         var root = RepositoryRoot();
         var source = File.ReadAllText(Path.Combine(root, "tests", "Distillation.Onnx.Tests", "ReadmeOnnxConsumer.cs")).ReplaceLineEndings("\n");
-        var begin = source.IndexOf("// README:begin\n", StringComparison.Ordinal) + "// README:begin\n".Length;
-        var end = source.IndexOf("// README:end", StringComparison.Ordinal);
-        var snippet = source[begin..end];
+        const string Begin = "// docs:begin ReadmeOnnxConsumerTests\n";
+        var begin = source.IndexOf(Begin, StringComparison.Ordinal);
+        var end = source.IndexOf("// docs:end ReadmeOnnxConsumerTests", StringComparison.Ordinal);
+        begin.Should().BeGreaterThanOrEqualTo(0);
+        end.Should().BeGreaterThan(begin);
+        var snippet = source[(begin + Begin.Length)..end];
 
-        File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n").Should().Contain(snippet);
+        File.ReadAllText(Path.Combine(root, "docs", "deployment.md")).ReplaceLineEndings("\n").Should().Contain("<!-- compiled: ReadmeOnnxConsumerTests -->\n```csharp\n" + snippet + "```");
     }
 
     private static string RepositoryRoot()
