@@ -24,6 +24,13 @@ for package in Distillation.Core Distillation.Models Distillation.Onnx Distillat
   done
 done
 
+# Each package carries its own README (src/<package>/README.md), not the repository's.
+for package in Distillation.Core Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime; do
+  unzip -p "$feed/$package.$version.nupkg" README.md > "$work/$package.README.md"   # to a file: head would cut the pipe (pipefail)
+  first_line="$(head -n 1 "$work/$package.README.md" | tr -d '\r\357\273\277')"
+  [ "$first_line" = "# $package" ] || { echo "check-consumer: $package.$version.nupkg carries README.md starting '$first_line', not its own (# $package)" >&2; exit 1; }
+done
+
 # The libraries must leave the native backend to the application.
 nuspec_deps="$(unzip -p "$feed/Distillation.Core.$version.nupkg" Distillation.Core.nuspec)"
 grep -q 'id="TorchSharp"' <<<"$nuspec_deps" || { echo "check-consumer: Distillation.Core does not depend on TorchSharp" >&2; exit 1; }

@@ -14,11 +14,14 @@ public sealed class ReadmeOnnxConsumerTests
         using var student = new StudentNet();
         using var folder = new TempFolder();
         var path = folder.File("distilled-student.onnx");
+        // docs:begin OnnxExportExample
         OnnxExporter.Export(student, path, new OnnxExportOptions
         {
-            ClassNames = Cifar10Dataset.DefaultClassNames,
-            Normalization = ImageNormalization.Cifar10,
+            ClassNames = Cifar10Dataset.DefaultClassNames,     // or the loaded dataset's ClassNames
+            Normalization = ImageNormalization.Cifar10,        // what the model was trained with
+            // InputShape = [3, 32, 32], InputName = "input", OutputName = "logits" are the defaults
         });
+        // docs:end OnnxExportExample
         var random = new Random(20);
         var rgb = new byte[32 * 32 * 3];
         random.NextBytes(rgb);

@@ -1,7 +1,7 @@
 namespace Distillation.Models.Tests.Docs;
 
 /// <summary>
-/// Every C# block in README.md and docs/*.md marked <c>&lt;!-- compiled: Name --&gt;</c> is the text of a
+/// Every C# block in README.md, docs/*.md and the package READMEs (src/*/README.md) marked <c>&lt;!-- compiled: Name --&gt;</c> is the text of a
 /// region <c>// docs:begin Name</c> … <c>// docs:end Name</c> in a test source file (its common
 /// indentation removed), which its test project compiles and a test runs, so a documented example
 /// cannot drift from the API.
@@ -16,7 +16,8 @@ public sealed class DocSnippetTests
         var root = RepositoryRoot();
         var regions = Regions(root);
         var pages = new[] { Path.Combine(root, "README.md") }
-            .Concat(Directory.GetFiles(Path.Combine(root, "docs"), "*.md"));
+            .Concat(Directory.GetFiles(Path.Combine(root, "docs"), "*.md"))
+            .Concat(Directory.GetDirectories(Path.Combine(root, "src")).Select(p => Path.Combine(p, "README.md")).Where(File.Exists));
         var checkedBlocks = new List<string>();
         foreach (var page in pages)
         {
@@ -31,6 +32,7 @@ public sealed class DocSnippetTests
 
         // The README's example is among them; without this the test would pass on a README with no marker.
         checkedBlocks.Should().Contain("ReadmeExampleTests");
+        checkedBlocks.Should().Contain("TeacherPageKind");
     }
 
     [Fact]
