@@ -95,17 +95,18 @@ public sealed class DocSnippetTests
                 continue;
             }
 
-            // A region starts and ends on lines of their own: "// docs:begin Name" … "// docs:end Name".
+            // A region starts and ends on lines of their own, indented or not: "// docs:begin Name" … "// docs:end Name".
             var lines = File.ReadAllText(file).ReplaceLineEndings("\n").Split('\n');
             for (var i = 0; i < lines.Length; i++)
             {
                 const string Begin = "// docs:begin ";
-                if (!lines[i].StartsWith(Begin, StringComparison.Ordinal))
+                var line = lines[i].TrimStart();
+                if (!line.StartsWith(Begin, StringComparison.Ordinal))
                 {
                     continue;
                 }
 
-                var name = lines[i][Begin.Length..].Trim();
+                var name = line[Begin.Length..].Trim();
                 var end = Array.FindIndex(lines, i + 1, l => l.Trim() == $"// docs:end {name}");
                 if (end < 0)
                 {
