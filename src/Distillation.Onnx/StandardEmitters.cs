@@ -50,7 +50,7 @@ internal static class StandardEmitters
         }
 
         // FeatureClassifierNet's forward is classifier(features(x)); its channels-last option changes only the memory layout.
-        return module is FeatureClassifierNet ? EmitFeatureClassifier : null;
+        return module is FeatureClassifierNet ? EmitFeatureClassifier : ZooEmitters.Find(module);
     }
 
     private static OnnxValue EmitSequential(OnnxEmitContext context, Sequential sequential, OnnxValue input)
