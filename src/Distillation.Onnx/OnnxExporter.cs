@@ -19,8 +19,10 @@ namespace Distillation.Onnx;
 /// to 1×1 (or to sizes dividing the input); <c>Flatten</c>; <c>Identity</c>; <c>Dropout</c> and
 /// <c>Dropout2d</c> (dropped); <c>BatchNorm1d</c> and <c>BatchNorm2d</c> with their running
 /// statistics; the Distillation models (<c>FeatureClassifierNet</c>: features, then classifier);
-/// and any module made exportable through <see cref="IOnnxExportable"/> or
-/// <see cref="OnnxExportOptions.Emitters"/>.
+/// every model of <c>Distillation.Models.Zoo.ModelZoo</c> (CIFAR and torchvision ResNets, wide
+/// ResNets, MobileNetV2 and V3 with their residual, inverted-residual and squeeze-and-excitation
+/// blocks); and any module made exportable through <see cref="IOnnxExportable"/> (with the typed
+/// operators of <see cref="OnnxEmitContext"/>) or <see cref="OnnxExportOptions.Emitters"/>.
 /// </summary>
 /// <remarks>
 /// The file encodes the eval-mode forward pass whatever the module's current mode; the module is

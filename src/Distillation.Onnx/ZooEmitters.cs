@@ -1,48 +1,43 @@
-using Distillation.Models;
+using Distillation.Models.Zoo;
 using TorchSharp;
 
 namespace Distillation.Onnx;
 
 /// <summary>
-/// The zoo's networks and blocks (<c>Distillation.Models.Zoo</c>): residual blocks, inverted residuals,
-/// squeeze-and-excitation, and the networks' forward passes. The zoo's types are internal to
-/// Distillation.Models, so they are recognised by full name, and their children by their registered
-/// names, which are the state-dict names the zoo promises (RepDistiller's and torchvision's); a
-/// renamed type or child fails the zoo's export tests rather than exporting something else.
+/// The zoo's networks and blocks (<see cref="ModelZoo"/>): residual blocks, inverted residuals,
+/// squeeze-and-excitation, and the networks' forward passes. The blocks keep their children in
+/// private fields, so these follow the children's registered names, which are the state-dict names
+/// the zoo promises (RepDistiller's and torchvision's); a renamed child fails the export with the
+/// block's path rather than exporting something else.
 /// </summary>
 internal static class ZooEmitters
 {
-    private const string Namespace = "Distillation.Models.Zoo.";
-
     /// <summary>A step of <see cref="Chain"/> that flattens to [N, features] (the networks' <c>flatten(1)</c> before the head).</summary>
     private const string FlattenStep = "(flatten)";
 
-    private static readonly Dictionary<string, Func<OnnxEmitContext, torch.nn.Module, OnnxValue, OnnxValue>> ByTypeName = new(StringComparer.Ordinal)
+    private static readonly Dictionary<Type, Func<OnnxEmitContext, torch.nn.Module, OnnxValue, OnnxValue>> ByType = new()
     {
         // The networks: their forward passes call these children in this order.
-        [Namespace + "CifarResNet"] = Chain("conv1", "bn1", "relu", "layer1", "layer2", "layer3", "avgpool", FlattenStep, "fc"),
-        [Namespace + "ResNet"] = Chain("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", FlattenStep, "fc"),
-        [Namespace + "WideResNet"] = Chain("conv1", "block1", "block2", "block3", "bn1", "relu", "avgpool", FlattenStep, "fc"),
-        [Namespace + "MobileNetV2"] = Chain("features", "avgpool", FlattenStep, "classifier"),
-        [Namespace + "MobileNetV3"] = Chain("features", "avgpool", FlattenStep, "classifier"),
-        [Namespace + "CifarMobileNetV2"] = Chain("conv1", "blocks", "conv2", "avgpool", FlattenStep, "classifier"),
+        [typeof(CifarResNet)] = Chain("conv1", "bn1", "relu", "layer1", "layer2", "layer3", "avgpool", FlattenStep, "fc"),
+        [typeof(ResNet)] = Chain("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", FlattenStep, "fc"),
+        [typeof(WideResNet)] = Chain("conv1", "block1", "block2", "block3", "bn1", "relu", "avgpool", FlattenStep, "fc"),
+        [typeof(MobileNetV2)] = Chain("features", "avgpool", FlattenStep, "classifier"),
+        [typeof(MobileNetV3)] = Chain("features", "avgpool", FlattenStep, "classifier"),
+        [typeof(CifarMobileNetV2)] = Chain("conv1", "blocks", "conv2", "avgpool", FlattenStep, "classifier"),
 
         // The blocks.
-        [Namespace + "BasicBlock"] = EmitBasicBlock,
-        [Namespace + "CifarBasicBlock"] = EmitBasicBlock,
-        [Namespace + "Bottleneck"] = EmitBottleneck,
-        [Namespace + "WideBasicBlock"] = EmitWideBasicBlock,
-        [Namespace + "InvertedResidualV2"] = (c, m, x) => EmitInvertedResidual(c, m, x, "conv"),
-        [Namespace + "CifarInvertedResidual"] = (c, m, x) => EmitInvertedResidual(c, m, x, "conv"),
-        [Namespace + "InvertedResidualV3"] = (c, m, x) => EmitInvertedResidual(c, m, x, "block"),
-        [Namespace + "SqueezeExcitation"] = EmitSqueezeExcitation,
+        [typeof(BasicBlock)] = EmitBasicBlock,
+        [typeof(CifarBasicBlock)] = EmitBasicBlock,
+        [typeof(Bottleneck)] = EmitBottleneck,
+        [typeof(WideBasicBlock)] = EmitWideBasicBlock,
+        [typeof(InvertedResidualV2)] = (c, m, x) => EmitInvertedResidual(c, m, x, "conv", ((InvertedResidualV2)m).UsesResidual),
+        [typeof(CifarInvertedResidual)] = (c, m, x) => EmitInvertedResidual(c, m, x, "conv", ((CifarInvertedResidual)m).UsesResidual),
+        [typeof(InvertedResidualV3)] = (c, m, x) => EmitInvertedResidual(c, m, x, "block", ((InvertedResidualV3)m).UsesResidual),
+        [typeof(SqueezeExcitation)] = EmitSqueezeExcitation,
     };
 
-    internal static Func<OnnxEmitContext, torch.nn.Module, OnnxValue, OnnxValue>? Find(torch.nn.Module module)
-    {
-        var type = module.GetType();
-        return type.Assembly == typeof(FeatureClassifierNet).Assembly && type.FullName is { } name && ByTypeName.TryGetValue(name, out var emit) ? emit : null;
-    }
+    internal static Func<OnnxEmitContext, torch.nn.Module, OnnxValue, OnnxValue>? Find(torch.nn.Module module) =>
+        ByType.TryGetValue(module.GetType(), out var emit) ? emit : null;
 
     private static Func<OnnxEmitContext, torch.nn.Module, OnnxValue, OnnxValue> Chain(params string[] steps) => (context, module, input) =>
     {
@@ -88,19 +83,14 @@ internal static class ZooEmitters
         return context.Add(children.EmitOptional("convShortcut", preactivated) ?? x, y);
     }
 
-    /// <summary>MobileNet's inverted residual: its sequence (<paramref name="body"/>), plus x when the block keeps the shape (<c>UsesResidual</c>).</summary>
-    private static OnnxValue EmitInvertedResidual(OnnxEmitContext context, torch.nn.Module module, OnnxValue x, string body)
+    /// <summary>
+    /// MobileNet's inverted residual: its sequence (<paramref name="body"/>), plus x when the block says so
+    /// (its own flag, not a shape comparison: torchvision adds x only for stride 1 and equal channels).
+    /// </summary>
+    private static OnnxValue EmitInvertedResidual(OnnxEmitContext context, torch.nn.Module module, OnnxValue x, string body, bool usesResidual)
     {
-        var children = new Children(context, module);
-        var y = children.Emit(body, x);
-
-        // The block's own flag, not a shape comparison: torchvision adds x only for stride 1 and equal channels.
-        if (module.GetType().GetProperty("UsesResidual")?.GetValue(module) is not bool residual)
-        {
-            throw context.Unsupported("the zoo's inverted residual has no UsesResidual property to say whether it adds its input.");
-        }
-
-        return residual ? context.Add(x, y) : y;
+        var y = new Children(context, module).Emit(body, x);
+        return usesResidual ? context.Add(x, y) : y;
     }
 
     /// <summary>torchvision's SqueezeExcitation: x · scale_activation(fc2(activation(fc1(avgpool(x))))).</summary>
