@@ -2,7 +2,7 @@
 // state-dict keys and shapes against torchvision 0.14's (key lists written by
 // eng/zoo-reference/torchvision-nuget-probe/dump-torchvision-keys.py), whether the block classes
 // are public (an exporter must recognise them), whether num_classes is configurable, and whether
-// a torchvision state dict loads and gives PyTorch's logits.
+// a torchvision state dict loads and gives PyTorch's logits, and whether the library's ONNX exporter takes it.
 using System.Collections;
 using System.Reflection;
 using System.Text.Json;
@@ -47,8 +47,16 @@ foreach (var (name, make, takesClasses) in factories)
         }
         catch (Exception e) { loadError = e.GetType().Name + ": " + e.Message.Split('\n')[0]; }
     }
+    string exportResult;
+    try
+    {
+        Distillation.Onnx.OnnxExporter.Export(model, Path.Combine(Path.GetTempPath(), name + "-tvprobe.onnx"), new Distillation.Onnx.OnnxExportOptions { InputShape = [3, 224, 224] });
+        exportResult = "exported";
+    }
+    catch (Exception e) { exportResult = e.GetType().Name + ": " + e.Message.Split('\n')[0]; }
     report.Add(new
     {
+        onnx_export_with_the_librarys_exporter = exportResult,
         model = name,
         keys = ours.Count,
         torchvision_keys = theirs.Count,

@@ -70,7 +70,7 @@ internal sealed class CifarResNet : Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {
-        using var stem = relu.call(bn1.call(conv1.call(input)));
+        using var stem = ZooLayers.Chain(input, conv1, bn1, relu);
         using var x1 = layer1.call(stem);
         using var x2 = layer2.call(x1);
         using var x3 = layer3.call(x2);
@@ -119,8 +119,8 @@ internal sealed class CifarBasicBlock : Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {
-        using var a = relu.call(bn1.call(conv1.call(input)));
-        using var b = bn2.call(conv2.call(a));
+        using var a = ZooLayers.Chain(input, conv1, bn1, relu);
+        using var b = ZooLayers.Chain(a, conv2, bn2);
         using var shortcut = downsample is null ? input.alias() : downsample.call(input);
         using var sum = b + shortcut;
         return relu.call(sum);

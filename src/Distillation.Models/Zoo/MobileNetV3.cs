@@ -166,8 +166,8 @@ internal sealed class SqueezeExcitation : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var pooled = avgpool.call(input);
-        using var squeezed = activation.call(fc1.call(pooled));
-        using var scale = scale_activation.call(fc2.call(squeezed));
+        using var squeezed = ZooLayers.Chain(pooled, fc1, activation);
+        using var scale = ZooLayers.Chain(squeezed, fc2, scale_activation);
         return input * scale;
     }
 }

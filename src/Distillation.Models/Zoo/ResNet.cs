@@ -72,7 +72,7 @@ internal sealed class ResNet : Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {
-        using var stem = relu.call(bn1.call(conv1.call(input)));
+        using var stem = ZooLayers.Chain(input, conv1, bn1, relu);
         using var pooledStem = maxpool.call(stem);
         using var x1 = layer1.call(pooledStem);
         using var x2 = layer2.call(x1);
@@ -117,8 +117,8 @@ internal sealed class BasicBlock : Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {
-        using var a = relu.call(bn1.call(conv1.call(input)));
-        using var b = bn2.call(conv2.call(a));
+        using var a = ZooLayers.Chain(input, conv1, bn1, relu);
+        using var b = ZooLayers.Chain(a, conv2, bn2);
         using var shortcut = downsample is null ? input.alias() : downsample.call(input);
         using var sum = b + shortcut;
         return relu.call(sum);
@@ -168,9 +168,9 @@ internal sealed class Bottleneck : Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {
-        using var a = relu.call(bn1.call(conv1.call(input)));
-        using var b = relu.call(bn2.call(conv2.call(a)));
-        using var c = bn3.call(conv3.call(b));
+        using var a = ZooLayers.Chain(input, conv1, bn1, relu);
+        using var b = ZooLayers.Chain(a, conv2, bn2, relu);
+        using var c = ZooLayers.Chain(b, conv3, bn3);
         using var shortcut = downsample is null ? input.alias() : downsample.call(input);
         using var sum = c + shortcut;
         return relu.call(sum);

@@ -64,7 +64,7 @@ internal sealed class WideResNet : Module<Tensor, Tensor>
         using var x1 = block1.call(stem);
         using var x2 = block2.call(x1);
         using var x3 = block3.call(x2);
-        using var activated = relu.call(bn1.call(x3));
+        using var activated = ZooLayers.Chain(x3, bn1, relu);
         using var pooled = avgpool.call(activated);
         using var flat = pooled.flatten(1);
         return fc.call(flat);
@@ -119,8 +119,8 @@ internal sealed class WideBasicBlock : Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {
-        using var preactivated = relu1.call(bn1.call(input));
-        using var a = relu2.call(bn2.call(conv1.call(preactivated)));
+        using var preactivated = ZooLayers.Chain(input, bn1, relu1);
+        using var a = ZooLayers.Chain(preactivated, conv1, bn2, relu2);
         using var b = conv2.call(a);
         if (convShortcut is null)
         {

@@ -39,6 +39,27 @@ internal static class ZooLayers
     public static Sequential Numbered(IEnumerable<Module<Tensor, Tensor>> modules) =>
         Sequential(modules.Select((m, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), m)));
 
+    /// <summary>
+    /// Calls each module in turn through <c>call()</c> (so forward hooks fire), disposing the
+    /// intermediate results as <c>Sequential</c> does; the input and the result stay the caller's.
+    /// </summary>
+    public static Tensor Chain(Tensor input, params Module<Tensor, Tensor>[] modules)
+    {
+        var x = input;
+        foreach (var module in modules)
+        {
+            var next = module.call(x);
+            if (!ReferenceEquals(x, input))
+            {
+                x.Dispose();
+            }
+
+            x = next;
+        }
+
+        return x;
+    }
+
     /// <summary>torchvision's <c>_make_divisible</c>: rounds channels to a multiple of 8, never down by more than 10 %.</summary>
     public static long MakeDivisible(double value, long divisor = 8)
     {

@@ -101,6 +101,23 @@ public sealed class ZooModelInfo
         return factory(classes);
     }
 
+    /// <summary>
+    /// Refuses an image size the model is not meant for: below <see cref="MinimumInputSize"/> its
+    /// deepest stages would see a 1×1 map and stop downsampling.
+    /// </summary>
+    /// <param name="imageSize">The side of the (square) input images, in pixels.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The size is below <see cref="MinimumInputSize"/>; the one-line message says why.</exception>
+    public void EnsureInputSize(int imageSize)
+    {
+        if (imageSize < MinimumInputSize)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(imageSize),
+                imageSize,
+                $"Model '{Name}' needs images of at least {MinimumInputSize}×{MinimumInputSize} pixels (it downsamples {MinimumInputSize}× in all); got {imageSize}×{imageSize}.");
+        }
+    }
+
     /// <inheritdoc/>
     public override string ToString() => $"{Name} ({Family}, {ParameterCount:N0} parameters for 10 classes, {InputSize}×{InputSize})";
 }

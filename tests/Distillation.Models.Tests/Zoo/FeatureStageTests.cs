@@ -64,6 +64,23 @@ public sealed class FeatureStageTests
     }
 
     [Theory]
+    [InlineData("resnet20", 3, "at least 4×4 pixels")]
+    [InlineData("mobilenetv2", 8, "at least 16×16 pixels")]
+    [InlineData("mobilenet_v3_small", 31, "at least 32×32 pixels")]
+    public void An_image_size_below_the_minimum_is_refused_in_one_line(string name, int size, string reason)
+    {
+        var info = ModelZoo.Get(name);
+
+        var act = () => info.EnsureInputSize(size);
+
+        var message = act.Should().Throw<ArgumentOutOfRangeException>().Which.Message;
+        message.Should().Contain($"'{name}'").And.Contain(reason).And.Contain($"got {size}×{size}");
+        message.Split('\n').Should().HaveCount(2, "one line, then .NET's parameter line");
+        info.Invoking(i => i.EnsureInputSize(info.MinimumInputSize)).Should().NotThrow();
+        info.Invoking(i => i.EnsureInputSize(info.InputSize)).Should().NotThrow();
+    }
+
+    [Theory]
     [MemberData(nameof(AllModels))]
     public void Model_takes_its_minimum_input_size(string name)
     {

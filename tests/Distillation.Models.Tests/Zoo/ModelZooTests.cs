@@ -163,6 +163,47 @@ public sealed class ModelZooTests
         logits.isfinite().all().item<bool>().Should().BeTrue();
     }
 
+    [Fact]
+    public void Fresh_weights_follow_the_reference_initialisation()
+    {
+        manual_seed(8);
+        using var resnet50 = ModelZoo.Create("resnet50", 10);
+        using var mobilenet = ModelZoo.Create("mobilenet_v3_small", 10);
+        using var wrn = ModelZoo.Create("wrn_16_2", 10);
+        var r = resnet50.state_dict();
+        var m = mobilenet.state_dict();
+
+        // Kaiming normal, fan-out, ReLU gain: std sqrt(2 / (out·k·k)); 1024 → 512 (1×1) tells fan-out (0.0625) from fan-in (0.044).
+        r["layer4.0.conv1.weight"].std().item<float>().Should().BeApproximately((float)Math.Sqrt(2.0 / 512), 0.002f);
+        r["layer3.1.conv2.weight"].std().item<float>().Should().BeApproximately((float)Math.Sqrt(2.0 / (256 * 9)), 0.001f);
+        r["bn1.weight"].eq(1).all().item<bool>().Should().BeTrue();
+        r["layer1.0.bn3.bias"].eq(0).all().item<bool>().Should().BeTrue();
+        // torchvision's MobileNets: Linear N(0, 0.01), zero bias; convolution biases (squeeze-excitation) zero.
+        m["classifier.0.weight"].std().item<float>().Should().BeApproximately(0.01f, 0.0005f);
+        m["classifier.3.bias"].eq(0).all().item<bool>().Should().BeTrue();
+        m["features.1.block.1.fc1.bias"].eq(0).all().item<bool>().Should().BeTrue();
+        // RepDistiller's wide ResNet zeroes the classifier's bias and keeps PyTorch's default weights (uniform ±1/sqrt(128)).
+        wrn.state_dict()["fc.bias"].eq(0).all().item<bool>().Should().BeTrue();
+        wrn.state_dict()["fc.weight"].abs().max().item<float>().Should().BeLessThanOrEqualTo((float)(1 / Math.Sqrt(128)));
+    }
+
+    [Theory]
+    [MemberData(nameof(AllModels))]
+    public void Forward_outside_a_dispose_scope_leaves_only_its_output_alive(string name)
+    {
+        var info = ModelZoo.Get(name);
+        using var model = info.Create(10);
+        model.eval();
+        using var _ = no_grad();
+        using var input = randn(1, 3, info.MinimumInputSize * 2, info.MinimumInputSize * 2);
+        var liveBefore = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        using (var logits = model.call(input))
+        {
+            TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(liveBefore + 1, "each intermediate is disposed as soon as it is used, as Sequential does");
+        }
+    }
+
     [Theory]
     [InlineData("resnet18")]
     [InlineData("mobilenet_v3_small")]
