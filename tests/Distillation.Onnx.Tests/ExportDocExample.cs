@@ -1,5 +1,5 @@
 // The residual block of docs/export.md, compiled and tested here (ExportDocExampleTests checks that
-// docs/export.md holds this text verbatim as its first C# block, between the two markers).
+// docs/export.md holds this text verbatim as its first C# block, and the README holds it too).
 // docs/export.md:begin
 using Distillation.Onnx;
 using TorchSharp.Modules;

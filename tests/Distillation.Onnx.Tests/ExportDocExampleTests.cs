@@ -37,7 +37,7 @@ public sealed partial class ExportDocExampleTests
     }
 
     [Fact]
-    public void Docs_export_md_shows_the_tested_block_verbatim_in_at_most_15_lines()
+    public void Docs_export_md_and_the_readme_show_the_tested_block_verbatim_in_at_most_15_lines()
     {
         var root = RepositoryRoot();
         var source = File.ReadAllText(Path.Combine(root, "tests", "Distillation.Onnx.Tests", "ExportDocExample.cs")).ReplaceLineEndings("\n");
@@ -50,6 +50,8 @@ public sealed partial class ExportDocExampleTests
         var block = CSharpBlock().Match(docs);
         block.Success.Should().BeTrue("docs/export.md must have a ```csharp block");
         block.Groups["code"].Value.Should().Be(tested);
+
+        File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n").Should().Contain("```csharp\n" + tested + "```", "the README shows the same block");
 
         var classLines = tested[tested.IndexOf("sealed class", StringComparison.Ordinal)..].TrimEnd('\n').Split('\n');
         classLines.Length.Should().BeLessThanOrEqualTo(15, "the issue asks for a residual block exported in at most 15 lines");
