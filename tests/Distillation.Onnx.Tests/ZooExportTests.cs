@@ -70,6 +70,31 @@ public sealed class ZooExportTests
         Keep(path, name, "CIFAR-10 test images 16–23, 32×32", agreements);
     }
 
+    [Theory]
+    [InlineData("mobilenet_v3_small", 64, 64)]
+    [InlineData("resnet18", 72, 56)]
+    [InlineData("resnet20", 45, 37)]
+    [InlineData("mobilenetv2", 50, 50)]
+    public void Zoo_model_matches_torchsharp_at_other_image_sizes(string name, int height, int width)
+    {
+        manual_seed(52);
+        using var model = ModelZoo.Create(name, 10);
+        using (var calibration = randn(16, 3, height, width))
+        {
+            ZooTestSupport.CalibrateBatchNorm(model, calibration);
+        }
+
+        using var folder = new TempFolder();
+        var path = folder.File($"{name}-{height}x{width}.onnx");
+        OnnxExporter.Export(model, path, new OnnxExportOptions { InputShape = [3, height, width] });
+
+        using var session = OpenSession(path);
+        using var one = randn(1, 3, height, width);
+        using var seven = randn(7, 3, height, width);
+        var agreements = ZooTestSupport.AssertSameOutputsWithinFloat32Precision(session, model, [one, seven]);
+        Keep(path, name, $"random, {height}×{width}", agreements);
+    }
+
     /// <summary>The first 24 CIFAR-10 test images, normalized: 16 to calibrate, then batches of 1 and 7 (loaded once for all models).</summary>
     private static readonly Lazy<(Tensor Calibration, Tensor One, Tensor Seven)?> CifarImages = new(() =>
     {
