@@ -21,7 +21,7 @@ public sealed class ReadmeExampleTests
     }
 
     // Class c is an image whose channel c is bright, with noise on all three channels.
-    private static ImageDataset ColourSquares(int count, long seed)
+    internal static ImageDataset ColourSquares(int count, long seed)
     {
         var generator = new Generator((ulong)seed);
         var labels = randint(0, 3, [count], dtype: ScalarType.Int64, generator: generator);
