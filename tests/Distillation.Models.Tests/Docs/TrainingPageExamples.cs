@@ -1,0 +1,76 @@
+using Distillation.Data;
+using Distillation.Training;
+using TorchSharp;
+
+namespace Distillation.Models.Tests.Docs;
+
+// The option examples of docs/training.md, compiled here and run by TrainingPageExamplesTests
+// (DocSnippetTests checks that the page holds each region verbatim, indentation removed).
+internal static class TrainingPageExamples
+{
+    public static TrainerOptions Recipe()
+    {
+        // docs:begin TrainingPageRecipe
+        var options = new TrainerOptions
+        {
+            Optimizer = new OptimizationOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.05, Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, GradientClipNorm = 5 },
+            Schedule = new ScheduleOptions { Kind = ScheduleKind.Cosine, WarmupEpochs = 2 },   // or Step, MultiStep
+            Augmentation = new AugmentationOptions { Padding = 4, HorizontalFlip = true },     // batch-wise, seeded
+        };
+        // docs:end TrainingPageRecipe
+        return options;
+    }
+
+    public static TrainerOptions Seams()
+    {
+        // docs:begin TrainingPageSeams
+        var options = new TrainerOptions
+        {
+            // Any TorchSharp optimizer, from the parameters to train (the student's, then a learned loss's).
+            OptimizerFactory = parameters => torch.optim.SGD(parameters, 0.05, momentum: 0.9),
+            // Any TorchSharp scheduler, stepped after every epoch (replayed on resume).
+            SchedulerFactory = optimizer => torch.optim.lr_scheduler.StepLR(optimizer, step_size: 10, gamma: 0.5),
+            // Two batches per optimizer step: the effective batch of 256 in the memory of 128.
+            GradientAccumulationSteps = 2,
+            // Evaluate after every epoch, so that a callback sees each epoch's accuracy (else only the last has one).
+            EvaluateEveryEpoch = true,
+        };
+        options.Callbacks.Add(new StopWhenGoodEnough());
+        // docs:end TrainingPageSeams
+        return options;
+    }
+
+    public static TrainerOptions Cache()
+    {
+        // docs:begin TrainingPageCache
+        var options = new TrainerOptions
+        {
+            TeacherOutputs = new TeacherOutputOptions { Directory = "cache/teacher-outputs" },   // or Caching = TeacherOutputCaching.Never
+        };
+        // docs:end TrainingPageCache
+        return options;
+    }
+
+    public static TrainerOptions BFloat16()
+    {
+        // docs:begin TrainingPageBFloat16
+        var options = new TrainerOptions
+        {
+            Augmentation = new AugmentationOptions(),
+            TeacherOutputs = new TeacherOutputOptions { Precision = TeacherPrecision.BFloat16 },
+        };
+        // docs:end TrainingPageBFloat16
+        return options;
+    }
+}
+
+// docs:begin TrainingPageCallback
+sealed class StopWhenGoodEnough : ITrainingCallback
+{
+    // OnStepEnd(StepEndContext) sees each step's LossResult; reading a value waits for the device.
+    public void OnEpochEnd(EpochEndContext context)
+    {
+        if (context.Report.Accuracy >= 0.9) context.StopTraining();   // marked StoppedEarly; resume returns it
+    }
+}
+// docs:end TrainingPageCallback

@@ -1,0 +1,52 @@
+using Distillation.Training;
+using static TorchSharp.torch;
+
+namespace Distillation.Models.Tests.Docs;
+
+/// <summary>Runs the option examples of docs/training.md: each distills a few synthetic images.</summary>
+public sealed class TrainingPageExamplesTests
+{
+    private static TrainingResult DistillWith(TrainerOptions options, int epochs)
+    {
+        using var scope = NewDisposeScope();
+        using var train = ReadmeExampleTests.ColourSquares(count: 64, seed: 1);
+        using var test = ReadmeExampleTests.ColourSquares(count: 32, seed: 2);
+        options.Epochs = epochs;
+        options.BatchSize = 16;
+        manual_seed(1);
+        using var teacher = new TeacherNet(3);
+        using var student = new StudentNet(3);
+        return new Trainer<TeacherNet, StudentNet>(teacher, student, options).Distill(train, test);
+    }
+
+    [Fact]
+    public void The_recipe_options_distill_with_sgd_cosine_and_augmentation()
+    {
+        var run = DistillWith(TrainingPageExamples.Recipe(), epochs: 3);   // two warm-up epochs, then cosine
+
+        run.EpochsTrained.Should().Be(3);
+        run.TeacherOutputsCached.Should().BeFalse("augmented batches run the teacher live");
+    }
+
+    [Fact]
+    public void The_seams_train_and_the_callback_stops_a_run_that_is_good_enough()
+    {
+        // The colour task is learnt within an epoch or two, so the callback stops the run well before 20 epochs.
+        var run = DistillWith(TrainingPageExamples.Seams(), epochs: 20);
+
+        run.StoppedEarly.Should().BeTrue();
+        run.EpochsTrained.Should().BeLessThan(20);
+        run.History[^1].Accuracy.Should().BeGreaterThanOrEqualTo(0.9);
+    }
+
+    [Fact]
+    public void The_cache_and_bfloat16_options_are_valid_settings()
+    {
+        var cache = TrainingPageExamples.Cache();
+        cache.Validate();
+        cache.TeacherOutputs.Directory.Should().Be("cache/teacher-outputs");
+
+        var run = DistillWith(TrainingPageExamples.BFloat16(), epochs: 1);
+        run.EpochsTrained.Should().Be(1);
+    }
+}
