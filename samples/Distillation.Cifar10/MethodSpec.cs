@@ -59,6 +59,16 @@ internal static class MethodSpec
             }
 
             var name = pieces[0].ToLowerInvariant();
+            try
+            {
+                // The library's own bound: a weight beyond it cannot be run in float32 (or is a learning-rate change).
+                LogitChecks.RequireWeight(weight, pieces.Length == 2 ? $"--method weight of {pieces[0]}" : "--soft-weight");
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new FormatException(e.Message, e);
+            }
+
             return Names.Contains(name) ? (name, weight) : throw new FormatException($"--method: unknown method '{pieces[0]}'. Use {Help}");
         }).ToList();
 
