@@ -22,7 +22,7 @@ public readonly record struct ImageFolderProgress(int Decoded, int Total);
 /// tree is followed (a class folder may be a link to images kept elsewhere); one that leads back into
 /// it (to the root, an ancestor, another class or a folder already read) is skipped with a warning,
 /// since it would list images twice, under the wrong class, or without end; a file reached by two
-/// names is listed once. A file or folder whose name is not valid UTF-8 cannot be opened through
+/// names is listed once, under its own name where it has one in the tree. A file or folder whose name is not valid UTF-8 cannot be opened through
 /// .NET's paths and is skipped with a warning naming it ('?' for the bad bytes). Decoding uses SkiaSharp: the application
 /// adds the native assets for its platform (e.g. <c>SkiaSharp.NativeAssets.Linux.NoDependencies</c>).
 /// </summary>

@@ -32,8 +32,10 @@ internal sealed partial class ImageFolderIndex
     /// Lists <c>root/&lt;class&gt;/…/&lt;image&gt;</c>. A directory link is followed when it leads out
     /// of the tree (a class folder linked to images kept elsewhere is common); one that leads back
     /// into it (to the root, an ancestor, another class, or a folder already read) is skipped with a
-    /// warning, since it would list images twice, under the wrong class, or without end. A file
-    /// reached by two names (links) is listed once, under its first name in reading order. A name
+    /// warning, since it would list images twice, under the wrong class, or without end. A file link
+    /// whose target is listed under its own name is dropped (the image keeps its own class); links
+    /// to one file listed nowhere else give one image, the first in reading order; a dangling link is
+    /// skipped with a warning. A name
     /// that is not valid UTF-8 cannot be opened through .NET's string paths: it is skipped with a
     /// warning that shows it with '?' for the bad bytes.
     /// </summary>
@@ -64,7 +66,9 @@ internal sealed partial class ImageFolderIndex
 
         var classNames = knownClasses ?? classFolders.Select(c => c.Name).ToArray();
         var labelOf = classNames.Select((name, label) => (name, label)).ToDictionary(p => p.name, p => (long)p.label, StringComparer.Ordinal);
-        var entries = new List<(string File, string Name, long Label)>();
+        // Every class is listed before any is kept: a file link is dropped when its target is listed
+        // under its own name anywhere, whichever class comes first.
+        var listings = new List<(string Folder, long Label, List<Found> Files)>();
         foreach (var (className, real) in classFolders)
         {
             var folder = Path.Combine(full, className);
@@ -74,14 +78,37 @@ internal sealed partial class ImageFolderIndex
                     $"Class folder {folder} is not among the training classes ({string.Join(", ", classNames)}).");
             }
 
-            var files = walk.Images(folder, real);
-            if (files.Count == 0 && knownClasses is null)
+            listings.Add((folder, label, walk.Images(folder, real)));
+        }
+
+        var comparer = Walk.PathComparer;
+        var listed = new Dictionary<string, string>(comparer);
+        foreach (var file in listings.SelectMany(l => l.Files).Where(f => !f.IsLink))
+        {
+            listed.TryAdd(file.Real, file.File);
+        }
+
+        var entries = new List<(string File, string Name, long Label)>();
+        foreach (var (folder, label, files) in listings)
+        {
+            var kept = 0;
+            foreach (var file in files)
+            {
+                if (file.IsLink && !listed.TryAdd(file.Real, file.File))
+                {
+                    LogDuplicate(logger, file.File, listed[file.Real]);
+                    continue;
+                }
+
+                entries.Add((file.File, file.Relative, label));
+                kept++;
+            }
+
+            if (kept == 0 && knownClasses is null)
             {
                 throw new DatasetFormatException(folder, null,
                     $"Class folder {folder} holds no image (.jpg, .jpeg, .png, .bmp or .webp); remove it or add its images.");
             }
-
-            entries.AddRange(files.Select(f => (f.File, f.Relative, label)));
         }
 
         if (entries.Count == 0)
@@ -156,14 +183,15 @@ internal sealed partial class ImageFolderIndex
         return new ImageFolderIndex(Root, ClassNames, kept.Select(i => Files[i]).ToArray(), kept.Select(i => Labels[i]).ToArray());
     }
 
-    /// <summary>One listing: the real path of every folder read, and of every file listed, so that nothing is read twice.</summary>
+    /// <summary>An image found below a class folder: its path, its path relative to the class folder, its real path, and whether the name is a link.</summary>
+    private sealed record Found(string File, string Relative, string Real, bool IsLink);
+
+    /// <summary>One listing: the real path of every folder read, so that none is read twice.</summary>
     private sealed class Walk(string root, ILogger logger, CancellationToken cancellationToken)
     {
         private readonly string rootReal = RealPath(root);
         private readonly HashSet<string> foldersRead = new(PathComparer);
-        private readonly Dictionary<string, string> filesListed = new(PathComparer);
-
-        private static StringComparer PathComparer => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+        internal static StringComparer PathComparer => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
         /// <summary>The class folders, ordinal by name, each with its real path; skipped: hidden, undecodable and looping ones.</summary>
         public List<(string Name, string Real)> ClassFolders()
@@ -187,10 +215,10 @@ internal sealed partial class ImageFolderIndex
             return classes;
         }
 
-        /// <summary>The images below a class folder, ordinal by their path relative to it.</summary>
-        public List<(string File, string Relative)> Images(string classFolder, string classReal)
+        /// <summary>The images below a class folder, ordinal by their path relative to it, each with its real path; dangling links are left out.</summary>
+        public List<Found> Images(string classFolder, string classReal)
         {
-            var found = new List<(string File, string Relative, string Real)>();
+            var found = new List<Found>();
             var pending = new Stack<(DirectoryInfo Folder, string Real, int Depth)>();
             pending.Push((new DirectoryInfo(classFolder), classReal, 0));
             while (pending.Count > 0)
@@ -219,26 +247,26 @@ internal sealed partial class ImageFolderIndex
                     }
                     else if (ImageDecoder.Extensions.Contains(Path.GetExtension(entry.Name)) && Decodable(entry, File.Exists))
                     {
-                        var fileReal = entry.LinkTarget is null ? Path.Combine(real, entry.Name) : RealPath(entry.FullName);
-                        found.Add((entry.FullName, Path.GetRelativePath(classFolder, entry.FullName), fileReal));
+                        var relative = Path.GetRelativePath(classFolder, entry.FullName);
+                        if (entry.LinkTarget is null)
+                        {
+                            found.Add(new Found(entry.FullName, relative, Path.Combine(real, entry.Name), IsLink: false));
+                        }
+                        else if (TryRealPath(entry.FullName) is { } fileReal && File.Exists(fileReal))
+                        {
+                            // File.Exists of the link itself is true even when it dangles: the resolved path is asked.
+                            found.Add(new Found(entry.FullName, relative, fileReal, IsLink: true));
+                        }
+                        else
+                        {
+                            LogLinkUnresolved(logger, entry.FullName, "its target does not exist or is not a file");
+                        }
                     }
                 }
             }
 
-            var images = new List<(string File, string Relative)>(found.Count);
-            foreach (var (file, relative, fileReal) in found.OrderBy(f => f.Relative, StringComparer.Ordinal))
-            {
-                if (filesListed.TryGetValue(fileReal, out var first))
-                {
-                    LogDuplicate(logger, file, first);
-                    continue;
-                }
-
-                filesListed[fileReal] = file;
-                images.Add((file, relative));
-            }
-
-            return images;
+            found.Sort((x, y) => string.CompareOrdinal(x.Relative, y.Relative));
+            return found;
         }
 
         /// <summary>The real path of a folder to read, or null (with a warning) when it was read already or is the root or one of its ancestors.</summary>
@@ -256,18 +284,8 @@ internal sealed partial class ImageFolderIndex
                 return null;
             }
 
-            string target;
-            try
-            {
-                target = RealPath(folder.FullName);
-            }
-            catch (IOException e)
-            {
-                LogLinkUnresolved(logger, folder.FullName, e.Message);
-                return null;
-            }
-
-            if (!Directory.Exists(target))
+            var target = TryRealPath(folder.FullName);
+            if (target is null || !Directory.Exists(target))
             {
                 LogLinkUnresolved(logger, folder.FullName, "its target does not exist");
                 return null;
@@ -280,6 +298,19 @@ internal sealed partial class ImageFolderIndex
             }
 
             return target;
+        }
+
+        /// <summary>The real path, or null when the links nest too deep to resolve (a cycle).</summary>
+        private static string? TryRealPath(string path)
+        {
+            try
+            {
+                return RealPath(path);
+            }
+            catch (IOException)
+            {
+                return null;
+            }
         }
 
         private bool Decodable(FileSystemInfo entry, Func<string, bool> exists)
