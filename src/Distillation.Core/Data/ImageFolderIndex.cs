@@ -52,6 +52,11 @@ internal sealed partial class ImageFolderIndex
         ArgumentException.ThrowIfNullOrWhiteSpace(root);
         logger ??= NullLogger.Instance;
         var full = Path.GetFullPath(root);
+        if (File.Exists(full))
+        {
+            throw new DatasetNotFoundException(full, $"Image folder {full} is a file; give the folder whose sub-folders are the classes (<folder>/<class>/<image>).");
+        }
+
         if (!Directory.Exists(full))
         {
             throw new DatasetNotFoundException(full, $"Image folder {full} does not exist; expected {full}/<class>/<image> (jpg, jpeg, png, bmp or webp).");

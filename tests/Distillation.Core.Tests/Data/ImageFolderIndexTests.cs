@@ -160,6 +160,16 @@ public sealed class ImageFolderIndexTests : IDisposable
     }
 
     [Fact]
+    public void A_file_given_as_the_folder_is_called_a_file_not_missing()
+    {
+        ThreeClasses();
+        var file = Path.Combine(Root, "cat", "0.png");
+
+        FluentActions.Invoking(() => ImageFolderDataset.LoadSplits(file, Options())).Should().Throw<DatasetNotFoundException>()
+            .Which.Message.Should().Be($"Image folder {file} is a file; give the folder whose sub-folders are the classes (<folder>/<class>/<image>).");
+    }
+
+    [Fact]
     public void A_cancelled_token_stops_the_listing()
     {
         ThreeClasses();
