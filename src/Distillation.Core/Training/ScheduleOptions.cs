@@ -99,8 +99,8 @@ public sealed class ScheduleOptions
     public void Validate(double baseLearningRate, int totalEpochs)
     {
         Validate();
-        OptionChecks.FloatIn(baseLearningRate, nameof(OptimizerOptions.LearningRate), 0, OptionChecks.FloatMax, minExclusive: true);
-        OptionChecks.IntegerIn(totalEpochs, nameof(TrainerOptions.Epochs), 1, int.MaxValue);
+        OptionChecks.FloatIn(baseLearningRate, nameof(baseLearningRate), 0, OptionChecks.FloatMax, minExclusive: true);
+        OptionChecks.IntegerIn(totalEpochs, nameof(totalEpochs), 1, int.MaxValue);
         if (WarmupEpochs >= totalEpochs)
         {
             throw OptionChecks.OutOfRange(nameof(WarmupEpochs), WarmupEpochs, $"smaller than the {totalEpochs} epochs of the run (warm-up must leave at least one epoch to the schedule)");
