@@ -35,9 +35,8 @@ internal sealed partial class ImageFolderIndex
     /// warning, since it would list images twice, under the wrong class, or without end. A file link
     /// whose target is listed under its own name is dropped (the image keeps its own class); links
     /// to one file listed nowhere else give one image, the first in reading order; a dangling link is
-    /// skipped with a warning. A name
-    /// that is not valid UTF-8 cannot be opened through .NET's string paths: it is skipped with a
-    /// warning that shows it with '?' for the bad bytes.
+    /// skipped with a warning. A name that is not valid UTF-8 cannot be opened through .NET's string
+    /// paths: it is skipped with a warning that shows it with '?' for the bad bytes.
     /// </summary>
     /// <param name="root">The folder.</param>
     /// <param name="order">The order of the images.</param>
