@@ -95,7 +95,7 @@ internal sealed partial class ImageFolderIndex
         var entries = new List<(string File, string Name, long Label)>();
         foreach (var (folder, label, files) in listings)
         {
-            var kept = 0;
+            var any = false;
             foreach (var file in files)
             {
                 if (file.IsLink && !listed.TryAdd(file.Real, file.File))
@@ -105,10 +105,10 @@ internal sealed partial class ImageFolderIndex
                 }
 
                 entries.Add((file.File, file.Relative, label));
-                kept++;
+                any = true;
             }
 
-            if (kept == 0 && knownClasses is null)
+            if (!any && knownClasses is null)
             {
                 throw new DatasetFormatException(folder, null,
                     $"Class folder {folder} holds no image (.jpg, .jpeg, .png, .bmp or .webp); remove it or add its images.");
