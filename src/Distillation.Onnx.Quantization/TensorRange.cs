@@ -76,14 +76,17 @@ internal sealed class TensorRange
         var bins = histogram.Length;
         var width = ((double)Max - Min) / bins;
         long total = histogram.Sum();
-        var upperCount = percentile / 100 * total;
-        var lowerCount = (1 - (percentile / 100)) * total;
-        double cumulative = 0;
+
+        // Ranks as whole counts (with a little slack for p / 100 not being exact in binary): keep the
+        // upperRank smallest values below the upper bound, and clip the lowerRank smallest below the lower.
+        var upperRank = (long)Math.Ceiling((percentile / 100 * total) - 1e-6);
+        var lowerRank = (long)Math.Floor(((1 - (percentile / 100)) * total) + 1e-6);
+        long cumulative = 0;
         var lowerBin = 0;
         for (var i = 0; i < bins; i++)
         {
             cumulative += histogram[i];
-            if (cumulative > lowerCount)
+            if (cumulative > lowerRank)
             {
                 lowerBin = i;
                 break;
@@ -95,7 +98,7 @@ internal sealed class TensorRange
         for (var i = 0; i < bins; i++)
         {
             cumulative += histogram[i];
-            if (cumulative >= upperCount)
+            if (cumulative >= upperRank)
             {
                 upperBin = i;
                 break;
