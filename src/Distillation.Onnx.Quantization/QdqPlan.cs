@@ -14,6 +14,7 @@ internal sealed record QuantizationTarget(NodeProto Node, IReadOnlyList<string> 
 /// becomes QLinearConv, QGemm or QLinearMatMul (a Gemm or MatMul giving a graph output stays float out:
 /// QGemm, MatMulIntegerToFloat).</item>
 /// <item>Add of two computed tensors: both inputs and the output (QLinearAdd).</item>
+/// <item>AveragePool and GlobalAveragePool: input and output (QLinearAveragePool, QLinearGlobalAveragePool).</item>
 /// <item>An output whose only consumer is a Relu is quantized after the Relu instead: its range starts at
 /// 0, so the zero point is the type's minimum and ONNX Runtime drops the Relu into the quantization.</item>
 /// <item>MaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze and Identity between quantized tensors
@@ -61,6 +62,7 @@ internal sealed class QdqPlan
                 "Gemm" => Gemm(node, index),
                 "MatMul" => MatMul(node, index),
                 "Add" => Add(node, index),
+                "GlobalAveragePool" or "AveragePool" => Pool(node, index),
                 _ => (null, PassThrough.Contains(node.OpType) || node.OpType == "Relu"
                     ? "its input is not a quantized tensor, so it runs in float"
                     : $"{node.OpType} has no 8-bit form in this quantizer; it runs in float on dequantized values"),
@@ -152,7 +154,7 @@ internal sealed class QdqPlan
         return plan;
     }
 
-    private static string Describe(NodeProto node, GraphIndex index) => node.OpType == "Add"
+    private static string Describe(NodeProto node, GraphIndex index) => node.OpType is "Add" or "GlobalAveragePool" or "AveragePool"
         ? "8-bit inputs and output"
         : index.GraphOutputs.Contains(node.Output[0])
             ? "int8 weights per output channel, 8-bit input, float output (a graph output)"
@@ -226,6 +228,11 @@ internal sealed class QdqPlan
             ? (new QuantizationTarget(node, [node.Input[0]], 1, 1, -1), null)
             : (null, $"its B '{node.Input[1]}' is not a constant float matrix (a product of two computed tensors stays float)");
     }
+
+    private static (QuantizationTarget?, string?) Pool(NodeProto node, GraphIndex index) =>
+        node.Output.Count == 1 && IsComputed(node.Input[0], index)
+            ? (new QuantizationTarget(node, [node.Input[0]], -1, 0, -1), null)
+            : (null, "its input is a constant");
 
     private static (QuantizationTarget?, string?) Add(NodeProto node, GraphIndex index) =>
         node.Input.Count == 2 && IsComputed(node.Input[0], index) && IsComputed(node.Input[1], index)

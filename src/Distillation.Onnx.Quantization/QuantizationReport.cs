@@ -56,7 +56,7 @@ public sealed class QuantizationReport
     /// <summary>The type of the quantized activations.</summary>
     public ActivationType Activations { get; }
 
-    /// <summary>Conv, Gemm, MatMul and Add nodes whose inputs (and weights, biases) are quantized.</summary>
+    /// <summary>Conv, Gemm, MatMul, Add and average-pool nodes whose inputs (and weights, biases) are quantized.</summary>
     public IReadOnlyList<QuantizedNodeInfo> QuantizedNodes { get; }
 
     /// <summary>Nodes that run between quantized tensors on the same scale (MaxPool, Flatten, a Relu ONNX Runtime folds into the quantization).</summary>
