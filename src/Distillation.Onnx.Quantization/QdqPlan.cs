@@ -58,7 +58,7 @@ internal sealed class QdqPlan
 
             var (target, reason) = node.OpType switch
             {
-                "Conv" => Conv(node, index),
+                "Conv" => Conv(node, index, options.MinConvInputChannels),
                 "Gemm" => Gemm(node, index),
                 "MatMul" => MatMul(node, index),
                 "Add" => Add(node, index),
@@ -178,7 +178,7 @@ internal sealed class QdqPlan
         return true;
     }
 
-    private static (QuantizationTarget?, string?) Conv(NodeProto node, GraphIndex index)
+    private static (QuantizationTarget?, string?) Conv(NodeProto node, GraphIndex index, int minInputChannels)
     {
         if (node.Input.Count < 2 || !IsComputed(node.Input[0], index))
         {
@@ -188,6 +188,11 @@ internal sealed class QdqPlan
         if (index.FloatInitializer(node.Input[1]) is not { } weight || weight.Dims.Count < 3)
         {
             return (null, $"its weight '{node.Input[1]}' is not a constant float tensor");
+        }
+
+        if (GraphIndex.AttributeInt(node, "group", 1) == 1 && weight.Dims[1] < minInputChannels)
+        {
+            return (null, $"{weight.Dims[1]} input channels: ONNX Runtime's int8 convolution is slower than float with so few (QuantizationOptions.MinConvInputChannels is {minInputChannels})");
         }
 
         var hasBias = HasFloatBias(node, 2, index, weight.Dims[0], out var reason);

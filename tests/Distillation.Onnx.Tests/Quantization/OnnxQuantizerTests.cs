@@ -15,6 +15,9 @@ public sealed class OnnxQuantizerTests
 {
     private static readonly long[] InputShape = [3, 16, 16];
 
+    /// <summary>Quantizes the 3-channel stems too, so the tests cover every Conv.</summary>
+    private static QuantizationOptions EveryConv() => new() { MinConvInputChannels = 0 };
+
     /// <summary>Conv, folded BatchNorm, ReLU, MaxPool, a residual Add, a global pool, two Linear layers.</summary>
     private static Sequential ResidualNet()
     {
@@ -87,7 +90,7 @@ public sealed class OnnxQuantizerTests
         var int8 = folder.File("model.int8.onnx");
         var calibration = Batches(4, 32, seed: 1);
 
-        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, calibration);
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, calibration, EveryConv());
 
         using var fp32Session = OpenSession(fp32);
         using var int8Session = OpenSession(int8);
@@ -133,7 +136,7 @@ public sealed class OnnxQuantizerTests
         using var folder = new TempFolder();
         var fp32 = Export(model, folder);
         var int8 = folder.File("model.int8.onnx");
-        OnnxQuantizer.QuantizeWithTensors(fp32, int8, Batches(2, 16, seed: 3));
+        OnnxQuantizer.QuantizeWithTensors(fp32, int8, Batches(2, 16, seed: 3), EveryConv());
 
         var ops = OptimizedOpTypes(int8, folder.File("optimized.onnx"));
 
@@ -141,6 +144,26 @@ public sealed class OnnxQuantizerTests
         ops.Should().Contain(op => op == "QGemm" || op == "QLinearMatMul" || op == "MatMulIntegerToFloat", "the Linear layers run on integers");
         ops.Should().NotContain(["Conv", "FusedConv", "Gemm", "FusedGemm", "Add", "Relu", "BatchNormalization"], "every quantized node and ReLU is folded into an integer kernel");
         ops.Should().ContainSingle(op => op == "QuantizeLinear", "only the float input is quantized; 8-bit values flow from there to the last Linear");
+    }
+
+    [Fact]
+    public void By_default_a_conv_with_fewer_than_4_input_channels_stays_float_and_its_output_is_quantized()
+    {
+        manual_seed(24);
+        using var model = ResidualNet();
+        using var folder = new TempFolder();
+        var fp32 = Export(model, folder);
+        var int8 = folder.File("model.int8.onnx");
+
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, Batches(2, 16, seed: 11));
+
+        report.FloatNodes.Select(n => n.OpType).Should().Equal(["Conv", "Relu", "MaxPool"], "the stem's ReLU and pool run in float too, and the pool's output is quantized");
+        var stem = report.FloatNodes[0];
+        stem.Note.Should().Contain("3 input channels").And.Contain("MinConvInputChannels");
+        report.QuantizedNodes.Select(n => n.OpType).Should().Equal("Conv", "Add", "GlobalAveragePool", "Gemm", "Gemm");
+        var ops = OptimizedOpTypes(int8, folder.File("optimized.onnx"));
+        ops.Should().ContainSingle(op => op == "QLinearConv");
+        ops.Should().Contain(op => op.Contains("Conv") && op != "QLinearConv", "the stem runs ONNX Runtime's float convolution");
     }
 
     [Fact]
@@ -152,7 +175,7 @@ public sealed class OnnxQuantizerTests
         var fp32 = Export(model, folder);
         var int8 = folder.File("model.int8.onnx");
 
-        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, Batches(1, 8, seed: 4));
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, Batches(1, 8, seed: 4), EveryConv());
 
         report.SizeRatio.Should().BeGreaterThan(3.5);
         report.SourceBytes.Should().Be(new FileInfo(fp32).Length);
@@ -173,7 +196,7 @@ public sealed class OnnxQuantizerTests
         batch[0, 0, 0, 0] = tensor(-2f);
         batch[1, 2, 3, 4] = tensor(6f);
 
-        OnnxQuantizer.QuantizeWithTensors(fp32, int8, [batch]);
+        OnnxQuantizer.QuantizeWithTensors(fp32, int8, [batch], EveryConv());
 
         var graph = Read(int8).Graph;
         var quantizeInput = graph.Node.Single(n => n.OpType == "QuantizeLinear" && n.Input[0] == "input");
@@ -193,7 +216,7 @@ public sealed class OnnxQuantizerTests
         var fp32 = Export(model, folder);
         var int8 = folder.File("model.int8.onnx");
 
-        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, Batches(2, 16, seed: 5));
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, Batches(2, 16, seed: 5), EveryConv());
 
         var sigmoid = report.FloatNodes.Should().ContainSingle().Which;
         sigmoid.OpType.Should().Be("Sigmoid");
@@ -219,7 +242,7 @@ public sealed class OnnxQuantizerTests
         using var folder = new TempFolder();
         var fp32 = Export(model, folder);
         var firstConv = Read(fp32).Graph.Node.First(n => n.OpType == "Conv").Name;
-        var options = new QuantizationOptions();
+        var options = EveryConv();
         options.ExcludedNodes.Add(firstConv);
 
         var report = OnnxQuantizer.QuantizeWithTensors(fp32, folder.File("model.int8.onnx"), Batches(1, 8, seed: 7), options);
@@ -260,7 +283,7 @@ public sealed class OnnxQuantizerTests
         var fp32 = Export(model, folder);
         var int8 = folder.File("model.s8.onnx");
 
-        OnnxQuantizer.QuantizeWithTensors(fp32, int8, Batches(2, 16, seed: 9), new QuantizationOptions { Activations = ActivationType.S8 });
+        OnnxQuantizer.QuantizeWithTensors(fp32, int8, Batches(2, 16, seed: 9), new QuantizationOptions { Activations = ActivationType.S8, MinConvInputChannels = 0 });
 
         var graph = Read(int8).Graph;
         var zeroPoints = graph.Node.Where(n => n.OpType == "QuantizeLinear").Select(n => graph.Initializer.Single(t => t.Name == n.Input[2]));

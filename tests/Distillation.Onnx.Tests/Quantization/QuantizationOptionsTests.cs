@@ -16,6 +16,7 @@ public sealed class QuantizationOptionsTests
         { "CalibrationImages", o => o.CalibrationImages = 0 },
         { "CalibrationBatchSize", o => o.CalibrationBatchSize = -1 },
         { "Threads", o => o.Threads = -1 },
+        { "MinConvInputChannels", o => o.MinConvInputChannels = -1 },
         { "Method", o => o.Method = (CalibrationMethod)7 },
         { "Activations", o => o.Activations = (ActivationType)7 },
         { "ExcludedNodes", o => o.ExcludedNodes.Add(" ") },
