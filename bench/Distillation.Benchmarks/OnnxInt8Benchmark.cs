@@ -42,17 +42,23 @@ internal static class OnnxInt8Benchmark
         using var train = Cifar10Dataset.Load(options.Data, Cifar10Split.Train);
         using var test = Cifar10Dataset.Load(options.Data, Cifar10Split.Test);
         manual_seed(42);
-        using var student = new StudentNet();
-        if (options.StudentWeights is { } weights && File.Exists(weights))
+        var teacher = options.Only == "teacher";
+        using FeatureClassifierNet student = teacher ? new TeacherNet() : new StudentNet();
+        var modelName = teacher ? "teacher" : "student";
+        if ((teacher ? options.TeacherWeights : options.StudentWeights) is { } weights && File.Exists(weights))
         {
             student.LoadWeights(weights);
-            notes.Add($"student: weights loaded from {weights}");
+            notes.Add($"{modelName}: weights loaded from {weights}");
+        }
+        else if (teacher)
+        {
+            notes.Add("teacher: freshly initialised (seed 42), no --teacher-weights: its latencies hold, its accuracies are chance");
         }
         else
         {
             var trainerOptions = new TrainerOptions { Epochs = options.Epochs, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads } };
             using var unusedTeacher = new StudentNet();
-            var trainer = new Trainer<StudentNet, StudentNet>(unusedTeacher, student, trainerOptions);
+            var trainer = new Trainer<StudentNet, StudentNet>(unusedTeacher, (StudentNet)student, trainerOptions);
             var trainingSeconds = 0.0;
             TrainingResult? result = null;
             var progress = new Progress<TrainingProgress>(p =>
@@ -74,17 +80,17 @@ internal static class OnnxInt8Benchmark
         student.eval();
         var folder = options.Folder ?? Path.Combine(Path.GetTempPath(), "distill-bench-int8-" + Environment.ProcessId);
         Directory.CreateDirectory(folder);
-        var fp32Path = Path.Combine(folder, "student.onnx");
+        var fp32Path = Path.Combine(folder, modelName + ".onnx");
         OnnxExporter.Export(student, fp32Path, new OnnxExportOptions { ClassNames = train.ClassNames, Normalization = train.Normalization });
 
         // Calibration images: a seeded sample of the training set, never the test set.
         using var calibration = train.Sample(options.CalibrationImages, seed: 7);
         var variants = new List<Variant>
         {
-            new("int8 (u8, min-max)", Path.Combine(folder, "student.int8.onnx"), new QuantizationOptions { Threads = options.Threads }),
-            new("int8 (u8, min-max, RGB stem in int8 too)", Path.Combine(folder, "student.int8-every-conv.onnx"), new QuantizationOptions { MinConvInputChannels = 0, Threads = options.Threads }),
-            new("int8 (u8, percentile 99.999)", Path.Combine(folder, "student.int8-percentile.onnx"), new QuantizationOptions { Method = CalibrationMethod.Percentile, Threads = options.Threads }),
-            new("int8 (s8, min-max)", Path.Combine(folder, "student.int8-s8.onnx"), new QuantizationOptions { Activations = ActivationType.S8, Threads = options.Threads }),
+            new("int8 (u8, min-max)", Path.Combine(folder, modelName + ".int8.onnx"), new QuantizationOptions { Threads = options.Threads }),
+            new("int8 (u8, min-max, RGB stem float)", Path.Combine(folder, modelName + ".int8-float-stem.onnx"), new QuantizationOptions { MinConvInputChannels = 4, Threads = options.Threads }),
+            new("int8 (u8, percentile 99.999)", Path.Combine(folder, modelName + ".int8-percentile.onnx"), new QuantizationOptions { Method = CalibrationMethod.Percentile, Threads = options.Threads }),
+            new("int8 (s8, min-max)", Path.Combine(folder, modelName + ".int8-s8.onnx"), new QuantizationOptions { Activations = ActivationType.S8, Threads = options.Threads }),
         };
         foreach (var variant in variants)
         {

@@ -192,7 +192,7 @@ internal sealed class QdqPlan
 
         if (GraphIndex.AttributeInt(node, "group", 1) == 1 && weight.Dims[1] < minInputChannels)
         {
-            return (null, $"{weight.Dims[1]} input channels: ONNX Runtime's int8 convolution is slower than float with so few (QuantizationOptions.MinConvInputChannels is {minInputChannels})");
+            return (null, $"{weight.Dims[1]} input channels, fewer than QuantizationOptions.MinConvInputChannels ({minInputChannels})");
         }
 
         var hasBias = HasFloatBias(node, 2, index, weight.Dims[0], out var reason);
