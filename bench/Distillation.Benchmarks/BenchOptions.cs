@@ -214,8 +214,9 @@ internal sealed class BenchOptions
                              training epochs when --student-weights does not exist (default 3)
           --calibration-images N  onnx-int8: training images to calibrate on (default 1000)
           --only TEXT        ideas: only the ideas whose name contains TEXT (e.g. bfloat16);
-                             onnx-int8: teacher to quantize the notebook teacher (--teacher-weights,
-                             else freshly initialised: latency only) instead of the student
+                             onnx-int8: teacher to quantize the notebook teacher instead of the
+                             student (--teacher-weights loaded when it exists, else written
+                             after --epochs of training)
           --sample-every N   stability: a memory sample every N batches (default 50)
           --folder DIR       streaming: the PNG folder (written from CIFAR-10 when missing; default
                              a temporary folder); png-folder: where to write; onnx-int8: where
