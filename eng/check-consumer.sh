@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs Distillation.Core, Distillation.Models, Distillation.Onnx and Distillation.Onnx.Runtime, then proves another .NET project
+# Packs Distillation.Core, Distillation.Models, Distillation.Onnx, Distillation.Onnx.Runtime and Distillation.Onnx.Quantization, then proves another .NET project
 # can use them: a copy of eng/consumer outside the repository restores the fresh packages from a local
 # folder feed (plus TorchSharp-cpu from the usual NuGet source), builds, runs a forward pass and
 # exports the student to ONNX (without ONNX Runtime).
@@ -18,14 +18,14 @@ dotnet pack "$repo_root/Distillation.sln" -c Release -o "$feed" --version-suffix
 
 version="$(basename "$feed"/Distillation.Core.*.snupkg .snupkg)"
 version="${version#Distillation.Core.}"
-for package in Distillation.Core Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime; do
+for package in Distillation.Core Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime Distillation.Onnx.Quantization; do
   for extension in nupkg snupkg; do
     [ -f "$feed/$package.$version.$extension" ] || { echo "check-consumer: missing $package.$version.$extension" >&2; exit 1; }
   done
 done
 
 # Each package carries its own README (src/<package>/README.md), not the repository's.
-for package in Distillation.Core Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime; do
+for package in Distillation.Core Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime Distillation.Onnx.Quantization; do
   unzip -p "$feed/$package.$version.nupkg" README.md > "$work/$package.README.md"   # to a file: head would cut the pipe (pipefail)
   first_line="$(head -n 1 "$work/$package.README.md" | tr -d '\r\357\273\277')"
   [ "$first_line" = "# $package" ] || { echo "check-consumer: $package.$version.nupkg carries README.md starting '$first_line', not its own (# $package)" >&2; exit 1; }
@@ -54,6 +54,14 @@ if grep -qiE 'id="(Microsoft\.ML\.OnnxRuntime|Microsoft\.ML\.OnnxRuntime\.Gpu[^"
   exit 1
 fi
 unzip -l "$feed/Distillation.Onnx.Runtime.$version.nupkg" | grep " lib/net8.0/Distillation.Onnx.Runtime.xml\$" >/dev/null || { echo "check-consumer: lib/net8.0/Distillation.Onnx.Runtime.xml missing from Distillation.Onnx.Runtime" >&2; exit 1; }
+# The quantizer calibrates through ONNX Runtime's managed API; the native build stays the application's choice.
+quant_nuspec="$(unzip -p "$feed/Distillation.Onnx.Quantization.$version.nupkg" Distillation.Onnx.Quantization.nuspec)"
+grep -q 'id="Microsoft.ML.OnnxRuntime.Managed"' <<<"$quant_nuspec" || { echo "check-consumer: Distillation.Onnx.Quantization does not depend on Microsoft.ML.OnnxRuntime.Managed" >&2; exit 1; }
+grep -q 'id="Distillation.Onnx"' <<<"$quant_nuspec" || { echo "check-consumer: Distillation.Onnx.Quantization does not depend on Distillation.Onnx" >&2; exit 1; }
+if grep -qiE 'id="(Microsoft\.ML\.OnnxRuntime|Microsoft\.ML\.OnnxRuntime\.Gpu[^"]*|TorchSharp-cpu|TorchSharp-cuda[^"]*|libtorch[^"]*)"' <<<"$quant_nuspec"; then
+  echo "check-consumer: Distillation.Onnx.Quantization depends on a native runtime or backend; it must not" >&2
+  exit 1
+fi
 onnx_listing="$(unzip -l "$feed/Distillation.Onnx.$version.nupkg")"
 grep -q " lib/net8.0/Distillation.Onnx.xml\$" <<<"$onnx_listing" || { echo "check-consumer: lib/net8.0/Distillation.Onnx.xml missing from Distillation.Onnx:" >&2; echo "$onnx_listing" >&2; exit 1; }
 # Image decoding: the managed SkiaSharp only; its native assets are the application's choice too.

@@ -50,6 +50,9 @@ internal sealed class BenchOptions
     /// <summary>Streaming mode: the PNG folder (written from CIFAR-10 when missing); png-folder mode: where to write.</summary>
     public string? Folder { get; init; }
 
+    /// <summary>onnx-int8 mode: training images the quantizer calibrates on.</summary>
+    public int CalibrationImages { get; init; } = 1000;
+
     /// <summary>Streaming mode: training images written to the PNG folder.</summary>
     public int Images { get; init; } = 10240;
 
@@ -84,7 +87,7 @@ internal sealed class BenchOptions
         }
 
         var mode = args[0];
-        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "stability" or "onnx-latency" or "streaming" or "png-folder"))
+        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "stability" or "onnx-latency" or "onnx-int8" or "streaming" or "png-folder"))
         {
             throw new UsageException($"Unknown mode '{mode}'.");
         }
@@ -155,6 +158,7 @@ internal sealed class BenchOptions
             SampleEvery = Int("sample-every", quick ? 1 : 50),
             Folder = values.Remove("folder", out var folder) ? folder : null,
             Images = Int("images", quick ? 1024 : 10240),
+            CalibrationImages = Int("calibration-images", 1000),
             ImageSize = Int("image-size", 32),
             Only = values.Remove("only", out var only) ? only : null,
             Rest = rest,
@@ -182,6 +186,10 @@ internal sealed class BenchOptions
                       loss) for several epochs; resident memory and live tensors every N steps
           onnx-latency  the student's inference latency, TorchSharp (eval, no_grad) against ONNX
                       Runtime on the exported file, batch 1 and 256, cases alternating
+          onnx-int8   static int8 quantization (Distillation.Onnx.Quantization) of the student,
+                      trained --epochs with cross-entropy (or --student-weights): CIFAR-10 test
+                      accuracy fp32 vs int8 in ONNX Runtime, file sizes, fused kernels, latency at
+                      batch 1 and 64 on 1 and 2 threads, fp32 and int8 alternating
           streaming   image folders: images/s of one pass of GetBatch, streamed (prefetch 2, none)
                       against resident, and the resident load, on PNGs written from CIFAR-10
           png-folder  writes CIFAR-10 as --folder DIR/train/<class>/<index>.png and DIR/test/…
@@ -200,12 +208,19 @@ internal sealed class BenchOptions
           --teacher-weights FILE  ideas: a trained teacher (ModuleWeights) for the layout check;
                              stability: the teacher to distil from (random weights without it)
           --student-weights FILE  onnx-latency: a trained student (ModuleWeights); freshly
-                             initialised without it
-          --epochs N         stability: epochs of the long run (default 3)
-          --only TEXT        ideas: only the ideas whose name contains TEXT (e.g. bfloat16)
+                             initialised without it; onnx-int8: loaded when it exists, else
+                             written after training
+          --epochs N         stability: epochs of the long run; onnx-int8: the student's
+                             training epochs when --student-weights does not exist (default 3)
+          --calibration-images N  onnx-int8: training images to calibrate on (default 1000)
+          --only TEXT        ideas: only the ideas whose name contains TEXT (e.g. bfloat16);
+                             onnx-int8: teacher to quantize the notebook teacher instead of the
+                             student (--teacher-weights loaded when it exists, else written
+                             after --epochs of training)
           --sample-every N   stability: a memory sample every N batches (default 50)
           --folder DIR       streaming: the PNG folder (written from CIFAR-10 when missing; default
-                             a temporary folder); png-folder: where to write
+                             a temporary folder); png-folder: where to write; onnx-int8: where
+                             the ONNX files are kept (default: a temporary folder, deleted)
           --images N         streaming: training images written to the folder (default 10240)
           --image-size N     streaming: the size images are decoded to (default 32)
           --quick            small slices and one round: a smoke test, not a measurement

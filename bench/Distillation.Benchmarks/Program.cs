@@ -30,6 +30,7 @@ var report = options.Mode switch
     "ideas" => IdeasBenchmark.Run(options),
     "stability" => StabilityBenchmark.Run(options),
     "onnx-latency" => OnnxLatencyBenchmark.Run(options),
+    "onnx-int8" => OnnxInt8Benchmark.Run(options),
     "streaming" => StreamingBenchmark.Run(options),
     "png-folder" => StreamingBenchmark.WritePngFolder(options),
     _ => MicroRunner.Run(options),
@@ -43,6 +44,7 @@ Console.WriteLine(options.Mode switch
     "ideas" => IdeasBenchmark.Markdown(report),
     "stability" => StabilityBenchmark.Markdown(report),
     "onnx-latency" => OnnxLatencyBenchmark.Markdown(report),
+    "onnx-int8" => OnnxInt8Benchmark.Markdown(report),
     "streaming" or "png-folder" => StreamingBenchmark.Markdown(report),
     _ => string.Join(Environment.NewLine, report.Notes),
 });
