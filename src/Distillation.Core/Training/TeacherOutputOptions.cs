@@ -125,7 +125,9 @@ public sealed partial class TeacherOutputOptions
                     return (teacher, TeacherPrecision.BFloat16);
                 }
 
-                if (checkOnly || module is null || featurePaths.Count > 0 || !HoldsFloat32Only(module))
+                // A cache the caller added serves unaugmented batches, computed in float32: bfloat16 would not be used.
+                var servedByCache = !augmented && teacher.GetService(typeof(CachingTeacher)) is not null;
+                if (checkOnly || servedByCache || module is null || featurePaths.Count > 0 || !HoldsFloat32Only(module))
                 {
                     return (teacher, TeacherPrecision.Float32);
                 }

@@ -112,6 +112,8 @@ public sealed class TeacherPrecisionAutoTests : IDisposable
         options.Apply(Teacher.From(float64), augmented: true, [], CPU, new ListLogger()).Precision.Should().Be(TeacherPrecision.Float32, "a teacher that is not float32");
         options.Apply(Teacher.From(module), augmented: false, [], CPU, new ListLogger()).Precision.Should().Be(TeacherPrecision.Float32, "a cached teacher computes its outputs in float32");
         options.Apply(Teacher.From(module), augmented: true, [], CPU, new ListLogger(), checkOnly: true).Precision.Should().Be(TeacherPrecision.Float32, "a preflight measures nothing");
+        var never = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Probe = fast };
+        never.Apply(Teacher.From(module).UseCache(), augmented: false, [], CPU, new ListLogger()).Precision.Should().Be(TeacherPrecision.Float32, "the caller's cache serves unaugmented batches");
         fast.Timings.Should().Be(0);
     }
 
