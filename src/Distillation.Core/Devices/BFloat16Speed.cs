@@ -40,9 +40,9 @@ public sealed class BFloat16Decision
 /// <param name="Evidence">Where it was read, for the decision's reason.</param>
 internal sealed record NativeBFloat16Support(bool? Present, string Evidence);
 
-/// <summary>The probe's medians: one convolution in float32 (NCHW) and in bfloat16 (channels-last).</summary>
-/// <param name="Float32Seconds">Median time of the float32 convolution.</param>
-/// <param name="BFloat16Seconds">Median time of the bfloat16 convolution.</param>
+/// <summary>The probe's times: one convolution in float32 (NCHW) and in bfloat16 (channels-last), the fastest of a few runs each.</summary>
+/// <param name="Float32Seconds">Time of the float32 convolution.</param>
+/// <param name="BFloat16Seconds">Time of the bfloat16 convolution.</param>
 internal sealed record ConvolutionTiming(double Float32Seconds, double BFloat16Seconds)
 {
     /// <summary>bfloat16 time over float32 time.</summary>
@@ -69,7 +69,7 @@ public static class BFloat16Speed
     /// <summary>
     /// bfloat16 is chosen only when its probe time is below this fraction of float32's. The margin
     /// covers what the one-layer probe leaves out (the teacher converts its inputs, outputs and weights
-    /// every run) and the noise of a median of five short runs on a shared CPU, so that Auto is not
+    /// every run) and the noise of five short runs on a shared CPU, so that Auto is not
     /// slower than float32 where the gain is marginal.
     /// </summary>
     public const double FasterBelow = 0.9;

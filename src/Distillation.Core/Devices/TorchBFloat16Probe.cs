@@ -128,11 +128,39 @@ internal sealed class TorchBFloat16Probe : IBFloat16Probe
     }
 
     /// <summary>
-    /// Times the convolution in float32 (NCHW, as a float32 teacher runs) and in bfloat16 (channels-last
-    /// input, as the bfloat16 teacher runs), alternating, after warm-up runs; the medians. Its random
+    /// Times the convolution on one CPU thread in float32 (NCHW, as a float32 teacher runs) and in bfloat16 (channels-last
+    /// input, as the bfloat16 teacher runs), alternating, after warm-up runs; the fastest run of each,
+    /// because on a shared CPU other work only ever adds time (medians moved by 3x between runs of
+    /// this probe on a machine with 5 users, see results/precision/probe-repeats.log). Its random
     /// values come from a private generator, so the global stream training draws from is untouched.
     /// </summary>
     internal static ConvolutionTiming Measure(Device device)
+    {
+        // On the CPU, one thread: the ratio is a property of the instructions, and with several threads
+        // on a shared CPU every run waits for its slowest thread (2 threads gave 0.58x to 0.91x where
+        // 1 thread gave 0.17x to 0.26x, results/precision/probe-repeats-min.log). The setting is the
+        // process's, so it is put back at once; the probe runs while a run is set up, before it trains.
+        var threads = get_num_threads();
+        var singleThreaded = device.type == DeviceType.CPU && threads != 1;
+        if (singleThreaded)
+        {
+            set_num_threads(1);
+        }
+
+        try
+        {
+            return MeasureOnThisThreadCount(device);
+        }
+        finally
+        {
+            if (singleThreaded)
+            {
+                set_num_threads(threads);
+            }
+        }
+    }
+
+    private static ConvolutionTiming MeasureOnThisThreadCount(Device device)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -177,12 +205,6 @@ internal sealed class TorchBFloat16Probe : IBFloat16Probe
             bfloat16[i] = Run(inputBFloat16, weightBFloat16, biasBFloat16);
         }
 
-        return new ConvolutionTiming(Median(float32), Median(bfloat16));
-    }
-
-    private static double Median(double[] values)
-    {
-        Array.Sort(values);
-        return values[values.Length / 2];
+        return new ConvolutionTiming(float32.Min(), bfloat16.Min());
     }
 }

@@ -125,6 +125,22 @@ public sealed class BFloat16SpeedTests
     }
 
     [Fact]
+    public void The_real_probe_puts_the_thread_count_back()
+    {
+        var before = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(2);
+            _ = TorchBFloat16Probe.Measure(torch.CPU);
+            torch.get_num_threads().Should().Be(2);
+        }
+        finally
+        {
+            torch.set_num_threads(before);
+        }
+    }
+
+    [Fact]
     public void The_real_probe_leaves_the_global_random_stream_alone()
     {
         torch.manual_seed(11);
