@@ -72,6 +72,9 @@ var recipe = new Option<string?>("--recipe")
 var noControl = new Option<bool>("--no-control") { Description = "With --recipe, train only the distilled students, not the cross-entropy control (to compare distillation settings against a control run once)." };
 var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "The teacher's epochs, when they differ from --epochs (the recipe sets them)." };
 var teacherLearningRate = new Option<double?>("--teacher-lr") { Description = "The teacher's peak learning rate, when it differs from --lr (the recipe sets it)." };
+var studentModel = new Option<string?>("--student") { Description = "The student: the notebook's 2-conv network (default), or a model of the zoo by name (resnet20, resnet8x4, wrn_16_2, mobilenetv2, resnet18, mobilenet_v3_small, …; the list is in docs/models.md)." };
+var teacherModel = new Option<string?>("--teacher-model") { Description = "The teacher's network: the notebook's 4-conv network (default), or a model of the zoo by name (resnet56, wrn_40_2, resnet32x4, resnet50, …); with --teacher its weights are loaded into it." };
+var imageSize = new Option<int?>("--image-size") { Description = "Side of the square images the models see, with --data-folder (decoded and resized to it); CIFAR-10's files are 32. Each model must take the size." };
 var teacherPrecision = new Option<string>("--teacher-precision")
 {
     Description = "Number format of a teacher run live during distillation (with --augment): auto (bfloat16 where this machine is measured to run it faster, else float32; may differ between machines), float32 (fp32), or bfloat16 (bf16; channels-last, logits in float32; about twice as fast on CPUs with AVX512-BF16, several times slower without). Default: auto.",
@@ -84,6 +87,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
     seed, threads, device, trainLimit, testLimit, teacher, teacherOnnx, teacherLogits, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, noSpeed, noCharts,
     resume, validation, patience, noTeacherCache, exportOnnx, recipe, noControl, teacherEpochs, teacherLearningRate, teacherPrecision,
+    studentModel, teacherModel, imageSize,
 };
 
 root.SetAction((parse, cancellationToken) =>
@@ -138,6 +142,9 @@ root.SetAction((parse, cancellationToken) =>
         TeacherOptimizer = chosen?.TeacherOptimizer,
         TeacherWarmupEpochs = chosen?.WarmupFor(parse.GetValue(teacherEpochs) ?? chosen.TeacherEpochs),
         TeacherPrecision = SampleSettings.CanonicalPrecision(Pick(teacherPrecision, r => r.TeacherPrecision)),
+        StudentModel = parse.GetValue(studentModel),
+        TeacherModel = parse.GetValue(teacherModel),
+        ImageSize = parse.GetValue(imageSize),
     }).RunAsync(cancellationToken);
 });
 
@@ -149,7 +156,8 @@ var error = parsed.Errors.Count > 0
         Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), AtLeast(weightDecay, 0), SeedsError(),
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(folderOrder, "class", "name"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience), PositiveOrNull(teacherEpochs), AboveOrNull(teacherLearningRate, 0),
-        OneOf(teacherPrecision, "auto", "float32", "bfloat16", "fp32", "bf16"),
+        OneOf(teacherPrecision, "auto", "float32", "bfloat16", "fp32", "bf16"), PositiveOrNull(imageSize),
+        parsed.GetValue(imageSize) is { } size && size != 32 && parsed.GetValue(dataFolder) is null ? $"--image-size {size} needs --data-folder: CIFAR-10's files hold 32×32 images." : null,
         parsed.GetValue(recipe) is null && parsed.GetValue(noControl) ? "--no-control needs --recipe." : null,
         parsed.GetValue(recipe) is null && (parsed.GetValue(teacherEpochs) is not null || parsed.GetValue(teacherLearningRate) is not null)
             ? "--teacher-epochs and --teacher-lr need --recipe: elsewhere the teacher and the students share --epochs and --lr." : null,

@@ -5,6 +5,7 @@ using Distillation.Diagnostics;
 using Distillation.Evaluation;
 using Distillation.Losses;
 using Distillation.Models;
+using Distillation.Models.Zoo;
 using Distillation.Serialization;
 using Distillation.Onnx;
 using Distillation.Onnx.Runtime;
@@ -211,16 +212,16 @@ internal sealed class SampleRunner(SampleSettings settings)
         // --teacher-onnx and --teacher-logits bring a teacher from elsewhere: it is not trained here.
         using ITeacher teacher = settings.TeacherOnnx is { } onnxPath ? new OnnxTeacher(onnxPath, threads: settings.Threads ?? 0)
             : settings.TeacherLogits is { } logitsPath ? new PrecomputedTeacher(logitsPath)
-            : new ModuleTeacher<TeacherNet>(new TeacherNet(classCount), ownsModule: true);
+            : new ModuleTeacher<nn.Module<Tensor, Tensor>>(NewModel(settings.TeacherModel, "--teacher-model", notebook: () => new TeacherNet(classCount)), ownsModule: true);
         if (teacher is PrecomputedTeacher { Images: var rows } && rows != data.Train.Count)
         {
             throw new UsageException($"--teacher-logits {settings.TeacherLogits} holds {rows} rows, but the training set has {data.Train.Count} images: it needs one row per training image, in the order the sample uses (after --train-limit and --validation).");
         }
 
         manual_seed(settings.Seed);
-        using var student = new StudentNet(classCount);
-        var trainerLogger = loggerFactory.CreateLogger<Trainer<ITeacher, StudentNet>>();
-        var trainer = new Trainer<ITeacher, StudentNet>(teacher, student, trainerOptions, trainerLogger);
+        using var student = NewStudent();
+        var trainerLogger = loggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>();
+        var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, student, trainerOptions, trainerLogger);
         // Every rule of the teacher's kind and the loss, checked before the first model trains.
         trainer.Check(data.Train, loss);
         Console.WriteLine($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
@@ -250,12 +251,12 @@ internal sealed class SampleRunner(SampleSettings settings)
         {
             var folderOptions = new ImageFolderOptions
             {
-                ImageSize = 32,
+                ImageSize = ImageSize,
                 Order = settings.FolderOrder == "name" ? ImageFolderOrder.FileName : ImageFolderOrder.ClassThenFileName,
                 SplitSeed = settings.Seed,
             };
             var full = Path.GetFullPath(own);
-            Console.WriteLine($"Decoding the images of {full} to 32×32 …");
+            Console.WriteLine($"Decoding the images of {full} to {ImageSize}×{ImageSize} …");
             var (ownTrain, ownTest) = ImageFolderDataset.LoadSplits(full, folderOptions, logger: dataLogger, cancellationToken: cancellationToken);
             return (full, ownTrain, ownTest);
         }
@@ -294,7 +295,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>Loads the teacher given with --teacher, or trains it and saves its weights.</summary>
-    private RunSummary PrepareTeacher(Trainer<ITeacher, StudentNet> trainer, Splits data, ILogger teacherLogger, CancellationToken cancellationToken)
+    private RunSummary PrepareTeacher(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, Splits data, ILogger teacherLogger, CancellationToken cancellationToken)
     {
         var teacherModule = trainer.Teacher.GetModule();
         if (trainer.Teacher is PrecomputedTeacher precomputed)
@@ -352,7 +353,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     }
 
     /// <summary>The notebook: the student alone, then distilled from the baseline (or from scratch).</summary>
-    private void RunNotebook(Trainer<ITeacher, StudentNet> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void RunNotebook(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var runs = new List<RunSummary> { teacherRun };
         var baseline = Train("Student", "Training the student alone (cross-entropy)", TrainingPhase.Student, t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
@@ -380,7 +381,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     /// Per seed: the baseline; (a) distillation continuing from it; (b) the control, cross-entropy
     /// continuing from it for as many epochs; (c) distillation of a fresh student.
     /// </summary>
-    private void CompareOverSeeds(Trainer<ITeacher, StudentNet> trainer, ILogger<Trainer<ITeacher, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void CompareOverSeeds(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, ILogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var perSeed = new List<SeedRuns>();
         foreach (var seed in seeds)
@@ -392,7 +393,7 @@ internal sealed class SampleRunner(SampleSettings settings)
             // (a) and (b) continue copies of the baseline's stream, as the notebook's global generator
             // would: the same batches as each other, and not a replay of the baseline's epochs.
             using var baselineStudent = FreshStudent(seed);
-            var baselineTrainer = new Trainer<ITeacher, StudentNet>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
+            var baselineTrainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
             var baseline = Train("Student baseline", "Student alone (cross-entropy)", TrainingPhase.Student,
                 t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer, data, seed, cancellationToken);
 
@@ -406,7 +407,7 @@ internal sealed class SampleRunner(SampleSettings settings)
 
             using var scratch = FreshStudent(seed);
             var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})", TrainingPhase.Distillation,
-                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<ITeacher, StudentNet>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
 
             perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
             PrintTable($"Seed {seed}", [baseline, a, b, c]);
@@ -424,13 +425,13 @@ internal sealed class SampleRunner(SampleSettings settings)
     /// alone) and the distilled student, both fresh from the seed's initialisation and fed the
     /// same augmented batches, so that they differ only in their loss.
     /// </summary>
-    private void RunRecipe(Trainer<ITeacher, StudentNet> trainer, ILogger<Trainer<ITeacher, StudentNet>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void RunRecipe(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, ILogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var perSeed = new List<RecipeSeedRuns>();
         foreach (var seed in seeds)
         {
             Console.WriteLine($"\n=== Seed {seed}");
-            Trainer<ITeacher, StudentNet> TrainerFor(StudentNet student, string run) =>
+            Trainer<ITeacher, nn.Module<Tensor, Tensor>> TrainerFor(nn.Module<Tensor, Tensor> student, string run) =>
                 new(trainer.Teacher, student, TrainerOptionsFor(settings, seed, trainer.Options.Device, $"seed-{seed}/{run}"), trainerLogger);
 
             using var controlStudent = settings.RecipeControl ? FreshStudent(seed) : null;
@@ -534,7 +535,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     };
 
     /// <summary>Trains, then evaluates the trained model in detail (before any later run changes its weights).</summary>
-    private RunSummary Train(string name, string title, TrainingPhase phase, Func<Trainer<ITeacher, StudentNet>, TrainingResult> run, Trainer<ITeacher, StudentNet> trainer, Splits data, long? seed, CancellationToken cancellationToken)
+    private RunSummary Train(string name, string title, TrainingPhase phase, Func<Trainer<ITeacher, nn.Module<Tensor, Tensor>>, TrainingResult> run, Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, Splits data, long? seed, CancellationToken cancellationToken)
     {
         Console.WriteLine($"\n{title}:");
         console.StartRun();
@@ -568,7 +569,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         }
 
         var path = Path.Combine(settings.OutputDirectory, file);
-        OnnxExporter.Export(model, path, new OnnxExportOptions { ClassNames = data.Test.ClassNames, Normalization = data.Test.Normalization });
+        OnnxExporter.Export(model, path, new OnnxExportOptions { ClassNames = data.Test.ClassNames, Normalization = data.Test.Normalization, InputShape = [3, ImageSize, ImageSize] });
         Console.WriteLine($"{name} exported to ONNX: {path}");
     }
 
@@ -617,15 +618,47 @@ internal sealed class SampleRunner(SampleSettings settings)
     private static string WorstClass(DetailedEvaluation evaluation) =>
         evaluation.PerClass.Where(c => c.Images > 0).OrderBy(c => c.Accuracy).Select(c => string.Create(Invariant, $"{c.Name} {c.Accuracy:P1}")).FirstOrDefault() ?? "-";
 
-    private StudentNet FreshStudent(long seed)
+    private nn.Module<Tensor, Tensor> FreshStudent(long seed)
     {
         manual_seed(seed);
-        return new StudentNet(classCount);
+        return NewStudent();
     }
 
-    private StudentNet CopyOf(StudentNet trained)
+    /// <summary>The side of the images the models see: --image-size with --data-folder, else CIFAR-10's 32.</summary>
+    private int ImageSize => settings.ImageSize ?? 32;
+
+    private nn.Module<Tensor, Tensor> NewStudent() => NewModel(settings.StudentModel, "--student", notebook: () => new StudentNet(classCount));
+
+    /// <summary>A zoo model by name, or the notebook's network; refuses, in the flag's name, a model that cannot take the image size.</summary>
+    private nn.Module<Tensor, Tensor> NewModel(string? zooName, string flag, Func<nn.Module<Tensor, Tensor>> notebook)
     {
-        var copy = new StudentNet(classCount);
+        if (zooName is null)
+        {
+            if (ImageSize != 32)
+            {
+                throw new UsageException($"--image-size {ImageSize}: the notebook's networks take 32×32 images only; choose {flag} from the zoo (docs/models.md) for other sizes.");
+            }
+
+            return notebook();
+        }
+
+        ZooModelInfo model;
+        try
+        {
+            model = ModelZoo.Get(zooName);
+            model.EnsureInputSize(ImageSize);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{flag} {zooName}: {e.Message}");
+        }
+
+        return model.Create(classCount);
+    }
+
+    private nn.Module<Tensor, Tensor> CopyOf(nn.Module<Tensor, Tensor> trained)
+    {
+        var copy = NewStudent();
         copy.load_state_dict(trained.state_dict());
         return copy;
     }

@@ -100,6 +100,15 @@ internal sealed record SampleSettings
         var other => other,
     };
 
+    /// <summary>--student: a zoo model's name; null for the notebook's student.</summary>
+    public string? StudentModel { get; init; }
+
+    /// <summary>--teacher-model: a zoo model's name; null for the notebook's teacher.</summary>
+    public string? TeacherModel { get; init; }
+
+    /// <summary>--image-size: the images' side with --data-folder; null for 32.</summary>
+    public int? ImageSize { get; init; }
+
     /// <summary>These settings as the teacher's training uses them: its own epochs, peak rate, optimizer and warm-up where given.</summary>
     public SampleSettings ForTeacher() => this with
     {

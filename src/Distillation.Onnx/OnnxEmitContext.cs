@@ -7,15 +7,22 @@ namespace Distillation.Onnx;
 /// and its child modules. One context serves one module; its names are prefixed by the module's path,
 /// as in the module's parameter names.
 /// </summary>
-public sealed class OnnxEmitContext
+/// <remarks>
+/// The typed operators (<see cref="Add"/>, <see cref="Relu"/>, <see cref="Concat"/>, …) infer each
+/// output's shape, so an <see cref="IOnnxExportable"/> writes one call per operation and no shape;
+/// inputs that do not fit together fail the export with an <see cref="OnnxExportException"/> naming
+/// this module's path. <see cref="AddNode"/> remains for operators without a typed method.
+/// </remarks>
+public sealed partial class OnnxEmitContext
 {
     private readonly OnnxGraphBuilder builder;
-    private readonly Type moduleType;
+    private readonly torch.nn.Module module;
+    private Dictionary<torch.nn.Module, string>? descendantPaths;
 
-    internal OnnxEmitContext(OnnxGraphBuilder builder, string modulePath, Type moduleType)
+    internal OnnxEmitContext(OnnxGraphBuilder builder, string modulePath, torch.nn.Module module)
     {
         this.builder = builder;
-        this.moduleType = moduleType;
+        this.module = module;
         ModulePath = modulePath;
     }
 
@@ -35,6 +42,33 @@ public sealed class OnnxEmitContext
         ArgumentNullException.ThrowIfNull(child);
         builder.CheckOwned(input, nameof(input));
         return builder.Emit(OnnxGraphBuilder.JoinPath(ModulePath, childName), child, input);
+    }
+
+    /// <summary>
+    /// Exports a submodule of this module through the same rules as the rest of the tree (registered
+    /// emitters, <see cref="IOnnxExportable"/>, built-in layers), under its registered name: a child
+    /// (<c>conv1</c>) or a deeper descendant (<c>layers.0</c> of a <c>ModuleList</c>).
+    /// </summary>
+    /// <param name="child">The submodule, as held in this module's field.</param>
+    /// <param name="input">The submodule's input.</param>
+    /// <returns>The submodule's output.</returns>
+    /// <exception cref="ArgumentException"><paramref name="input"/> belongs to another export.</exception>
+    /// <exception cref="OnnxExportException">
+    /// <paramref name="child"/> is not registered in this module (a field missing from <c>RegisterComponents()</c>),
+    /// or it or one of its descendants cannot be exported.
+    /// </exception>
+    public OnnxValue EmitModule(torch.nn.Module child, OnnxValue input)
+    {
+        ArgumentNullException.ThrowIfNull(child);
+        builder.CheckOwned(input, nameof(input));
+        descendantPaths ??= IndexDescendants(module);
+        if (!descendantPaths.TryGetValue(child, out var name))
+        {
+            throw Unsupported(
+                $"EmitModule was given a {child.GetType().Name} ('{child.GetName()}') that is not registered in this module; hold it in a field and call RegisterComponents() in the constructor.");
+        }
+
+        return builder.Emit(OnnxGraphBuilder.JoinPath(ModulePath, name), child, input);
     }
 
     /// <summary>Adds one node of the default ONNX domain (opset 17) with a single output.</summary>
@@ -91,5 +125,20 @@ public sealed class OnnxEmitContext
     /// <summary>Creates the exception an emitter throws for a configuration it cannot express; it names this module's path and type.</summary>
     /// <param name="reason">What cannot be exported, and where possible what would work.</param>
     /// <returns>The exception, to throw.</returns>
-    public OnnxExportException Unsupported(string reason) => new(ModulePath, moduleType, reason);
+    public OnnxExportException Unsupported(string reason) => new(ModulePath, module.GetType(), reason);
+
+    private static Dictionary<torch.nn.Module, string> IndexDescendants(torch.nn.Module root)
+    {
+        var paths = new Dictionary<torch.nn.Module, string>(ReferenceEqualityComparer.Instance);
+        foreach (var (name, descendant) in root.named_modules())
+        {
+            // The first name wins for a module registered twice (shared weights), as in the state dict.
+            if (name.Length > 0 && !ReferenceEquals(descendant, root))
+            {
+                paths.TryAdd(descendant, name);
+            }
+        }
+
+        return paths;
+    }
 }

@@ -11,15 +11,18 @@ namespace Distillation.Onnx;
 
 /// <summary>
 /// Writes a TorchSharp module tree as an ONNX file (opset 17, IR version 8) that ONNX Runtime and
-/// other ONNX tools run without TorchSharp. Supported: <c>Sequential</c>; <c>Conv2d</c> (zero padding,
-/// any stride, dilation and groups); <c>Linear</c>; <c>ReLU</c>, <c>LeakyReLU</c>, <c>GELU</c>,
-/// <c>Sigmoid</c>, <c>Tanh</c>, <c>Softmax</c>; <c>MaxPool2d</c> and <c>AvgPool2d</c> with PyTorch's
+/// other ONNX tools run without TorchSharp. Supported: <c>Sequential</c>, nested to any depth;
+/// <c>Conv2d</c> (zero padding, any stride, dilation and groups); <c>Linear</c>; <c>ReLU</c>,
+/// <c>ReLU6</c>, <c>LeakyReLU</c>, <c>GELU</c>, <c>SiLU</c>, <c>Sigmoid</c>,
+/// <c>Hardsigmoid</c>, <c>Hardswish</c>, <c>Tanh</c>, <c>Softmax</c>; <c>MaxPool2d</c> and <c>AvgPool2d</c> with PyTorch's
 /// stride, padding, <c>ceil_mode</c> and <c>count_include_pad</c> semantics; <c>AdaptiveAvgPool2d</c>
 /// to 1×1 (or to sizes dividing the input); <c>Flatten</c>; <c>Identity</c>; <c>Dropout</c> and
 /// <c>Dropout2d</c> (dropped); <c>BatchNorm1d</c> and <c>BatchNorm2d</c> with their running
 /// statistics; the Distillation models (<c>FeatureClassifierNet</c>: features, then classifier);
-/// and any module made exportable through <see cref="IOnnxExportable"/> or
-/// <see cref="OnnxExportOptions.Emitters"/>.
+/// every model of <c>Distillation.Models.Zoo.ModelZoo</c> (CIFAR and torchvision ResNets, wide
+/// ResNets, MobileNetV2 and V3 with their residual, inverted-residual and squeeze-and-excitation
+/// blocks); and any module made exportable through <see cref="IOnnxExportable"/> (with the typed
+/// operators of <see cref="OnnxEmitContext"/>) or <see cref="OnnxExportOptions.Emitters"/>.
 /// </summary>
 /// <remarks>
 /// The file encodes the eval-mode forward pass whatever the module's current mode; the module is

@@ -80,7 +80,7 @@ internal sealed class OnnxGraphBuilder
     internal OnnxValue Emit(string path, torch.nn.Module module, OnnxValue input)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var context = new OnnxEmitContext(this, path, module.GetType());
+        var context = new OnnxEmitContext(this, path, module);
         OnnxValue output;
         if (FindEmitter(module.GetType()) is { } emitter)
         {

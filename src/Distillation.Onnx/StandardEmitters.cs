@@ -19,12 +19,16 @@ internal static class StandardEmitters
         [typeof(Sequential)] = (c, m, x) => EmitSequential(c, (Sequential)m, x),
         [typeof(Conv2d)] = (c, m, x) => EmitConv2d(c, (Conv2d)m, x),
         [typeof(Linear)] = (c, m, x) => EmitLinear(c, (Linear)m, x),
-        [typeof(ReLU)] = (c, _, x) => c.AddNode("Relu", [x], x.Shape),
+        [typeof(ReLU)] = (c, _, x) => c.Relu(x),
+        [typeof(ReLU6)] = (c, _, x) => c.Relu6(x),
         [typeof(LeakyReLU)] = (c, m, x) => c.AddNode("LeakyRelu", [x], x.Shape, new Dictionary<string, object> { ["alpha"] = ((LeakyReLU)m).negative_slope }),
-        [typeof(GELU)] = (c, m, x) => EmitGelu(c, (GELU)m, x),
-        [typeof(Sigmoid)] = (c, _, x) => c.AddNode("Sigmoid", [x], x.Shape),
-        [typeof(Tanh)] = (c, _, x) => c.AddNode("Tanh", [x], x.Shape),
-        [typeof(Softmax)] = (c, m, x) => EmitSoftmax(c, (Softmax)m, x),
+        [typeof(GELU)] = (c, m, x) => c.Gelu(x, tanhApproximation: ((GELU)m).approximate == GELU.Approximate.tanh),
+        [typeof(SiLU)] = (c, _, x) => c.Silu(x),
+        [typeof(Sigmoid)] = (c, _, x) => c.Sigmoid(x),
+        [typeof(Hardsigmoid)] = (c, _, x) => c.HardSigmoid(x),
+        [typeof(Hardswish)] = (c, _, x) => c.HardSwish(x),
+        [typeof(Tanh)] = (c, _, x) => c.Tanh(x),
+        [typeof(Softmax)] = (c, m, x) => c.Softmax(x, NormalizeDimension(c, ((Softmax)m).dim, x.Shape.Count, "dim")),
         [typeof(MaxPool2d)] = (c, m, x) => EmitMaxPool2d(c, (MaxPool2d)m, x),
         [typeof(AvgPool2d)] = (c, m, x) => EmitAvgPool2d(c, (AvgPool2d)m, x),
         [typeof(AdaptiveAvgPool2d)] = (c, m, x) => EmitAdaptiveAvgPool2d(c, (AdaptiveAvgPool2d)m, x),
@@ -46,7 +50,7 @@ internal static class StandardEmitters
         }
 
         // FeatureClassifierNet's forward is classifier(features(x)); its channels-last option changes only the memory layout.
-        return module is FeatureClassifierNet ? EmitFeatureClassifier : null;
+        return module is FeatureClassifierNet ? EmitFeatureClassifier : ZooEmitters.Find(module);
     }
 
     private static OnnxValue EmitSequential(OnnxEmitContext context, Sequential sequential, OnnxValue input)
@@ -166,43 +170,6 @@ internal static class StandardEmitters
         return bias is null ? product : context.AddNode("Add", [product, bias], outputShape);
     }
 
-    private static OnnxValue EmitGelu(OnnxEmitContext context, GELU gelu, OnnxValue input)
-    {
-        // Opset 17 has no Gelu operator: PyTorch's definitions, written out.
-        var half = context.AddInitializer("half", torch.tensor(0.5f));
-        var one = context.AddInitializer("one", torch.tensor(1f));
-        OnnxValue inner;
-        if (gelu.approximate == GELU.Approximate.tanh)
-        {
-            // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-            var cubic = context.AddInitializer("cubic_coefficient", torch.tensor(0.044715f));
-            var scale = context.AddInitializer("tanh_scale", torch.tensor((float)Math.Sqrt(2.0 / Math.PI)));
-            var square = context.AddNode("Mul", [input, input], input.Shape);
-            var cube = context.AddNode("Mul", [square, input], input.Shape);
-            var scaledCube = context.AddNode("Mul", [cube, cubic], input.Shape);
-            var sum = context.AddNode("Add", [input, scaledCube], input.Shape);
-            var scaled = context.AddNode("Mul", [sum, scale], input.Shape);
-            inner = context.AddNode("Tanh", [scaled], input.Shape);
-        }
-        else
-        {
-            // 0.5·x·(1 + erf(x/√2))
-            var root2 = context.AddInitializer("sqrt2", torch.tensor((float)Math.Sqrt(2.0)));
-            var divided = context.AddNode("Div", [input, root2], input.Shape);
-            inner = context.AddNode("Erf", [divided], input.Shape);
-        }
-
-        var onePlus = context.AddNode("Add", [inner, one], input.Shape);
-        var product = context.AddNode("Mul", [input, onePlus], input.Shape);
-        return context.AddNode("Mul", [product, half], input.Shape);
-    }
-
-    private static OnnxValue EmitSoftmax(OnnxEmitContext context, Softmax softmax, OnnxValue input)
-    {
-        var axis = NormalizeDimension(context, softmax.dim, input.Shape.Count, "dim");
-        return context.AddNode("Softmax", [input], input.Shape, new Dictionary<string, object> { ["axis"] = axis });
-    }
-
     private static OnnxValue EmitMaxPool2d(OnnxEmitContext context, MaxPool2d pool, OnnxValue input)
     {
         RequireRank(context, input, 4, "[batch, channels, height, width]");
@@ -266,7 +233,7 @@ internal static class StandardEmitters
         var size = Pair(pool.output_size, 0);
         if (size[0] == 1 && size[1] == 1)
         {
-            return context.AddNode("GlobalAveragePool", [input], [input.Shape[0], input.Shape[1], 1, 1]);
+            return context.GlobalAveragePool(input);
         }
 
         // Other sizes are plain average pools when they divide the input evenly.
@@ -311,7 +278,7 @@ internal static class StandardEmitters
         if (start == 1 && end == rank - 1)
         {
             // The usual case, [N, C, H, W] → [N, C·H·W], is exactly ONNX's Flatten(axis = 1).
-            return context.AddNode("Flatten", [input], outputShape, new Dictionary<string, object> { ["axis"] = 1L });
+            return context.Flatten(input);
         }
 
         // Otherwise Reshape: 0 copies a leading dimension (the dynamic batch), −1 takes the merged one.

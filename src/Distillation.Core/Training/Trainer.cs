@@ -251,7 +251,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         try
         {
-            using var session = SetUp(new RunSession(request));
+            using var session = SetUp(new RunSession(request, Options, streams, logger));
             var run = session.Run;
             try
             {
@@ -320,7 +320,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? fingerprinted.Fingerprint : null,
                 GradientAccumulationSteps: Options.GradientAccumulationSteps,
                 TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : session.TeacherPrecision);
-            session.Run = ResumeOrStart(session.Identity, model, session.LossParameters, session.Optimizer);
+            // Built-in callbacks, which the options switch on: the best epoch (always), early stopping, checkpoints.
+            session.Run = new RunState();
+            session.BuiltInCallbacks = Options.EarlyStopping is { } stopping ? [new BestEpochCallback(), new EarlyStoppingCallback(stopping)] : [new BestEpochCallback()];
+            session.CheckpointCallback = Options.Checkpoints is { } checkpoints ? new CheckpointCallback(checkpoints) : null;
+            session.CheckpointCallback?.OnRunStart(new RunStartContext(session));
             for (var epoch = 0; epoch < session.Run.CompletedEpochs && session.Scheduler is not null; epoch++)
             {
                 // A user's scheduler has no saved state: replaying its steps puts it where the checkpoint left off.
@@ -330,6 +334,15 @@ public sealed partial class Trainer<TTeacher, TStudent>
             // Early stopping and the best checkpoint need a score every epoch.
             session.EvaluateEveryEpoch = Options.EvaluateEveryEpoch || Options.EarlyStopping is not null || Options.Checkpoints is { KeepBest: true };
             (session.Shuffle, session.AugmentationDraws) = streams.Open();
+            if (Options.Callbacks.Count > 0)
+            {
+                var started = new RunStartContext(session);
+                foreach (var callback in Options.Callbacks)
+                {
+                    callback.OnRunStart(started);
+                }
+            }
+
             return session;
         }
         catch
@@ -428,7 +441,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
         return result;
     }
 
-    /// <summary>Evaluates, records the epoch, tracks the best epoch and early stopping, writes the checkpoint, and tells the callbacks.</summary>
+    /// <summary>
+    /// Evaluates and records the epoch, then calls the epoch's parts in order: the built-in best-epoch
+    /// tracking and early stopping, the user's callbacks (which may stop the run), and last the
+    /// checkpoint, which saves the epoch with any stop marked.
+    /// </summary>
     private void EndEpoch(RunSession session, EpochReport report, bool partial, bool stopRequested)
     {
         var run = session.Run;
@@ -442,20 +459,18 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
         report = report with { Accuracy = epochEvaluation?.Accuracy };
         run.History.Add(report);
-        var score = session.Evaluation is null ? -report.MeanLoss : epochEvaluation?.Accuracy;
-        if (score is { } value && run.Observe(epoch, value, Options.EarlyStopping?.MinDelta ?? 0))
+        var context = new EpochEndContext(report, session, epochEvaluation);
+        foreach (var builtIn in session.BuiltInCallbacks)
         {
-            run.BestEvaluation = epochEvaluation;
-            KeepBest(session.Phase, session.Model, run);
+            builtIn.OnEpochEnd(context);
         }
 
-        if (Options.EarlyStopping is { } stopping && run.EpochsWithoutImprovement >= stopping.Patience && epoch < Options.Epochs)
+        foreach (var callback in Options.Callbacks)
         {
-            run.StoppedEarly = true;
-            LogStoppedEarly(logger, session.Phase, epoch, stopping.Patience, run.BestEpoch ?? 0);
+            callback.OnEpochEnd(context);
         }
 
-        if ((NotifyEpochEnd(report) || stopRequested) && (epoch < Options.Epochs || partial))
+        if ((context.StopRequested || stopRequested) && (epoch < Options.Epochs || partial))
         {
             // Marked like early stopping, so a resumed run returns this result instead of training on.
             run.StoppedEarly = true;
@@ -463,29 +478,24 @@ public sealed partial class Trainer<TTeacher, TStudent>
         }
 
         run.CompletedEpochs = epoch;
-        if (Options.Checkpoints is { } checkpoints)
-        {
-            streams.Advance(session.Shuffle, session.AugmentationDraws);
-            WriteCheckpoint(checkpoints.LastCheckpointPath(session.Phase), session.Identity, run, session.Model, session.LossParameters, session.Optimizer);
-        }
-
+        session.CheckpointCallback?.OnEpochEnd(context);
         LogEpoch(logger, session.Phase, epoch, Options.Epochs, report.MeanLoss, FormatParts(report.LossParts), report.ImagesPerSecond, epochEvaluation?.Accuracy);
         session.Progress?.Report(report);
     }
 
-    /// <summary>Restores the best weights when early stopping asks to, and builds the result.</summary>
+    /// <summary>Calls the run's end parts (the best weights put back when early stopping asks), then builds the result.</summary>
     private TrainingResult Finish(RunSession session)
     {
         var run = session.Run;
-        var finalEvaluation = run.LastEvaluation;
-        if (Options.EarlyStopping is { RestoreBest: true } && run.BestState is { } best && run.BestEpoch != run.CompletedEpochs)
+        session.FinalEvaluation = run.LastEvaluation;
+        var ended = new RunEndContext(session);
+        foreach (var callback in session.BuiltInCallbacks.Concat(Options.Callbacks))
         {
-            session.Model.load_state_dict(best, strict: true);
-            finalEvaluation = run.BestEvaluation ?? finalEvaluation;
+            callback.OnRunEnd(ended);
         }
 
         session.Model.eval();
-        return new TrainingResult(session.Phase, session.Loss.Description, session.Parameters, run.History, finalEvaluation, run.TrainingTime, session.TotalTime.Elapsed)
+        return new TrainingResult(session.Phase, session.Loss.Description, session.Parameters, run.History, session.FinalEvaluation, run.TrainingTime, session.TotalTime.Elapsed)
         {
             BestEpoch = run.BestEpoch,
             StoppedEarly = run.StoppedEarly,
@@ -510,226 +520,15 @@ public sealed partial class Trainer<TTeacher, TStudent>
         return context.StopRequested;
     }
 
-    private bool NotifyEpochEnd(EpochReport report)
-    {
-        if (Options.Callbacks.Count == 0)
-        {
-            return false;
-        }
-
-        var context = new EpochEndContext(report);
-        foreach (var callback in Options.Callbacks)
-        {
-            callback.OnEpochEnd(context);
-        }
-
-        return context.StopRequested;
-    }
-
-    /// <summary>Continues from the phase's last checkpoint when asked to and one exists; else a fresh run.</summary>
-    private RunState ResumeOrStart(RunIdentity identity, nn.Module model, IReadOnlyList<Parameter> lossParameters, optim.Optimizer optimizer)
-    {
-        if (Options.Checkpoints is not { Resume: true } checkpoints || !File.Exists(checkpoints.LastCheckpointPath(identity.Phase)))
-        {
-            return new RunState();
-        }
-
-        var path = checkpoints.LastCheckpointPath(identity.Phase);
-        var saved = RunCheckpoint.ReadHeader(path);
-        if (saved.Identity != identity)
-        {
-            throw new CheckpointMismatchException(
-                $"Checkpoint {path} belongs to another run ({saved.Identity}); this run is {identity}. Use another checkpoint folder, or turn Resume off to start afresh." +
-                (saved.Identity.TeacherWeights != identity.TeacherWeights ? " The teacher's weights differ." : ""));
-        }
-
-        var bestState = RestoreOrRollBack(path, model, lossParameters, optimizer);
-        var progress = saved.Progress;
-        streams.Import(progress.ShuffleState, progress.AugmentationState);
-        RandomStreams.ImportGlobal(progress.GlobalRandomState);
-        LogResumed(logger, identity.Phase, progress.CompletedEpochs, identity.Epochs, path);
-        return RunState.From(progress, identity, bestState);
-    }
-
-    /// <summary>Restores from the checkpoint; when it turns out damaged midway, puts the model and the loss's parameters back as they were.</summary>
-    private static Dictionary<string, Tensor>? RestoreOrRollBack(string path, nn.Module model, IReadOnlyList<Parameter> lossParameters, optim.Optimizer optimizer)
-    {
-        using var scope = NewDisposeScope();
-        var modelBefore = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone(), StringComparer.Ordinal);
-        var lossBefore = lossParameters.Select(p => p.detach().clone()).ToArray();
-        try
-        {
-            return RunCheckpoint.Restore(path, model, lossParameters, optimizer);
-        }
-        catch (InvalidDataException)
-        {
-            model.load_state_dict(modelBefore, strict: true);
-            using (no_grad())
-            {
-                foreach (var (parameter, before) in lossParameters.Zip(lossBefore))
-                {
-                    parameter.copy_(before);
-                }
-            }
-
-            throw;
-        }
-    }
-
-    private void KeepBest(TrainingPhase phase, nn.Module model, RunState run)
-    {
-        if (Options.EarlyStopping is { RestoreBest: true })
-        {
-            run.ReplaceBestState(model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone().DetachFromDisposeScope(), StringComparer.Ordinal));
-        }
-
-        if (Options.Checkpoints is { KeepBest: true } checkpoints)
-        {
-            model.SaveWeights(checkpoints.BestWeightsPath(phase));
-        }
-    }
-
-    private void WriteCheckpoint(string path, RunIdentity identity, RunState run, nn.Module model, IReadOnlyList<Parameter> lossParameters, optim.Optimizer optimizer)
-    {
-        var (shuffleState, augmentationState) = streams.Export();
-        RunCheckpoint.Write(path, identity, run.ToProgress(shuffleState, augmentationState, RandomStreams.ExportGlobal()), model, lossParameters, optimizer, run.BestState);
-        LogCheckpointWritten(logger, identity.Phase, run.CompletedEpochs, path);
-    }
-
     private static string FormatParts(IReadOnlyDictionary<string, double> parts) =>
         string.Join(", ", parts.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:F4}")));
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "{Phase}: {Loss}, {Parameters} parameters, {Images} images, {Epochs} epochs on {Device}")]
     private static partial void LogRunStarting(ILogger logger, TrainingPhase phase, string loss, long parameters, int images, int epochs, Device device);
 
-    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "{Phase}: resumed after epoch {Epoch}/{Epochs} from {Path}")]
-    private static partial void LogResumed(ILogger logger, TrainingPhase phase, int epoch, int epochs, string path);
-
-    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "{Phase}: stopped early after epoch {Epoch}, no improvement for {Patience} epochs; the best was epoch {BestEpoch}")]
-    private static partial void LogStoppedEarly(ILogger logger, TrainingPhase phase, int epoch, int patience, int bestEpoch);
-
-    [LoggerMessage(EventId = 104, Level = LogLevel.Debug, Message = "{Phase}: checkpoint after epoch {Epoch} written to {Path}")]
-    private static partial void LogCheckpointWritten(ILogger logger, TrainingPhase phase, int epoch, string path);
-
     [LoggerMessage(EventId = 109, Level = LogLevel.Information, Message = "{Phase}: a callback stopped training after epoch {Epoch}")]
     private static partial void LogStoppedByCallback(ILogger logger, TrainingPhase phase, int epoch);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "{Phase} epoch {Epoch}/{Epochs}: loss {Loss:F4} ({Parts}), {ImagesPerSecond:F0} images/s, accuracy {Accuracy:P2}")]
     private static partial void LogEpoch(ILogger logger, TrainingPhase phase, int epoch, int epochs, double loss, string parts, double imagesPerSecond, double? accuracy);
-
-    /// <summary>One training call: the phase, the model it trains, the teacher (in distillation), the loss, the data and the caller's progress and cancellation.</summary>
-    private sealed record RunRequest(
-        TrainingPhase Phase,
-        nn.Module<Tensor, Tensor> Model,
-        ITeacher? Teacher,
-        IDistillationLoss Loss,
-        IBatchSource Train,
-        IBatchSource? Evaluation,
-        IProgress<TrainingProgress>? Progress,
-        CancellationToken CancellationToken);
-
-    /// <summary>Everything one training call sets up and its parts share; disposes what the call created.</summary>
-    private sealed class RunSession(RunRequest request) : IDisposable
-    {
-        public TrainingPhase Phase { get; } = request.Phase;
-
-        public nn.Module<Tensor, Tensor> Model { get; } = request.Model;
-
-        /// <summary>The teacher when the loss reads it, as the run uses it (with the default pipeline applied); null otherwise.</summary>
-        public ITeacher? Teacher { get; set; } = request.Loss.NeedsTeacher ? request.Teacher : null;
-
-        /// <summary>The teacher's preparation for this call; disposing it releases what the teacher holds for the run.</summary>
-        public TeacherPreparation? TeacherPreparation { get; set; }
-
-        /// <summary>The precision the teacher runs in, resolved from TeacherOutputs.Precision (never Auto): the checkpoint records it.</summary>
-        public TeacherPrecision TeacherPrecision { get; set; }
-
-        public IDistillationLoss Loss { get; } = request.Loss;
-
-        public IBatchSource Train { get; } = request.Train;
-
-        public IBatchSource? Evaluation { get; } = request.Evaluation;
-
-        public IProgress<TrainingProgress>? Progress { get; } = request.Progress;
-
-        public CancellationToken CancellationToken { get; } = request.CancellationToken;
-
-        public Stopwatch TotalTime { get; } = Stopwatch.StartNew();
-
-        public long Parameters { get; } = request.Model.parameters().Sum(p => p.numel());
-
-        public FeatureCapture? StudentFeatures { get; set; }
-
-        public Parameter[] LossParameters { get; set; } = [];
-
-        /// <summary>The student's parameters and the loss's own.</summary>
-        public Parameter[] Trained { get; set; } = [];
-
-        public optim.Optimizer Optimizer { get; set; } = null!;
-
-        /// <summary>The built-in schedule; null when the user's scheduler sets the rate.</summary>
-        public LearningRateSchedule? Schedule { get; set; }
-
-        public optim.lr_scheduler.LRScheduler? Scheduler { get; set; }
-
-        public BatchAugmentation? Augmentation { get; set; }
-
-        public RunIdentity Identity { get; set; } = null!;
-
-        public RunState Run { get; set; } = null!;
-
-        public bool EvaluateEveryEpoch { get; set; }
-
-        public Generator Shuffle { get; set; } = null!;
-
-        public Generator AugmentationDraws { get; set; } = null!;
-
-        public void Dispose()
-        {
-            TeacherPreparation?.Dispose();
-            StudentFeatures?.Dispose();
-            Run?.Dispose();
-            Optimizer?.Dispose();
-            Shuffle?.Dispose();
-            AugmentationDraws?.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// Running sums of the loss and its parts, kept on the device so no batch forces a host
-    /// synchronisation; read once per epoch.
-    /// </summary>
-    private sealed class LossSums(Device device) : IDisposable
-    {
-        private readonly Tensor total = zeros(1, ScalarType.Float64, device).DetachFromDisposeScope();
-        private readonly Dictionary<string, Tensor> parts = new(StringComparer.Ordinal);
-
-        public void Add(LossResult result)
-        {
-            total.add_(result.Total.detach());
-            foreach (var part in result.Parts)
-            {
-                if (!parts.TryGetValue(part.Name, out var sum))
-                {
-                    sum = zeros(1, ScalarType.Float64, device).DetachFromDisposeScope();
-                    parts.Add(part.Name, sum);
-                }
-
-                sum.add_(part.Value);
-            }
-        }
-
-        public (double Mean, IReadOnlyDictionary<string, double> Parts) Means(int batches) => (
-            total.item<double>() / batches,
-            parts.ToDictionary(p => p.Key, p => p.Value.item<double>() / batches, StringComparer.Ordinal));
-
-        public void Dispose()
-        {
-            total.Dispose();
-            foreach (var sum in parts.Values)
-            {
-                sum.Dispose();
-            }
-        }
-    }
 }

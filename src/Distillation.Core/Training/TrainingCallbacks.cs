@@ -1,14 +1,23 @@
+using Distillation.Evaluation;
 using Distillation.Losses;
 
 namespace Distillation.Training;
 
 /// <summary>
-/// Code that runs inside a training call, at the end of every step and of every epoch, to read
-/// metrics, log them elsewhere, or stop training. Register it in <see cref="TrainerOptions.Callbacks"/>;
-/// implement only the method you need.
+/// Code that runs inside a training call, at its start, at the end of every step and of every
+/// epoch, and at its end, to read metrics, log them elsewhere, or stop training. Register it in
+/// <see cref="TrainerOptions.Callbacks"/>; implement only the methods you need. The trainer's own
+/// checkpointing, best-epoch tracking and early stopping are built-in callbacks of this kind, which
+/// the options switch on (as Keras's <c>BackupAndRestore</c> and <c>EarlyStopping</c>).
 /// </summary>
 public interface ITrainingCallback
 {
+    /// <summary>Called once the run is set up (and resumed from its checkpoint, if asked), before its first epoch.</summary>
+    /// <param name="context">The phase, the epochs, and where a resumed run continues.</param>
+    void OnRunStart(RunStartContext context)
+    {
+    }
+
     /// <summary>Called after each optimizer step's batch, inside the step's dispose scope.</summary>
     /// <param name="context">The step, its loss, and the way to stop.</param>
     void OnStepEnd(StepEndContext context)
@@ -20,6 +29,50 @@ public interface ITrainingCallback
     void OnEpochEnd(EpochEndContext context)
     {
     }
+
+    /// <summary>Called when the last epoch has ended (or the run stopped early), before the result is built; not when the run throws.</summary>
+    /// <param name="context">The phase and the epochs completed.</param>
+    void OnRunEnd(RunEndContext context)
+    {
+    }
+}
+
+/// <summary>What a callback learns when a run starts.</summary>
+public sealed class RunStartContext
+{
+    internal RunStartContext(RunSession session) =>
+        (Session, Phase, Epochs, ResumedAfterEpoch) = (session, session.Phase, session.Options.Epochs, session.Run.ResumedAfterEpoch);
+
+    /// <summary>The phase that trains.</summary>
+    public TrainingPhase Phase { get; }
+
+    /// <summary>The epochs the run has in all.</summary>
+    public int Epochs { get; }
+
+    /// <summary>The epochs a resumed run had already completed; 0 for a fresh run.</summary>
+    public int ResumedAfterEpoch { get; }
+
+    /// <summary>The run, for the built-in callbacks.</summary>
+    internal RunSession Session { get; }
+}
+
+/// <summary>What a callback learns when a run ends.</summary>
+public sealed class RunEndContext
+{
+    internal RunEndContext(RunSession session) =>
+        (Session, Phase, CompletedEpochs, StoppedEarly) = (session, session.Phase, session.Run.CompletedEpochs, session.Run.StoppedEarly);
+
+    /// <summary>The phase that trained.</summary>
+    public TrainingPhase Phase { get; }
+
+    /// <summary>The epochs completed.</summary>
+    public int CompletedEpochs { get; }
+
+    /// <summary>Whether the run stopped before its last epoch.</summary>
+    public bool StoppedEarly { get; }
+
+    /// <summary>The run, for the built-in callbacks.</summary>
+    internal RunSession Session { get; }
 }
 
 /// <summary>What a callback may do besides reading: ask the trainer to stop.</summary>
@@ -73,7 +126,14 @@ public sealed class StepEndContext : TrainingCallbackContext
 /// <summary>The end of one epoch.</summary>
 public sealed class EpochEndContext : TrainingCallbackContext
 {
-    internal EpochEndContext(EpochReport report) => Report = report;
+    internal EpochEndContext(EpochReport report, RunSession? session = null, EvaluationResult? evaluation = null) =>
+        (Report, Session, Evaluation) = (report, session, evaluation);
+
+    /// <summary>The run, for the built-in callbacks.</summary>
+    internal RunSession? Session { get; }
+
+    /// <summary>The epoch's evaluation, when there was one.</summary>
+    internal EvaluationResult? Evaluation { get; }
 
     /// <summary>The epoch's mean loss, parts, accuracy (when evaluated), timing and learning rate.</summary>
     public EpochReport Report { get; }

@@ -105,6 +105,32 @@ public sealed class TrainerSeamsTests : IDisposable
         result.History.Should().HaveCount(2);
         result.StoppedEarly.Should().BeTrue();
         recorder.EpochLosses.Should().Equal(result.History.Select(e => e.MeanLoss));
+        recorder.Events.Should().Equal("start Student 5/0", "epoch 1", "epoch 2", "end Student 2 stopped");
+    }
+
+    [Fact]
+    public void Run_callbacks_see_a_resumed_run_start_where_its_checkpoint_left_off()
+    {
+        using var train = Quadrants.Create(64, seed: 1);
+        using var folder = new TempFolder();
+        TrainerOptions WithCheckpoints(int epochs, Recorder recorder)
+        {
+            var options = Options(epochs);
+            options.Checkpoints = new CheckpointOptions { Directory = folder.Path, Resume = true };
+            options.Callbacks.Add(recorder);
+            return options;
+        }
+
+        var first = new Recorder();
+        NewTrainer(WithCheckpoints(2, first)).TrainStudent(train);
+        var resumed = new Recorder();
+        NewTrainer(WithCheckpoints(2, resumed)).TrainStudent(train);
+        var act = () => NewTrainer(WithCheckpoints(3, new Recorder())).TrainStudent(train);
+
+        first.Events.Should().Equal("start Student 2/0", "epoch 1", "epoch 2", "end Student 2");
+        resumed.Events.Should().Equal("start Student 2/2", "end Student 2");
+        act.Should().Throw<CheckpointMismatchException>().Which.Message.Should()
+            .Contain("Epochs = 2 in the checkpoint, Epochs = 3 in this run").And.NotContain("BatchSize", "only the setting that differs is named");
     }
 
     [Fact]
@@ -210,6 +236,12 @@ public sealed class TrainerSeamsTests : IDisposable
 
         public List<double> EpochLosses { get; } = [];
 
+        public List<string> Events { get; } = [];
+
+        public void OnRunStart(RunStartContext context) => Events.Add($"start {context.Phase} {context.Epochs}/{context.ResumedAfterEpoch}");
+
+        public void OnRunEnd(RunEndContext context) => Events.Add($"end {context.Phase} {context.CompletedEpochs}{(context.StoppedEarly ? " stopped" : "")}");
+
         public void OnStepEnd(StepEndContext context)
         {
             Steps.Add((context.Epoch, context.Step));
@@ -222,6 +254,7 @@ public sealed class TrainerSeamsTests : IDisposable
 
         public void OnEpochEnd(EpochEndContext context)
         {
+            Events.Add($"epoch {context.Report.Epoch}");
             Epochs.Add(context.Report.Epoch);
             EpochLosses.Add(context.Report.MeanLoss);
             if (StopAfterEpoch == context.Report.Epoch)
