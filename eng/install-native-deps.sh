@@ -3,17 +3,111 @@
 # a libstdc++ that exports GLIBCXX_3.4.32 (GCC 13.2 or later).
 #
 # Idempotent: does nothing where the symbol is already present. On Debian 12 ("bookworm") it adds
-# Debian 13 ("trixie") as a second apt source, pinned low so nothing else is upgraded by accident,
-# derived from the machine's own /etc/apt/sources.list.d/debian.sources (same URIs and keys), and
-# installs libstdc++6 from it. Anywhere else without the symbol it stops and says what is needed.
+# Debian 13 ("trixie") as a second apt source, pinned low, derived from the machine's own
+# /etc/apt/sources.list.d/debian.sources (same URIs and keys), and installs libstdc++6 from it.
+# Anywhere else without the symbol it stops and says what is needed.
+#
+# Beware: trixie's libstdc++6 needs trixie's C library, so on Debian 12 apt upgrades libc6
+# (2.36 -> 2.41) and the core packages tied to it (27 of them on one machine, base-files among
+# them, after which the machine calls itself Debian 13). The script therefore prints every package
+# apt would install, upgrade or remove, with both versions, before it changes anything (it never
+# prompts: CI runs it as root without a terminal). Prefer a distribution that needs nothing
+# (Debian 13, Ubuntu 24.04) or a container where releases should not be mixed.
+#
+#   eng/install-native-deps.sh            install (as root), after printing the plan
+#   eng/install-native-deps.sh --dry-run  print the plan only, from a throwaway apt state: no file
+#                                         of the system is written, nothing is installed
+#   eng/install-native-deps.sh --summarize-simulation < apt-get-s-output
+#                                         the plan's listing of an `apt-get -s` output (for tests)
 set -euo pipefail
 
 readonly required_symbol="GLIBCXX_3.4.32"
-readonly debian_sources="/etc/apt/sources.list.d/debian.sources"
+# The paths can be moved for tests of the dry run; the install itself always uses the real ones.
+readonly debian_sources="${INSTALL_NATIVE_DEPS_DEBIAN_SOURCES:-/etc/apt/sources.list.d/debian.sources}"
 readonly trixie_sources="/etc/apt/sources.list.d/distillation-trixie.sources"
 readonly trixie_pin="/etc/apt/preferences.d/distillation-trixie.pref"
 
 log() { printf 'install-native-deps: %s\n' "$*" >&2; }
+
+# Reads `apt-get -s install …` output; prints one line per package apt would change, with versions
+# (Inst name [old] (new …) is an upgrade, Inst name (new …) a new package, Remv name [old] a removal),
+# then a count. Prints "no package changes" when there are none.
+summarize_simulation() {
+  awk '
+    /^Inst / {
+      name = $2; old = ""; new = ""
+      if ($3 ~ /^\[/) { old = $3; gsub(/[][]/, "", old); new = $4 } else { new = $3 }
+      gsub(/^\(/, "", new)
+      if (old != "") { printf "    upgrade  %s %s -> %s\n", name, old, new; upgrades++ }
+      else { printf "    install  %s %s (new)\n", name, new; installs++ }
+      next
+    }
+    /^Remv / {
+      old = $3; gsub(/[][]/, "", old)
+      printf "    REMOVE   %s %s\n", $2, old; removals++
+      next
+    }
+    END {
+      total = upgrades + installs + removals
+      if (total == 0) { print "    no package changes" }
+      else { printf "    %d change(s): %d upgraded, %d newly installed, %d removed\n", total, upgrades, installs, removals }
+    }'
+}
+
+# The first stanza of debian.sources whose Suites name bookworm (the main archive, not -security),
+# with the suite changed to trixie; URIs, Components and Signed-By stay the machine's own.
+derive_trixie_stanza() {
+  awk -v RS= -v ORS='\n\n' '
+    /(^|\n)Suites:[^\n]*bookworm([ \n]|$)/ && !done {
+      n = split($0, lines, "\n"); out = ""
+      for (i = 1; i <= n; i++) {
+        if (lines[i] ~ /^Suites:/) lines[i] = "Suites: trixie"
+        if (lines[i] ~ /^#/) continue
+        out = out lines[i] "\n"
+      }
+      printf "%s", out; done = 1
+    }' "$1"
+}
+
+readonly pin_text='Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+'
+
+# What apt would do, computed in a throwaway apt state (sources, pin, package lists and cache in a
+# temporary folder; the installed packages read from the real dpkg status, or
+# INSTALL_NATIVE_DEPS_DPKG_STATUS for tests). Writes nothing of the system's.
+dry_run_plan() {
+  local tmp
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' RETURN
+  mkdir -p "$tmp/sources.list.d" "$tmp/preferences.d" "$tmp/lists/partial" "$tmp/cache/archives/partial"
+  cp "$debian_sources" "$tmp/sources.list.d/debian.sources"
+  derive_trixie_stanza "$debian_sources" > "$tmp/sources.list.d/distillation-trixie.sources"
+  if ! grep -q '^Suites: trixie' "$tmp/sources.list.d/distillation-trixie.sources"; then
+    log "found no bookworm stanza in $debian_sources to derive the trixie source from."
+    return 1
+  fi
+  printf '%s' "$pin_text" > "$tmp/preferences.d/distillation-trixie.pref"
+  local apt=(apt-get -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$tmp/sources.list.d"
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts="$tmp/preferences.d"
+    -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o Debug::NoLocking=1)
+  # apt drops to _apt to download, which cannot write a folder of mktemp's: download as the caller.
+  apt+=(-o APT::Sandbox::User="$(id -un)")
+  if [ -n "${INSTALL_NATIVE_DEPS_DPKG_STATUS:-}" ]; then
+    apt+=(-o Dir::State::status="$INSTALL_NATIVE_DEPS_DPKG_STATUS")
+  fi
+  "${apt[@]}" update -qq >&2
+  "${apt[@]}" -s install -t trixie libstdc++6
+}
+
+dry_run=0
+case "${1:-}" in
+  "") ;;
+  --dry-run) dry_run=1 ;;
+  --summarize-simulation) summarize_simulation; exit 0 ;;
+  *) log "unknown argument '$1': use --dry-run, or nothing to install."; exit 2 ;;
+esac
 
 # Every libstdc++.so.6 the dynamic loader knows about (ldconfig), plus the usual paths as a fallback.
 find_libstdcxx() {
@@ -41,12 +135,13 @@ if [ "$(uname -s)" != "Linux" ]; then
   exit 0
 fi
 
-if has_required_symbol; then
+# INSTALL_NATIVE_DEPS_ASSUME_MISSING=1 (with --dry-run only) computes the plan where nothing is needed, to test it.
+if has_required_symbol && ! { [ "$dry_run" = 1 ] && [ "${INSTALL_NATIVE_DEPS_ASSUME_MISSING:-}" = 1 ]; }; then
   log "$required_symbol present: nothing to do."
   exit 0
 fi
 
-. /etc/os-release 2>/dev/null || true
+. "${INSTALL_NATIVE_DEPS_OS_RELEASE:-/etc/os-release}" 2>/dev/null || true
 if [ "${ID:-}" != "debian" ] || [ "${VERSION_CODENAME:-}" != "bookworm" ]; then
   log "TorchSharp 0.107.0 needs a libstdc++ exporting $required_symbol (GCC 13.2 or later),"
   log "and this system (${PRETTY_NAME:-unknown}) lacks it. Ubuntu 24.04+, Debian 13+ and Fedora 39+ ship it;"
@@ -54,28 +149,28 @@ if [ "${ID:-}" != "debian" ] || [ "${VERSION_CODENAME:-}" != "bookworm" ]; then
   exit 1
 fi
 
+if [ "$dry_run" = 1 ]; then
+  log "dry run: what installing libstdc++6 from Debian 13 (trixie) would change (nothing is changed now):"
+  dry_run_plan | summarize_simulation >&2
+  exit 0
+fi
+
 if [ "$(id -u)" -ne 0 ]; then
   log "Debian 12 needs libstdc++6 from Debian 13 (trixie): run this script as root (sudo $0)."
+  log "To see first what it would change (libc6 and other core packages come along), run $0 --dry-run."
   exit 1
 fi
+
+# Say what will change before changing anything: apt's own simulation, in a throwaway state.
+log "this adds $trixie_sources and $trixie_pin (trixie at priority 100), then apt changes these packages:"
+dry_run_plan | summarize_simulation >&2
 
 if [ ! -f "$trixie_sources" ]; then
   if [ ! -f "$debian_sources" ]; then
     log "expected $debian_sources (deb822 format) to derive the trixie source from; not found."
     exit 1
   fi
-  # Keep the first stanza whose Suites name bookworm (the main archive, not -security), with the
-  # suite changed to trixie; URIs, Components and Signed-By stay the machine's own.
-  awk -v RS= -v ORS='\n\n' '
-    /(^|\n)Suites:[^\n]*bookworm([ \n]|$)/ && !done {
-      n = split($0, lines, "\n"); out = ""
-      for (i = 1; i <= n; i++) {
-        if (lines[i] ~ /^Suites:/) lines[i] = "Suites: trixie"
-        if (lines[i] ~ /^#/) continue
-        out = out lines[i] "\n"
-      }
-      printf "%s", out; done = 1
-    }' "$debian_sources" > "$trixie_sources.tmp"
+  derive_trixie_stanza "$debian_sources" > "$trixie_sources.tmp"
   if ! grep -q '^Suites: trixie' "$trixie_sources.tmp"; then
     rm -f "$trixie_sources.tmp"
     log "found no bookworm stanza in $debian_sources to derive the trixie source from."
@@ -88,7 +183,7 @@ fi
 
 if [ ! -f "$trixie_pin" ]; then
   # Priority 100: trixie packages are installed only when asked for with -t trixie.
-  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > "$trixie_pin.tmp"
+  printf '%s' "$pin_text" > "$trixie_pin.tmp"
   mv "$trixie_pin.tmp" "$trixie_pin"
   log "pinned trixie at priority 100 in $trixie_pin"
 fi

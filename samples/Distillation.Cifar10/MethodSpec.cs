@@ -59,6 +59,17 @@ internal static class MethodSpec
             }
 
             var name = pieces[0].ToLowerInvariant();
+            try
+            {
+                // The library's own bound, checked by the objective as the run will: a weight beyond it cannot be run in float32 (or is a learning-rate change).
+                using var probe = new DistillationObjective((new LabelCrossEntropyLoss(), weight));
+            }
+            catch (ArgumentOutOfRangeException e) when (e.ParamName is { } option && e.Message.StartsWith(option, StringComparison.Ordinal))
+            {
+                var flag = pieces.Length == 2 ? $"--method weight of {pieces[0]}" : "--soft-weight";
+                throw new FormatException(flag + e.Message[option.Length..], e);
+            }
+
             return Names.Contains(name) ? (name, weight) : throw new FormatException($"--method: unknown method '{pieces[0]}'. Use {Help}");
         }).ToList();
 

@@ -50,6 +50,7 @@ internal sealed class SampleRunner(SampleSettings settings)
         try
         {
             CheckPaths();
+            CheckNumbers();
             using (OutputLock.Acquire(settings.OutputDirectory, Console.WriteLine))
             {
                 await RunCoreAsync(cancellationToken).ConfigureAwait(false);
@@ -116,6 +117,58 @@ internal sealed class SampleRunner(SampleSettings settings)
                 throw new UsageException(
                     $"--teacher {teacher} is a training checkpoint, not a weights file: to continue the run that wrote it, run the same command again with --resume " +
                     "(a trained teacher's weights are teacher.weights in its --output folder).");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The library's own range checks of every number, before anything is written: a value it cannot
+    /// represent or run (a learning rate beyond float32, 1,000 threads on 2 cores, a warm-up as long as
+    /// the run) is a usage error naming the flag, in one line.
+    /// </summary>
+    private void CheckNumbers()
+    {
+        var device = new DeviceOptions { Threads = settings.Threads };
+        Check(() =>
+        {
+            // The objective checks its temperature and weights as the run will (through the public API).
+            using (DistillationObjective.KnowledgeDistillation(settings.Temperature, settings.HardWeight, settings.SoftWeight))
+            {
+            }
+
+            TrainerOptionsFor(settings, settings.Seed, device, "main").Validate();
+        }, teacher: false);
+        if (settings.Recipe is not null)
+        {
+            Check(() => TrainerOptionsFor(settings.ForTeacher(), settings.Seed, device, "teacher").Validate(), teacher: true);
+        }
+
+        static void Check(Action validate, bool teacher)
+        {
+            try
+            {
+                validate();
+            }
+            catch (ArgumentOutOfRangeException e) when (e.ParamName is { } option)
+            {
+                var flag = option switch
+                {
+                    "temperature" => "--temperature",
+                    "weight of ce" => "--hard-weight",
+                    "weight of kd" => "--soft-weight",
+                    nameof(OptimizationOptions.LearningRate) => teacher ? "--teacher-lr" : "--lr",
+                    nameof(TrainerOptions.Epochs) => teacher ? "--teacher-epochs" : "--epochs",
+                    nameof(OptimizationOptions.WeightDecay) => "--weight-decay",
+                    nameof(TrainerOptions.BatchSize) => "--batch-size",
+                    nameof(DeviceOptions.Threads) => "--threads",
+                    nameof(ScheduleOptions.WarmupEpochs) => "--warmup",
+                    nameof(EarlyStoppingOptions.Patience) => "--patience",
+                    _ => null,
+                };
+
+                // "LearningRate must be …" becomes "--lr must be …": the user sees the flag they typed.
+                throw new UsageException(flag is null ? e.Message
+                    : e.Message.StartsWith(option + " ", StringComparison.Ordinal) ? flag + e.Message[option.Length..] : $"{flag}: {e.Message}");
             }
         }
     }
@@ -529,7 +582,7 @@ internal sealed class SampleRunner(SampleSettings settings)
     {
         "constant" => new ScheduleOptions { WarmupEpochs = warmup },
         "step" => new ScheduleOptions { Kind = ScheduleKind.Step, StepSize = Math.Max(1, epochs / 3), WarmupEpochs = warmup },
-        "multistep" => new ScheduleOptions { Kind = ScheduleKind.MultiStep, Milestones = [Math.Max(1, epochs / 2), Math.Max(2, epochs * 3 / 4)], WarmupEpochs = warmup },
+        "multistep" => new ScheduleOptions { Kind = ScheduleKind.MultiStep, Milestones = [Math.Max(1, epochs / 2), Math.Max(2, (int)(epochs * 3L / 4))], WarmupEpochs = warmup },
         "cosine" => new ScheduleOptions { Kind = ScheduleKind.Cosine, WarmupEpochs = warmup },
         _ => throw new FormatException($"--schedule: unknown schedule '{name}'; use constant, step, multistep or cosine."),
     };

@@ -251,6 +251,28 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         OneErrorLineWithoutStackTrace(error, "error: --hard-weight and --soft-weight are both 0*nothing to optimize*");
     }
 
+    /// <summary>Issue 29: numbers at the edge of their type reach the user as the library's one-line range error, in the flag's name, with exit 2 and nothing written.</summary>
+    [Theory]
+    [InlineData("--lr", "1e39", "--lr must be a finite number > 0 and ≤ 3.4028234663852886E+38, was 1E+39.")]
+    [InlineData("--lr", "1e-320", "--lr must be 0 or at least 1.1754943508222875E-38 (float32's smallest normal number*was 1E-320.")]
+    [InlineData("--weight-decay", "1e300", "--weight-decay must be a finite number ≥ 0 and ≤ 3.4028234663852886E+38, was 1E+300.")]
+    [InlineData("--temperature", "1e300", "--temperature must be a finite number ≥ 0.0001 and ≤ 10000, was 1E+300.")]
+    [InlineData("--temperature", "4.9e-324", "--temperature must be a finite number ≥ 0.0001 and ≤ 10000, was 5E-324.")]
+    [InlineData("--hard-weight", "1e30", "--hard-weight must be a finite number ≥ 0 and ≤ 1000000, was 1E+30.")]
+    [InlineData("--soft-weight", "1e30", "--soft-weight must be a finite number ≥ 0 and ≤ 1000000, was 1E+30.")]
+    [InlineData("--method", "kd:1e30", "--method weight of kd must be a finite number ≥ 0 and ≤ 1000000, was 1E+30.")]
+    [InlineData("--threads", "100000", "--threads must be from 1 to * cores of this machine: more threads than cores contend*was 100000.")]
+    [InlineData("--warmup", "1", "--warmup must be smaller than the 1 epochs of the run*was 1.")]
+    public async Task A_number_beyond_what_the_library_can_run_is_a_usage_error_in_one_line_naming_the_flag(string flag, string value, string expected)
+    {
+        var (exit, output, error) = await SampleProcess.RunAsync(Args("--epochs", "1", flag, value));
+
+        exit.Should().Be(2, error);
+        OneErrorLineWithoutStackTrace(error, $"error: {expected}*");
+        output.Should().NotContain("Training the teacher");
+        Directory.Exists(Output).Should().BeFalse("the numbers are checked before the output folder is taken");
+    }
+
     [Fact]
     public void The_resume_command_quotes_what_a_shell_would_split()
     {

@@ -9,9 +9,12 @@ public sealed class AugmentationOptions
 {
     /// <summary>
     /// Pixels added on each side before a random crop back to the original size; 0 turns cropping
-    /// off. Default: 4 (torchvision's <c>RandomCrop(32, padding=4)</c> on CIFAR).
+    /// off. From 0 to 1,024 (a larger canvas, (H + 2·Padding)² per image, outgrows memory and the
+    /// crops would hold almost nothing of the image). Default: 4 (torchvision's <c>RandomCrop(32, padding=4)</c> on CIFAR).
     /// </summary>
     public int Padding { get; set; } = 4;
+
+    internal const int MaxPadding = 1024;
 
     /// <summary>Whether to mirror each image left to right with probability 0.5. Default: true.</summary>
     public bool HorizontalFlip { get; set; } = true;
@@ -29,10 +32,8 @@ public sealed class AugmentationOptions
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
     public void Validate()
     {
-        if (Padding < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Padding), Padding, "The padding must be ≥ 0.");
-        }
+        // Each image is drawn on a canvas (H + 2·Padding)²: beyond MaxPadding one batch's canvas outgrows memory.
+        OptionChecks.IntegerIn(Padding, nameof(Padding), 0, MaxPadding);
     }
 }
 

@@ -224,7 +224,8 @@ public abstract class BatchPlan : IDisposable
         order = shuffle is null ? null : randperm(imageCount, generator: shuffle).DetachFromDisposeScope();
         ImageCount = imageCount;
         BatchSize = batchSize;
-        BatchCount = (imageCount + batchSize - 1) / batchSize;
+        // In long: imageCount + batchSize − 1 overflows an int for a batch size near int.MaxValue.
+        BatchCount = (int)(((long)imageCount + batchSize - 1) / batchSize);
     }
 
     /// <summary>Images per full batch.</summary>

@@ -13,17 +13,17 @@ namespace Distillation.Losses;
 public sealed class DecoupledKDLoss : IDistillationLoss
 {
     /// <summary>Creates the loss.</summary>
-    /// <param name="alpha">Weight of TCKD, ≥ 0.</param>
-    /// <param name="beta">Weight of NCKD, ≥ 0.</param>
-    /// <param name="temperature">T &gt; 0.</param>
+    /// <param name="alpha">Weight of TCKD, from 0 to 1,000,000 and 0 or ≥ 1.2e-38.</param>
+    /// <param name="beta">Weight of NCKD, from 0 to 1,000,000 and 0 or ≥ 1.2e-38.</param>
+    /// <param name="temperature">T, from 0.0001 to 10,000 (beyond, logits / T or T² leave what float32 represents usefully).</param>
     /// <param name="warmupEpochs">Epochs of linear ramp-in; 0 for none.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A weight is negative, T is not &gt; 0, or the warm-up is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight or T is out of its range, or the warm-up is negative; the one-line message names it.</exception>
     public DecoupledKDLoss(double alpha = 1.0, double beta = 8.0, double temperature = 4.0, int warmupEpochs = 20)
     {
         LogitChecks.RequireWeight(alpha, nameof(alpha));
         LogitChecks.RequireWeight(beta, nameof(beta));
         LogitChecks.RequireTemperature(temperature, nameof(temperature));
-        ArgumentOutOfRangeException.ThrowIfNegative(warmupEpochs);
+        OptionChecks.IntegerIn(warmupEpochs, nameof(warmupEpochs), 0, int.MaxValue);
         (Alpha, Beta, Temperature, WarmupEpochs) = (alpha, beta, temperature, warmupEpochs);
     }
 

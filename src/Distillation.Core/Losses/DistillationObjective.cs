@@ -22,9 +22,9 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
     private readonly double[] weights;
 
     /// <summary>Creates the objective from loss–weight pairs.</summary>
-    /// <param name="terms">The terms and their weights (each finite and ≥ 0); at least one, with distinct names.</param>
+    /// <param name="terms">The terms and their weights (each from 0 to 1,000,000 and 0 or ≥ 1.2e-38); at least one, with distinct names.</param>
     /// <exception cref="ArgumentException">There is no term, a term is null, or two terms share a name.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A weight is negative or not finite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is out of its range; the one-line message names it.</exception>
     public DistillationObjective(params (IDistillationLoss Loss, double Weight)[] terms)
         : this(terms?.Select(t => t.Loss).ToArray()!, terms?.Select(t => t.Weight).ToArray()!)
     {
@@ -32,9 +32,9 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
 
     /// <summary>Creates the objective from a list of losses and a list of their weights, matched by position.</summary>
     /// <param name="losses">The terms; at least one, with distinct names.</param>
-    /// <param name="weights">One weight per term, each finite and ≥ 0.</param>
+    /// <param name="weights">One weight per term, each from 0 to 1,000,000 and 0 or ≥ 1.2e-38.</param>
     /// <exception cref="ArgumentException">The lists differ in length or are empty, a term is null, or two terms share a name.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A weight is negative or not finite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A weight is out of its range; the one-line message names it.</exception>
     public DistillationObjective(IReadOnlyList<IDistillationLoss> losses, IReadOnlyList<double> weights)
         : base(nameof(DistillationObjective))
     {
@@ -81,9 +81,9 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
     /// Hinton's objective: <c>hardWeight · CE + softWeight · KD(T)</c>, with
     /// <see cref="KLDivergenceLoss"/> as KD.
     /// </summary>
-    /// <param name="temperature">T &gt; 0.</param>
-    /// <param name="hardWeight">The weight of cross-entropy against the labels, ≥ 0.</param>
-    /// <param name="softWeight">The weight of the distillation term, ≥ 0.</param>
+    /// <param name="temperature">T, from 0.0001 to 10,000 (beyond, logits / T or T² leave what float32 represents usefully).</param>
+    /// <param name="hardWeight">The weight of cross-entropy against the labels, from 0 to 1,000,000 and 0 or ≥ 1.2e-38.</param>
+    /// <param name="softWeight">The weight of the distillation term, from 0 to 1,000,000 and 0 or ≥ 1.2e-38.</param>
     /// <returns>The objective.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
     public static DistillationObjective KnowledgeDistillation(double temperature, double hardWeight = 1.0, double softWeight = 1.0) =>

@@ -16,6 +16,9 @@ namespace Distillation.Losses;
 /// </remarks>
 public sealed class HintLoss : nn.Module, IDistillationLoss
 {
+    // A 1×1 regressor of studentChannels × teacherChannels weights: beyond 2¹⁶ channels a side it outgrows memory.
+    private const int MaxChannels = 1 << 16;
+
     private readonly Conv2d regressor;
 
     /// <summary>Creates the loss with a fresh regressor (drawn from torch's global generator).</summary>
@@ -23,13 +26,13 @@ public sealed class HintLoss : nn.Module, IDistillationLoss
     /// <param name="teacherChannels">Channels of the teacher's feature map (32 for the seed's teacher).</param>
     /// <param name="studentModule">The student module whose output is the hint's input (default <c>features</c>).</param>
     /// <param name="teacherModule">The teacher module whose output is the target (default <c>features</c>).</param>
-    /// <exception cref="ArgumentOutOfRangeException">A channel count is below 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A channel count is outside 1 to 65,536.</exception>
     /// <exception cref="ArgumentException">A module path is empty.</exception>
     public HintLoss(int studentChannels = 16, int teacherChannels = 32, string studentModule = "features", string teacherModule = "features")
         : base(nameof(HintLoss))
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(studentChannels, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(teacherChannels, 1);
+        OptionChecks.IntegerIn(studentChannels, nameof(studentChannels), 1, MaxChannels);
+        OptionChecks.IntegerIn(teacherChannels, nameof(teacherChannels), 1, MaxChannels);
         ArgumentException.ThrowIfNullOrWhiteSpace(studentModule);
         ArgumentException.ThrowIfNullOrWhiteSpace(teacherModule);
         Devices.TorchRuntime.EnsureAvailable();

@@ -27,9 +27,9 @@ public sealed class KLDivergenceLoss : IDistillationLoss
     public const double DefaultTemperature = 4.0;
 
     /// <summary>Creates the term.</summary>
-    /// <param name="temperature">T &gt; 0. Default: <see cref="DefaultTemperature"/>.</param>
+    /// <param name="temperature">T, from 0.0001 to 10,000 (beyond, logits / T or T² leave what float32 represents usefully). Default: <see cref="DefaultTemperature"/>.</param>
     /// <param name="standardizeLogits">Whether to z-score each row of logits first. Default: false.</param>
-    /// <exception cref="ArgumentOutOfRangeException">T is not a finite number &gt; 0.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">T is out of that range; the one-line message names it.</exception>
     public KLDivergenceLoss(double temperature = DefaultTemperature, bool standardizeLogits = false)
     {
         LogitChecks.RequireTemperature(temperature, nameof(temperature));

@@ -45,19 +45,24 @@ internal static class LogitChecks
         }
     }
 
-    public static void RequireWeight(double weight, string paramName)
-    {
-        if (!double.IsFinite(weight) || weight < 0)
-        {
-            throw new ArgumentOutOfRangeException(paramName, weight, $"{paramName} must be a finite number ≥ 0.");
-        }
-    }
+    /// <summary>The largest weight of a term: a larger one only rescales the learning rate (set that instead) and, times a loss, nears float32's range.</summary>
+    public const double MaxWeight = 1e6;
 
-    public static void RequireTemperature(double temperature, string paramName)
-    {
-        if (!double.IsFinite(temperature) || temperature <= 0)
-        {
-            throw new ArgumentOutOfRangeException(paramName, temperature, $"{paramName} must be a finite number > 0.");
-        }
-    }
+    /// <summary>
+    /// The smallest temperature. Far below it logits / T overflow float32 (at T = 1e-40 any logit
+    /// above 0.003 does) and the softmax is one-hot long before.
+    /// </summary>
+    public const double MinTemperature = 1e-4;
+
+    /// <summary>
+    /// The largest temperature. Above it the differences of logits / T near float32's precision
+    /// (1.2e-7 relative), so the soft targets become rounding noise, and T² grows without bound.
+    /// </summary>
+    public const double MaxTemperature = 1e4;
+
+    public static void RequireWeight(double weight, string paramName) =>
+        OptionChecks.FloatIn(weight, paramName, 0, MaxWeight);
+
+    public static void RequireTemperature(double temperature, string paramName) =>
+        OptionChecks.FloatIn(temperature, paramName, MinTemperature, MaxTemperature);
 }

@@ -51,44 +51,33 @@ public sealed class OptimizationOptions
     /// </summary>
     public double? GradientClipNorm { get; set; }
 
-    /// <summary>Checks every value.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
+    /// <summary>
+    /// Checks every value against what the optimizer can run: the learning rate, weight decay and
+    /// clipping norm must be finite float32 numbers (≤ 3.4e38, and 0 or ≥ 1.2e-38: they scale float32
+    /// tensors), momentum and betas must lie in [0, 1).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the one-line message names the option and the value.</exception>
     public void Validate()
     {
         if (!Enum.IsDefined(Kind))
         {
-            throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown optimizer kind.");
+            throw OptionChecks.OutOfRange(nameof(Kind), Kind, "one of Adam, AdamW, Sgd");
         }
 
-        if (!double.IsFinite(LearningRate) || LearningRate <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a finite number > 0.");
-        }
-
-        if (!double.IsFinite(WeightDecay) || WeightDecay < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "The weight decay must be a finite number ≥ 0.");
-        }
-
-        RequireUnitInterval(Momentum, nameof(Momentum));
+        // The rate and the decay multiply float32 weights and gradients: they must be float32 numbers.
+        OptionChecks.FloatIn(LearningRate, nameof(LearningRate), 0, OptionChecks.FloatMax, minExclusive: true);
+        OptionChecks.FloatIn(WeightDecay, nameof(WeightDecay), 0, OptionChecks.FloatMax);
+        OptionChecks.FractionIn(Momentum, nameof(Momentum), 0, 1);
         if (Nesterov && Momentum <= 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(Nesterov), Nesterov, "Nesterov momentum needs Momentum > 0.");
+            throw OptionChecks.OutOfRange(nameof(Nesterov), Nesterov, "false when Momentum is 0 (Nesterov momentum needs Momentum > 0)");
         }
 
-        RequireUnitInterval(Beta1, nameof(Beta1));
-        RequireUnitInterval(Beta2, nameof(Beta2));
-        if (GradientClipNorm is { } clip && (!double.IsFinite(clip) || clip <= 0))
+        OptionChecks.FractionIn(Beta1, nameof(Beta1), 0, 1);
+        OptionChecks.FractionIn(Beta2, nameof(Beta2), 0, 1);
+        if (GradientClipNorm is { } clip)
         {
-            throw new ArgumentOutOfRangeException(nameof(GradientClipNorm), clip, "The gradient clipping norm must be a finite number > 0 (or null for no clipping).");
-        }
-    }
-
-    private static void RequireUnitInterval(double value, string name)
-    {
-        if (!(value >= 0 && value < 1))
-        {
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must lie in [0, 1).");
+            OptionChecks.FloatIn(clip, nameof(GradientClipNorm), 0, OptionChecks.FloatMax, minExclusive: true);
         }
     }
 }

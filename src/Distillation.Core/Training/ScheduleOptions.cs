@@ -64,46 +64,32 @@ public sealed class ScheduleOptions
     {
         if (!Enum.IsDefined(Kind))
         {
-            throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown schedule kind.");
+            throw OptionChecks.OutOfRange(nameof(Kind), Kind, "one of Constant, Step, MultiStep, Cosine");
         }
 
-        if (StepSize < 0 || (Kind == ScheduleKind.Step && StepSize < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(StepSize), StepSize, "The step size must be ≥ 1 epoch for a Step schedule (and never negative).");
-        }
-
+        OptionChecks.IntegerIn(StepSize, nameof(StepSize), Kind == ScheduleKind.Step ? 1 : 0, int.MaxValue);
         if (Milestones is null)
         {
-            throw new ArgumentOutOfRangeException(nameof(Milestones), null, "Milestones must not be null.");
+            throw OptionChecks.OutOfRange(nameof(Milestones), null, "a list (empty unless the schedule is MultiStep)");
         }
 
         if (Kind == ScheduleKind.MultiStep && Milestones.Count == 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(Milestones), "[]", "A MultiStep schedule needs at least one milestone.");
+            throw OptionChecks.OutOfRange(nameof(Milestones), "[]", "at least one milestone for a MultiStep schedule");
         }
 
         for (var i = 0; i < Milestones.Count; i++)
         {
             if (Milestones[i] < 1 || (i > 0 && Milestones[i] <= Milestones[i - 1]))
             {
-                throw new ArgumentOutOfRangeException(nameof(Milestones), $"[{string.Join(", ", Milestones)}]", "Milestones must be ≥ 1 and strictly increasing.");
+                throw OptionChecks.OutOfRange(nameof(Milestones), $"[{string.Join(", ", Milestones)}]", "epochs ≥ 1 in strictly increasing order");
             }
         }
 
-        if (!double.IsFinite(Gamma) || Gamma <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Gamma), Gamma, "Gamma must be a finite number > 0.");
-        }
-
-        if (!double.IsFinite(MinLearningRate) || MinLearningRate < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MinLearningRate), MinLearningRate, "The minimum learning rate must be a finite number ≥ 0.");
-        }
-
-        if (WarmupEpochs < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(WarmupEpochs), WarmupEpochs, "Warm-up epochs must be ≥ 0.");
-        }
+        // Gamma and the floor scale the float32 learning rate.
+        OptionChecks.FloatIn(Gamma, nameof(Gamma), 0, OptionChecks.FloatMax, minExclusive: true);
+        OptionChecks.FloatIn(MinLearningRate, nameof(MinLearningRate), 0, OptionChecks.FloatMax);
+        OptionChecks.IntegerIn(WarmupEpochs, nameof(WarmupEpochs), 0, int.MaxValue);
     }
 
     /// <summary>Checks every value, including those that depend on the run.</summary>
@@ -113,23 +99,16 @@ public sealed class ScheduleOptions
     public void Validate(double baseLearningRate, int totalEpochs)
     {
         Validate();
-        if (!double.IsFinite(baseLearningRate) || baseLearningRate <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(baseLearningRate), baseLearningRate, "The base learning rate must be a finite number > 0.");
-        }
-
-        ArgumentOutOfRangeException.ThrowIfLessThan(totalEpochs, 1);
+        OptionChecks.FloatIn(baseLearningRate, nameof(baseLearningRate), 0, OptionChecks.FloatMax, minExclusive: true);
+        OptionChecks.IntegerIn(totalEpochs, nameof(totalEpochs), 1, int.MaxValue);
         if (WarmupEpochs >= totalEpochs)
         {
-            throw OutOfRange(nameof(WarmupEpochs), WarmupEpochs, $"Warm-up must leave at least one epoch of the {totalEpochs} to the schedule.");
+            throw OptionChecks.OutOfRange(nameof(WarmupEpochs), WarmupEpochs, $"smaller than the {totalEpochs} epochs of the run (warm-up must leave at least one epoch to the schedule)");
         }
 
         if (Kind == ScheduleKind.Cosine && MinLearningRate > baseLearningRate)
         {
-            throw OutOfRange(nameof(MinLearningRate), MinLearningRate, FormattableString.Invariant($"The minimum learning rate must not exceed the base rate {baseLearningRate}."));
+            throw OptionChecks.OutOfRange(nameof(MinLearningRate), MinLearningRate, $"at most the base learning rate {OptionChecks.Format(baseLearningRate)}");
         }
     }
-
-    // Names a property rather than a parameter of the method that throws (CA2208 would object to the direct constructor call).
-    private static ArgumentOutOfRangeException OutOfRange(string property, object value, string message) => new(property, value, message);
 }

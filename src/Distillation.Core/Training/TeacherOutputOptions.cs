@@ -150,18 +150,15 @@ public sealed partial class TeacherOutputOptions
     {
         if (!Enum.IsDefined(Precision))
         {
-            throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Unknown teacher precision.");
+            throw OptionChecks.OutOfRange(nameof(Precision), Precision, "one of Float32, BFloat16");
         }
 
         if (!Enum.IsDefined(Caching))
         {
-            throw new ArgumentOutOfRangeException(nameof(Caching), Caching, "Unknown caching mode.");
+            throw OptionChecks.OutOfRange(nameof(Caching), Caching, "one of Auto, Never");
         }
 
-        if (MaxBytes < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxBytes), MaxBytes, "The cache size limit must be ≥ 0.");
-        }
+        OptionChecks.IntegerIn(MaxBytes, nameof(MaxBytes), 0, long.MaxValue);
     }
 
     [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Teacher precision Auto chose {Reason}")]

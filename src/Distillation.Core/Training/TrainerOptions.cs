@@ -79,35 +79,30 @@ public sealed class TrainerOptions
     /// <summary>Early stopping on the evaluation set's accuracy; null to train every epoch. Default: null.</summary>
     public EarlyStoppingOptions? EarlyStopping { get; set; }
 
-    /// <summary>Checks every value.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
+    /// <summary>
+    /// Checks every value, and those of the nested options, against what the trainer can represent
+    /// and run (among them: BatchSize × GradientAccumulationSteps must fit an int).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the one-line message names the option and the value.</exception>
     public void Validate()
     {
-        if (Epochs < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be ≥ 1.");
-        }
+        OptionChecks.IntegerIn(Epochs, nameof(Epochs), 1, int.MaxValue);
+        OptionChecks.IntegerIn(BatchSize, nameof(BatchSize), 1, int.MaxValue);
+        OptionChecks.IntegerIn(GradientAccumulationSteps, nameof(GradientAccumulationSteps), 1, int.MaxValue);
 
-        if (BatchSize < 1)
+        // An optimizer step sees BatchSize · GradientAccumulationSteps images, counted in an int.
+        if ((long)BatchSize * GradientAccumulationSteps > int.MaxValue)
         {
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "The batch size must be ≥ 1.");
-        }
-
-        if (GradientAccumulationSteps < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(GradientAccumulationSteps), GradientAccumulationSteps, "Gradient accumulation steps must be ≥ 1.");
+            throw OptionChecks.OutOfRange(nameof(GradientAccumulationSteps), GradientAccumulationSteps,
+                $"at most {int.MaxValue / BatchSize} with a batch size of {BatchSize} (BatchSize × GradientAccumulationSteps, the images of one optimizer step, must fit an int)");
         }
 
         if (Callbacks.Any(c => c is null))
         {
-            throw new ArgumentOutOfRangeException(nameof(Callbacks), "null", "Callbacks must not hold null.");
+            throw OptionChecks.OutOfRange(nameof(Callbacks), "null", "a list without null entries");
         }
 
-        if (EvaluationBatchSize < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(EvaluationBatchSize), EvaluationBatchSize, "The evaluation batch size must be ≥ 1.");
-        }
-
+        OptionChecks.IntegerIn(EvaluationBatchSize, nameof(EvaluationBatchSize), 1, int.MaxValue);
         ArgumentNullException.ThrowIfNull(Optimizer, nameof(Optimizer));
         ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
         Optimizer.Validate();

@@ -342,7 +342,7 @@ public sealed class BatchAugmentationTests : IDisposable
     {
         using var generator = new Generator(1);
 
-        new AugmentationOptions { Padding = -3 }.Invoking(o => o.Validate()).Should().Throw<ArgumentOutOfRangeException>().WithMessage("The padding must be ≥ 0*");
+        new AugmentationOptions { Padding = -3 }.Invoking(o => o.Validate()).Should().Throw<ArgumentOutOfRangeException>().WithMessage("Padding must be from 0 to 1024, was -3.");
         new BatchAugmentation().Invoking(a => a.Apply(zeros([2, 3, 8], ScalarType.Float32), generator))
             .Should().Throw<ArgumentException>().WithMessage("Images must be a floating-point tensor [B, C, H, W]; got Float32 [2, 3, 8]*");
         new BatchAugmentation(new AugmentationOptions { PadWithBlack = true }).Invoking(a => a.Apply(randn([2, 1, 8, 8]), generator))

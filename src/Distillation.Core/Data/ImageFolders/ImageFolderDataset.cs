@@ -18,7 +18,12 @@ public readonly record struct ImageFolderProgress(int Decoded, int Total);
 /// Classes are the sub-folders (ordinal order of their names; folders starting with '.' are
 /// ignored); images are the .jpg, .jpeg, .png, .bmp and .webp files beneath each (any case, sub-folders
 /// included; other files are ignored). Every image becomes RGB (see <see cref="ImageFolderOptions"/>) and is
-/// resized to <see cref="ImageFolderOptions.ImageSize"/>. Decoding uses SkiaSharp: the application
+/// resized to <see cref="ImageFolderOptions.ImageSize"/>. Links: a folder link that leads out of the
+/// tree is followed (a class folder may be a link to images kept elsewhere); one that leads back into
+/// it (to the root, an ancestor, another class or a folder already read) is skipped with a warning,
+/// since it would list images twice, under the wrong class, or without end; a file reached by two
+/// names is listed once, under its own name where it has one in the tree. A file or folder whose name is not valid UTF-8 cannot be opened through
+/// .NET's paths and is skipped with a warning naming it ('?' for the bad bytes). Decoding uses SkiaSharp: the application
 /// adds the native assets for its platform (e.g. <c>SkiaSharp.NativeAssets.Linux.NoDependencies</c>).
 /// </summary>
 public static partial class ImageFolderDataset
@@ -48,8 +53,8 @@ public static partial class ImageFolderDataset
     /// <param name="root">The folder whose sub-folders are the classes.</param>
     /// <param name="options">Size, resizing, order, normalization, budget; defaults when null.</param>
     /// <param name="progress">Receives the count of decoded images about every 1 %, from the decoding threads; none when null.</param>
-    /// <param name="logger">Receives a warning per skipped file (<see cref="ImageFolderOptions.SkipUnreadable"/>); none when null.</param>
-    /// <param name="cancellationToken">Stops the decoding.</param>
+    /// <param name="logger">Receives a warning per skipped file (<see cref="ImageFolderOptions.SkipUnreadable"/>), link or undecodable name; none when null.</param>
+    /// <param name="cancellationToken">Stops the listing and the decoding (between images).</param>
     /// <returns>The dataset, owning its tensors.</returns>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
     /// <exception cref="DatasetNotFoundException">The folder is missing or holds no class folder.</exception>
@@ -61,7 +66,7 @@ public static partial class ImageFolderDataset
     {
         options ??= new ImageFolderOptions();
         options.Validate();
-        var index = ImageFolderIndex.Scan(root, options.Order);
+        var index = ImageFolderIndex.Scan(root, options.Order, null, logger, cancellationToken);
         return Decode(index, options, progress, logger, cancellationToken);
     }
 
@@ -75,12 +80,12 @@ public static partial class ImageFolderDataset
     /// <param name="root">The folder.</param>
     /// <param name="options">As for <see cref="Load"/>, plus the split; defaults when null.</param>
     /// <param name="progress">Receives the count of decoded images of both sets together; none when null.</param>
-    /// <param name="logger">Receives a warning per skipped file; none when null.</param>
-    /// <param name="cancellationToken">Stops the decoding.</param>
+    /// <param name="logger">Receives a warning per skipped file, link or undecodable name; none when null.</param>
+    /// <param name="cancellationToken">Stops the listing and the decoding (between images).</param>
     /// <returns>The two sets; dispose both.</returns>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
     /// <exception cref="DatasetNotFoundException">A folder is missing or holds no class folder.</exception>
-    /// <exception cref="DatasetFormatException">A class folder holds no image, <c>test/</c> has a class <c>train/</c> lacks, or a split leaves the test set empty.</exception>
+    /// <exception cref="DatasetFormatException">The training classes are fewer than two (nothing to tell apart), a class folder holds no image, <c>test/</c> has a class <c>train/</c> lacks, or a split leaves the test set empty.</exception>
     /// <exception cref="MemoryBudgetExceededException">The two sets together would exceed <see cref="ImageFolderOptions.MemoryBudgetBytes"/>; nothing was decoded.</exception>
     /// <exception cref="InvalidDataException">A file cannot be decoded, unless <see cref="ImageFolderOptions.SkipUnreadable"/> is set.</exception>
     /// <exception cref="OperationCanceledException">The load was cancelled.</exception>
@@ -88,7 +93,7 @@ public static partial class ImageFolderDataset
     {
         options ??= new ImageFolderOptions();
         options.Validate();
-        var (trainIndex, testIndex) = ImageFolderIndex.ScanSplits(root, options);
+        var (trainIndex, testIndex) = ImageFolderIndex.ScanSplits(root, options, logger, cancellationToken);
         CheckBudget(trainIndex.Count + testIndex.Count, options, root);
         var total = trainIndex.Count + testIndex.Count;
         var train = Decode(trainIndex, options, Offset(progress, 0, total), logger, cancellationToken);

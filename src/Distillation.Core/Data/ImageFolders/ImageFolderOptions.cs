@@ -40,6 +40,8 @@ public sealed class ImageFolderOptions
     /// <summary>The height and width of every image after resizing, in pixels, from 1 to 8192. Default: 32 (CIFAR-10's).</summary>
     public int ImageSize { get; set; } = 32;
 
+    internal const int MaxImageSize = 8192;
+
     /// <summary>How images are brought to <see cref="ImageSize"/>. Default: <see cref="ImageResizeMode.ShorterSideThenCenterCrop"/>.</summary>
     public ImageResizeMode Resize { get; set; } = ImageResizeMode.ShorterSideThenCenterCrop;
 
@@ -67,7 +69,7 @@ public sealed class ImageFolderOptions
     /// </summary>
     public long MemoryBudgetBytes { get; set; } = DefaultMemoryBudgetBytes;
 
-    /// <summary>Images decoded at once. Default: <see cref="Environment.ProcessorCount"/>.</summary>
+    /// <summary>Images decoded at once, from 1 to <see cref="Environment.ProcessorCount"/> (decoding is CPU-bound). Default: <see cref="Environment.ProcessorCount"/>.</summary>
     public int MaxDegreeOfParallelism { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
@@ -86,20 +88,19 @@ public sealed class ImageFolderOptions
     public long SplitSeed { get; set; }
 
     /// <summary>Checks the options.</summary>
-    /// <exception cref="ArgumentException">A value is out of range or missing.</exception>
+    /// <exception cref="ArgumentException">A value is out of range (an <see cref="ArgumentOutOfRangeException"/> whose one-line message names the option and the value) or missing.</exception>
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(Normalization, nameof(Normalization));
-        ArgumentOutOfRangeException.ThrowIfLessThan(ImageSize, 1, nameof(ImageSize));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(ImageSize, 8192, nameof(ImageSize));
+        OptionChecks.IntegerIn(ImageSize, nameof(ImageSize), 1, MaxImageSize);
         if (!Enum.IsDefined(Resize))
         {
-            throw new ArgumentOutOfRangeException(nameof(Resize), Resize, "Unknown resize mode.");
+            throw OptionChecks.OutOfRange(nameof(Resize), Resize, "one of ShorterSideThenCenterCrop, Stretch");
         }
 
         if (!Enum.IsDefined(Order))
         {
-            throw new ArgumentOutOfRangeException(nameof(Order), Order, "Unknown order.");
+            throw OptionChecks.OutOfRange(nameof(Order), Order, "one of ClassThenFileName, FileName");
         }
 
         if (Normalization.Mean.Count != 3)
@@ -107,13 +108,12 @@ public sealed class ImageFolderOptions
             throw new ArgumentException($"Image folders are decoded to RGB; the normalization must have 3 channels, has {Normalization.Mean.Count}.", nameof(Normalization));
         }
 
-        ArgumentOutOfRangeException.ThrowIfLessThan(MemoryBudgetBytes, 1, nameof(MemoryBudgetBytes));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxDegreeOfParallelism, 1, nameof(MaxDegreeOfParallelism));
-        ArgumentOutOfRangeException.ThrowIfNegative(PrefetchBatches, nameof(PrefetchBatches));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(PrefetchBatches, 64, nameof(PrefetchBatches));
-        if (!(TestFraction > 0 && TestFraction < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(TestFraction), TestFraction, "Must lie strictly between 0 and 1.");
-        }
+        OptionChecks.IntegerIn(MemoryBudgetBytes, nameof(MemoryBudgetBytes), 1, long.MaxValue);
+
+        // Decoding is CPU-bound: more decoders than cores only contend.
+        OptionChecks.IntegerIn(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism), 1, Environment.ProcessorCount,
+            $"the {Environment.ProcessorCount} cores of this machine: more decoders than cores only contend");
+        OptionChecks.IntegerIn(PrefetchBatches, nameof(PrefetchBatches), 0, 64);
+        OptionChecks.FractionIn(TestFraction, nameof(TestFraction), 0, 1, minExclusive: true);
     }
 }

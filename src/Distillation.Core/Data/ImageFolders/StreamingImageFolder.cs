@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Distillation.Devices;
+using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
 namespace Distillation.Data;
@@ -32,27 +33,33 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
     /// <summary>Opens <c>root/&lt;class&gt;/&lt;image&gt;</c>: lists the files (nothing is decoded yet).</summary>
     /// <param name="root">The folder whose sub-folders are the classes.</param>
     /// <param name="options">Size, resizing, order, normalization, prefetch; defaults when null. Copied: later changes do not apply.</param>
+    /// <param name="logger">Receives a warning per skipped link or undecodable name (as <see cref="ImageFolderDataset"/> lists them); none when null.</param>
+    /// <param name="cancellationToken">Stops the listing.</param>
     /// <returns>The source; dispose it.</returns>
     /// <exception cref="ArgumentException">The options are invalid, or ask to skip unreadable files (only a resident load can).</exception>
     /// <exception cref="DatasetNotFoundException">The folder is missing or holds no class folder.</exception>
     /// <exception cref="DatasetFormatException">A class folder holds no image.</exception>
-    public static StreamingImageFolder Open(string root, ImageFolderOptions? options = null)
+    /// <exception cref="OperationCanceledException">The listing was cancelled.</exception>
+    public static StreamingImageFolder Open(string root, ImageFolderOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         options = Checked(options);
-        return new StreamingImageFolder(ImageFolderIndex.Scan(root, options.Order), options);
+        return new StreamingImageFolder(ImageFolderIndex.Scan(root, options.Order, null, logger, cancellationToken), options);
     }
 
     /// <summary>Opens a training and a test set, split as <see cref="ImageFolderDataset.LoadSplits"/> splits them (the same files in the same order).</summary>
     /// <param name="root">The folder.</param>
     /// <param name="options">As for <see cref="Open"/>, plus the split; defaults when null.</param>
+    /// <param name="logger">Receives a warning per skipped link or undecodable name; none when null.</param>
+    /// <param name="cancellationToken">Stops the listing.</param>
     /// <returns>The two sources; dispose both.</returns>
     /// <exception cref="ArgumentException">The options are invalid, or ask to skip unreadable files.</exception>
     /// <exception cref="DatasetNotFoundException">A folder is missing or holds no class folder.</exception>
-    /// <exception cref="DatasetFormatException">A class folder holds no image, <c>test/</c> has a class <c>train/</c> lacks, or a split leaves the test set empty.</exception>
-    public static (StreamingImageFolder Train, StreamingImageFolder Test) OpenSplits(string root, ImageFolderOptions? options = null)
+    /// <exception cref="DatasetFormatException">The training classes are fewer than two, a class folder holds no image, <c>test/</c> has a class <c>train/</c> lacks, or a split leaves the test set empty.</exception>
+    /// <exception cref="OperationCanceledException">The listing was cancelled.</exception>
+    public static (StreamingImageFolder Train, StreamingImageFolder Test) OpenSplits(string root, ImageFolderOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         options = Checked(options);
-        var (train, test) = ImageFolderIndex.ScanSplits(root, options);
+        var (train, test) = ImageFolderIndex.ScanSplits(root, options, logger, cancellationToken);
         return (new StreamingImageFolder(train, options), new StreamingImageFolder(test, options));
     }
 

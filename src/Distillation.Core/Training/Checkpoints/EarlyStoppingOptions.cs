@@ -21,14 +21,9 @@ public sealed class EarlyStoppingOptions
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
     public void Validate()
     {
-        if (Patience < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Patience), Patience, "The patience must be ≥ 1 epoch.");
-        }
+        OptionChecks.IntegerIn(Patience, nameof(Patience), 1, int.MaxValue);
 
-        if (!(MinDelta >= 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(MinDelta), MinDelta, "The minimum improvement must be ≥ 0.");
-        }
+        // An improvement of accuracy, a fraction: a threshold of 1 or more could never be met.
+        OptionChecks.FractionIn(MinDelta, nameof(MinDelta), 0, 1);
     }
 }
