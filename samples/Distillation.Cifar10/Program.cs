@@ -77,8 +77,8 @@ var teacherModel = new Option<string?>("--teacher-model") { Description = "The t
 var imageSize = new Option<int?>("--image-size") { Description = "Side of the square images the models see, with --data-folder (decoded and resized to it); CIFAR-10's files are 32. Each model must take the size." };
 var teacherPrecision = new Option<string>("--teacher-precision")
 {
-    Description = "Number format of a teacher run live during distillation (with --augment): float32, or bfloat16 (channels-last, logits in float32; about twice as fast on CPUs with AVX512-BF16). Default: float32, bfloat16 with --recipe.",
-    DefaultValueFactory = _ => "float32",
+    Description = "Number format of a teacher run live during distillation (with --augment): auto (bfloat16 where this machine is measured to run it faster, else float32; may differ between machines), float32 (fp32), or bfloat16 (bf16; channels-last, logits in float32; about twice as fast on CPUs with AVX512-BF16, several times slower without). Default: auto.",
+    DefaultValueFactory = _ => "auto",
 };
 
 var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation for .NET: trains the teacher, the student baseline and the distilled student, then prints the results table.")
@@ -141,7 +141,7 @@ root.SetAction((parse, cancellationToken) =>
         TeacherLearningRate = parse.GetValue(teacherLearningRate) ?? chosen?.TeacherLearningRate,
         TeacherOptimizer = chosen?.TeacherOptimizer,
         TeacherWarmupEpochs = chosen?.WarmupFor(parse.GetValue(teacherEpochs) ?? chosen.TeacherEpochs),
-        TeacherPrecision = Pick(teacherPrecision, r => r.TeacherPrecision).ToLowerInvariant(),
+        TeacherPrecision = SampleSettings.CanonicalPrecision(Pick(teacherPrecision, r => r.TeacherPrecision)),
         StudentModel = parse.GetValue(studentModel),
         TeacherModel = parse.GetValue(teacherModel),
         ImageSize = parse.GetValue(imageSize),
@@ -156,7 +156,7 @@ var error = parsed.Errors.Count > 0
         Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), AtLeast(weightDecay, 0), SeedsError(),
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(folderOrder, "class", "name"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience), PositiveOrNull(teacherEpochs), AboveOrNull(teacherLearningRate, 0),
-        OneOf(teacherPrecision, "float32", "bfloat16"), PositiveOrNull(imageSize),
+        OneOf(teacherPrecision, "auto", "float32", "bfloat16", "fp32", "bf16"), PositiveOrNull(imageSize),
         parsed.GetValue(imageSize) is { } size && size != 32 && parsed.GetValue(dataFolder) is null ? $"--image-size {size} needs --data-folder: CIFAR-10's files hold 32×32 images." : null,
         parsed.GetValue(recipe) is null && parsed.GetValue(noControl) ? "--no-control needs --recipe." : null,
         parsed.GetValue(recipe) is null && (parsed.GetValue(teacherEpochs) is not null || parsed.GetValue(teacherLearningRate) is not null)

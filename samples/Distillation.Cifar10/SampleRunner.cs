@@ -569,7 +569,12 @@ internal sealed class SampleRunner(SampleSettings settings)
         TeacherOutputs = new TeacherOutputOptions
         {
             Caching = run.CacheTeacherOutputs ? TeacherOutputCaching.Auto : TeacherOutputCaching.Never,
-            Precision = run.TeacherPrecision == "bfloat16" ? TeacherPrecision.BFloat16 : TeacherPrecision.Float32,
+            Precision = run.TeacherPrecision switch
+            {
+                "bfloat16" => TeacherPrecision.BFloat16,
+                "float32" => TeacherPrecision.Float32,
+                _ => TeacherPrecision.Auto,
+            },
         },
     };
 

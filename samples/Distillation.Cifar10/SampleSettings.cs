@@ -89,8 +89,16 @@ internal sealed record SampleSettings
     /// <summary>The teacher's warm-up epochs when they differ from the students' (--recipe); null for <see cref="WarmupEpochs"/>.</summary>
     public int? TeacherWarmupEpochs { get; init; }
 
-    /// <summary>The number format of a live teacher during distillation: "float32" or "bfloat16" (--teacher-precision).</summary>
-    public string TeacherPrecision { get; init; } = "float32";
+    /// <summary>The number format of a live teacher during distillation: "auto", "float32" or "bfloat16" (--teacher-precision).</summary>
+    public string TeacherPrecision { get; init; } = "auto";
+
+    /// <summary>The canonical name of a --teacher-precision value: "fp32" is "float32", "bf16" is "bfloat16", any case.</summary>
+    public static string CanonicalPrecision(string value) => value.ToLowerInvariant() switch
+    {
+        "fp32" => "float32",
+        "bf16" => "bfloat16",
+        var other => other,
+    };
 
     /// <summary>--student: a zoo model's name; null for the notebook's student.</summary>
     public string? StudentModel { get; init; }
