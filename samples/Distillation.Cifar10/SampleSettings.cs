@@ -106,6 +106,12 @@ internal sealed record SampleSettings
     /// <summary>--teacher-model: a zoo model's name; null for the notebook's teacher.</summary>
     public string? TeacherModel { get; init; }
 
+    /// <summary>--export-int8: quantize the exported ONNX files to int8.</summary>
+    public bool ExportInt8 { get; init; }
+
+    /// <summary>--calibration-images: training images that calibrate the int8 activations.</summary>
+    public int CalibrationImages { get; init; } = 1000;
+
     /// <summary>--image-size: the images' side with --data-folder; null for 32.</summary>
     public int? ImageSize { get; init; }
 
