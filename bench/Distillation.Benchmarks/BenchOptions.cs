@@ -181,7 +181,8 @@ internal sealed class BenchOptions
           scaling     images/s against batch size (32…512) and threads (1, 2); run time against
                       epochs and dataset size
           ideas       CPU speed-ups measured against the baseline, alternating (inference mode,
-                      in-place ReLU, channels-last, evaluation batch size)
+                      in-place ReLU, channels-last, evaluation batch size, the live teacher in
+                      bfloat16 and in TeacherPrecision.Auto against float32)
           stability   a long run: full-CIFAR-10 distillation with the live teacher (notebook KL
                       loss) for several epochs; resident memory and live tensors every N steps
           onnx-latency  the student's inference latency, TorchSharp (eval, no_grad) against ONNX

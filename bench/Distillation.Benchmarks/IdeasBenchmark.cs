@@ -12,7 +12,7 @@ namespace Distillation.Benchmarks;
 /// <summary>
 /// CPU speed-ups tried against the baseline, each pair alternating within every round on the same
 /// data: evaluation under inference mode instead of no_grad, in-place ReLU, channels-last layout,
-/// and the evaluation batch size.
+/// the evaluation batch size, and the live teacher in bfloat16 (explicitly, and as Auto chooses).
 /// </summary>
 internal static class IdeasBenchmark
 {
@@ -79,8 +79,21 @@ internal static class IdeasBenchmark
         var distiller = new Trainer<TeacherNet, StudentNet>(teacher, new StudentNet(), new TrainerOptions
         {
             Epochs = 1, BatchSize = options.BatchSize, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
-            TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never },
+            TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Precision = TeacherPrecision.Float32 },
         });
+
+        var distillerAuto = new Trainer<TeacherNet, StudentNet>(teacher, distiller.Student, new TrainerOptions
+        {
+            Epochs = 1, BatchSize = options.BatchSize, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
+            TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Precision = TeacherPrecision.Auto },
+        });
+
+        // What Auto will choose here, and on what evidence: the probe runs once per process, before any case is timed.
+        var clockProbe = Stopwatch.StartNew();
+        var decision = BFloat16Speed.Decide(CPU);
+        notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"TeacherPrecision.Auto on this machine: {decision.Reason} (bfloat16/float32 time {decision.Factor?.ToString("F3", CultureInfo.InvariantCulture) ?? "not measured"}; decision {(decision.UseBFloat16 ? "bfloat16" : "float32")}; threshold {BFloat16Speed.FasterBelow}; probe and decision took {clockProbe.Elapsed.TotalMilliseconds:F0} ms)"));
+        Console.WriteLine(notes[^1]);
 
         var distillerBFloat16 = new Trainer<TeacherNet, StudentNet>(teacher, distiller.Student, new TrainerOptions
         {
@@ -106,6 +119,8 @@ internal static class IdeasBenchmark
                 () => WithLayout(teacher, false, () => distiller.Distill(data.Train)), () => WithLayout(teacher, true, () => distiller.Distill(data.Train))),
             ("bfloat16 teacher (TeacherOutputs.Precision)", $"Trainer.Distill (live teacher, notebook KL loss), batch {options.BatchSize}; float32 default layout against bfloat16 channels-last", trainImages,
                 () => WithLayout(teacher, false, () => distiller.Distill(data.Train)), () => WithLayout(teacher, false, () => distillerBFloat16.Distill(data.Train))),
+            ("auto precision (TeacherOutputs.Precision Auto against Float32)", $"Trainer.Distill (live teacher, notebook KL loss), batch {options.BatchSize}; float32 default layout against Auto ({(decision.UseBFloat16 ? "bfloat16 channels-last" : "float32")} here)", trainImages,
+                () => WithLayout(teacher, false, () => distiller.Distill(data.Train)), () => WithLayout(teacher, false, () => distillerAuto.Distill(data.Train))),
             ("bfloat16 teacher against a channels-last float32 one", $"Trainer.Distill (live teacher, notebook KL loss), batch {options.BatchSize}; float32 channels-last against bfloat16 channels-last", trainImages,
                 () => WithLayout(teacher, true, () => distiller.Distill(data.Train)), () => WithLayout(teacher, false, () => distillerBFloat16.Distill(data.Train))),
             ("evaluation batch 512 instead of 256", "Trainer.EvaluateTeacher", evalImages,

@@ -72,13 +72,15 @@ var recipe = new Option<string?>("--recipe")
 var noControl = new Option<bool>("--no-control") { Description = "With --recipe, train only the distilled students, not the cross-entropy control (to compare distillation settings against a control run once)." };
 var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "The teacher's epochs, when they differ from --epochs (the recipe sets them)." };
 var teacherLearningRate = new Option<double?>("--teacher-lr") { Description = "The teacher's peak learning rate, when it differs from --lr (the recipe sets it)." };
+var exportInt8 = new Option<bool>("--export-int8") { Description = "With --export-onnx, also write student.int8.onnx and distilled-student.int8.onnx: static int8 (QDQ) models calibrated on --calibration-images training images, checked by ONNX Runtime." };
+var calibrationImages = new Option<int>("--calibration-images") { Description = "Training images (a seeded sample; never the test set) that calibrate --export-int8's activation ranges.", DefaultValueFactory = _ => 1000 };
 var studentModel = new Option<string?>("--student") { Description = "The student: the notebook's 2-conv network (default), or a model of the zoo by name (resnet20, resnet8x4, wrn_16_2, mobilenetv2, resnet18, mobilenet_v3_small, …; the list is in docs/models.md)." };
 var teacherModel = new Option<string?>("--teacher-model") { Description = "The teacher's network: the notebook's 4-conv network (default), or a model of the zoo by name (resnet56, wrn_40_2, resnet32x4, resnet50, …); with --teacher its weights are loaded into it." };
 var imageSize = new Option<int?>("--image-size") { Description = "Side of the square images the models see, with --data-folder (decoded and resized to it); CIFAR-10's files are 32. Each model must take the size." };
 var teacherPrecision = new Option<string>("--teacher-precision")
 {
-    Description = "Number format of a teacher run live during distillation (with --augment): float32, or bfloat16 (channels-last, logits in float32; about twice as fast on CPUs with AVX512-BF16). Default: float32, bfloat16 with --recipe.",
-    DefaultValueFactory = _ => "float32",
+    Description = "Number format of a teacher run live during distillation (with --augment): auto (bfloat16 where this machine is measured to run it faster, else float32; may differ between machines), float32 (fp32), or bfloat16 (bf16; channels-last, logits in float32; about twice as fast on CPUs with AVX512-BF16, several times slower without). Default: auto.",
+    DefaultValueFactory = _ => "auto",
 };
 
 var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation for .NET: trains the teacher, the student baseline and the distilled student, then prints the results table.")
@@ -87,7 +89,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
     seed, threads, device, trainLimit, testLimit, teacher, teacherOnnx, teacherLogits, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, noSpeed, noCharts,
     resume, validation, patience, noTeacherCache, exportOnnx, recipe, noControl, teacherEpochs, teacherLearningRate, teacherPrecision,
-    studentModel, teacherModel, imageSize,
+    studentModel, teacherModel, imageSize, exportInt8, calibrationImages,
 };
 
 root.SetAction((parse, cancellationToken) =>
@@ -141,10 +143,12 @@ root.SetAction((parse, cancellationToken) =>
         TeacherLearningRate = parse.GetValue(teacherLearningRate) ?? chosen?.TeacherLearningRate,
         TeacherOptimizer = chosen?.TeacherOptimizer,
         TeacherWarmupEpochs = chosen?.WarmupFor(parse.GetValue(teacherEpochs) ?? chosen.TeacherEpochs),
-        TeacherPrecision = Pick(teacherPrecision, r => r.TeacherPrecision).ToLowerInvariant(),
+        TeacherPrecision = SampleSettings.CanonicalPrecision(Pick(teacherPrecision, r => r.TeacherPrecision)),
         StudentModel = parse.GetValue(studentModel),
         TeacherModel = parse.GetValue(teacherModel),
         ImageSize = parse.GetValue(imageSize),
+        ExportInt8 = parse.GetValue(exportInt8),
+        CalibrationImages = parse.GetValue(calibrationImages),
     }).RunAsync(cancellationToken);
 });
 
@@ -156,7 +160,8 @@ var error = parsed.Errors.Count > 0
         Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), AtLeast(weightDecay, 0), SeedsError(),
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(folderOrder, "class", "name"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience), PositiveOrNull(teacherEpochs), AboveOrNull(teacherLearningRate, 0),
-        OneOf(teacherPrecision, "float32", "bfloat16"), PositiveOrNull(imageSize),
+        OneOf(teacherPrecision, "auto", "float32", "bfloat16", "fp32", "bf16"), PositiveOrNull(imageSize), Positive(calibrationImages), ZooNameError(studentModel), ZooNameError(teacherModel),
+        parsed.GetValue(exportInt8) && !parsed.GetValue(exportOnnx) ? "--export-int8 quantizes the exported files: add --export-onnx." : null,
         parsed.GetValue(imageSize) is { } size && size != 32 && parsed.GetValue(dataFolder) is null ? $"--image-size {size} needs --data-folder: CIFAR-10's files hold 32×32 images." : null,
         parsed.GetValue(recipe) is null && parsed.GetValue(noControl) ? "--no-control needs --recipe." : null,
         parsed.GetValue(recipe) is null && (parsed.GetValue(teacherEpochs) is not null || parsed.GetValue(teacherLearningRate) is not null)
@@ -216,6 +221,25 @@ string? SeedsError()
 }
 
 // At most one teacher source; an external teacher gives logits only, and precomputed logits belong to un-augmented images.
+// A zoo name is checked before any data is read: the message lists the valid names, nearest first.
+string? ZooNameError(Option<string?> option)
+{
+    if (parsed.GetValue(option) is not { } name)
+    {
+        return null;
+    }
+
+    try
+    {
+        Distillation.Models.Zoo.ModelZoo.Get(name);
+        return null;
+    }
+    catch (ArgumentException e)
+    {
+        return $"{option.Name} {name}: {e.Message}";
+    }
+}
+
 string? TeacherSourceError()
 {
     var given = new[] { teacher.Name, teacherOnnx.Name, teacherLogits.Name }.Where(name => parsed.GetResult(name) is not null).ToArray();

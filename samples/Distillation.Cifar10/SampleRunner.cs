@@ -8,6 +8,7 @@ using Distillation.Models;
 using Distillation.Models.Zoo;
 using Distillation.Serialization;
 using Distillation.Onnx;
+using Distillation.Onnx.Quantization;
 using Distillation.Onnx.Runtime;
 using Distillation.Training;
 using Microsoft.Extensions.Logging;
@@ -569,7 +570,12 @@ internal sealed class SampleRunner(SampleSettings settings)
         TeacherOutputs = new TeacherOutputOptions
         {
             Caching = run.CacheTeacherOutputs ? TeacherOutputCaching.Auto : TeacherOutputCaching.Never,
-            Precision = run.TeacherPrecision == "bfloat16" ? TeacherPrecision.BFloat16 : TeacherPrecision.Float32,
+            Precision = run.TeacherPrecision switch
+            {
+                "bfloat16" => TeacherPrecision.BFloat16,
+                "float32" => TeacherPrecision.Float32,
+                _ => TeacherPrecision.Auto,
+            },
         },
     };
 
@@ -616,9 +622,34 @@ internal sealed class SampleRunner(SampleSettings settings)
             return;
         }
 
+        // Outputs are independent: a file that cannot be written is reported, and the run goes on to its results.
         var path = Path.Combine(settings.OutputDirectory, file);
-        OnnxExporter.Export(model, path, new OnnxExportOptions { ClassNames = data.Test.ClassNames, Normalization = data.Test.Normalization, InputShape = [3, ImageSize, ImageSize] });
-        Console.WriteLine($"{name} exported to ONNX: {path}");
+        try
+        {
+            OnnxExporter.Export(model, path, new OnnxExportOptions { ClassNames = data.Test.ClassNames, Normalization = data.Test.Normalization, InputShape = [3, ImageSize, ImageSize] });
+            Console.WriteLine($"{name} exported to ONNX: {path}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Warn($"{file} not written: {e.Message}");
+            return;
+        }
+
+        if (settings.ExportInt8)
+        {
+            var int8Path = Path.ChangeExtension(path, ".int8.onnx");
+            try
+            {
+                using var calibration = data.Train.Sample(Math.Min(settings.CalibrationImages, data.Train.Count), settings.Seed);
+                var report = OnnxQuantizer.Quantize(path, int8Path, calibration, new QuantizationOptions { CalibrationImages = calibration.Count });
+                var kept = report.FloatNodes.Count == 0 ? string.Empty : $"; kept in float: {string.Join(", ", report.FloatNodes.Select(n => $"{n.Name} ({n.Note})"))}";
+                Console.WriteLine(string.Create(Invariant, $"{name} quantized to int8 ({report.SizeRatio:F1}x smaller, calibrated on {calibration.Count:N0} training images): {int8Path}{kept}"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Warn($"{Path.GetFileName(int8Path)} not written: {e.Message}");
+            }
+        }
     }
 
     private static string Notes(TrainingResult result, bool withValidation)

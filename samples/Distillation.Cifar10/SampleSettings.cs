@@ -89,14 +89,28 @@ internal sealed record SampleSettings
     /// <summary>The teacher's warm-up epochs when they differ from the students' (--recipe); null for <see cref="WarmupEpochs"/>.</summary>
     public int? TeacherWarmupEpochs { get; init; }
 
-    /// <summary>The number format of a live teacher during distillation: "float32" or "bfloat16" (--teacher-precision).</summary>
-    public string TeacherPrecision { get; init; } = "float32";
+    /// <summary>The number format of a live teacher during distillation: "auto", "float32" or "bfloat16" (--teacher-precision).</summary>
+    public string TeacherPrecision { get; init; } = "auto";
+
+    /// <summary>The canonical name of a --teacher-precision value: "fp32" is "float32", "bf16" is "bfloat16", any case.</summary>
+    public static string CanonicalPrecision(string value) => value.ToLowerInvariant() switch
+    {
+        "fp32" => "float32",
+        "bf16" => "bfloat16",
+        var other => other,
+    };
 
     /// <summary>--student: a zoo model's name; null for the notebook's student.</summary>
     public string? StudentModel { get; init; }
 
     /// <summary>--teacher-model: a zoo model's name; null for the notebook's teacher.</summary>
     public string? TeacherModel { get; init; }
+
+    /// <summary>--export-int8: quantize the exported ONNX files to int8.</summary>
+    public bool ExportInt8 { get; init; }
+
+    /// <summary>--calibration-images: training images that calibrate the int8 activations.</summary>
+    public int CalibrationImages { get; init; } = 1000;
 
     /// <summary>--image-size: the images' side with --data-folder; null for 32.</summary>
     public int? ImageSize { get; init; }

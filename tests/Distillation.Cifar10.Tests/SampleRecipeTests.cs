@@ -25,7 +25,7 @@ public sealed class SampleRecipeTests : IDisposable
     [InlineData("error: --teacher-epochs and --teacher-lr need --recipe*", "--teacher-epochs", "3")]
     [InlineData("error: --no-control needs --recipe.*", "--no-control")]
     [InlineData("error: --recipe distills a fresh student*leave out --distill-from.*", "--recipe", "strong", "--distill-from", "baseline")]
-    [InlineData("error: --teacher-precision must be one of float32, bfloat16, was 'half'.*", "--teacher-precision", "half")]
+    [InlineData("error: --teacher-precision must be one of auto, float32, bfloat16, fp32, bf16, was 'half'.*", "--teacher-precision", "half")]
     public async Task A_recipe_flag_that_cannot_work_is_one_error_line_before_anything_runs(string expected, params string[] flags)
     {
         var (exit, output, error) = await SampleProcess.RunAsync(Args(flags));
@@ -44,7 +44,7 @@ public sealed class SampleRecipeTests : IDisposable
 
         exit.Should().Be(0, error);
         output.Should().NotContain("test accuracy", "the choosing runs are evaluated on the validation split only");
-        output.Should().Contain("Teacher validation accuracy").And.Contain("(teacher in bfloat16)").And.Contain("0.5·ce + 0.5·kd(T=2)");
+        output.Should().Contain("Teacher validation accuracy").And.Contain("(teacher in auto)").And.Contain("0.5·ce + 0.5·kd(T=2)");
         output.Should().Contain("Over seeds 1, 2: validation accuracy").And.Contain("Gain over the control");
 
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
@@ -56,7 +56,7 @@ public sealed class SampleRecipeTests : IDisposable
         settings.GetProperty("optimizer").GetString().Should().Be("sgd");
         settings.GetProperty("teacherOptimizer").GetString().Should().Be("adamw", "the teacher trains with its own optimizer");
         settings.GetProperty("augment").GetBoolean().Should().BeTrue();
-        settings.GetProperty("teacherPrecision").GetString().Should().Be("bfloat16");
+        settings.GetProperty("teacherPrecision").GetString().Should().Be("auto");
         settings.GetProperty("warmupEpochs").GetInt32().Should().Be(0, "10 % of 2 epochs rounds to none");
 
         var recipe = root.GetProperty("recipe");

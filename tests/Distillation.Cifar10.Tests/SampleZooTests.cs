@@ -59,11 +59,27 @@ public sealed class SampleZooTests : IDisposable
     public async Task A_zoo_student_is_distilled_from_a_zoo_teacher_at_64_pixels_and_exported()
     {
         var (exit, output, error) = await SampleProcess.RunAsync(Args(
-            "--data-folder", ImageFolder(), "--image-size", "64", "--teacher-model", "resnet8x4", "--student", "resnet20", "--export-onnx"));
+            "--data-folder", ImageFolder(), "--image-size", "64", "--teacher-model", "resnet8x4", "--student", "resnet20", "--export-onnx", "--export-int8", "--calibration-images", "16"));
 
         exit.Should().Be(0, error);
+        File.Exists(Path.Combine(temp.Path, "run", "distilled-student.int8.onnx")).Should().BeTrue(output);
+        output.Should().Contain("quantized to int8").And.Contain("calibrated on 16 training images");
         output.Should().Contain("to 64×64 ").And.Contain("Teacher parameters: ").And.NotContain("1,186,986", "the teacher is resnet8x4, not the notebook's")
             .And.NotContain("267,738", "the student is resnet20, not the notebook's");
         File.Exists(Path.Combine(temp.Path, "run", "distilled-student.onnx")).Should().BeTrue(output);
+    }
+
+    [Fact]
+    public async Task An_export_that_cannot_be_written_is_reported_and_the_run_keeps_its_results()
+    {
+        // The distilled student's file name is taken by a folder: the export fails, the results are still written.
+        Directory.CreateDirectory(Path.Combine(temp.Path, "run", "distilled-student.onnx"));
+
+        var (exit, output, error) = await SampleProcess.RunAsync(Args("--data-folder", ImageFolder(), "--export-onnx"));
+
+        exit.Should().Be(0, error);
+        (output + error).Should().Contain("distilled-student.onnx not written");
+        File.Exists(Path.Combine(temp.Path, "run", "student.onnx")).Should().BeTrue("the other export is independent");
+        File.Exists(Path.Combine(temp.Path, "run", "results.json")).Should().BeTrue("the run's results are written after a failed export");
     }
 }

@@ -35,7 +35,8 @@ public sealed class OnnxTeacherTests : IDisposable
         BatchSize = 64,
         Seed = 11,
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
-        TeacherOutputs = new TeacherOutputOptions { Caching = caching, Directory = cacheDirectory },
+        // Float32: the ONNX teacher runs in float32, and Auto may run the TorchSharp one in bfloat16.
+        TeacherOutputs = new TeacherOutputOptions { Caching = caching, Directory = cacheDirectory, Precision = TeacherPrecision.Float32 },
     };
 
     private static TeacherNet Teacher(int seed)

@@ -43,6 +43,9 @@ internal sealed class RunSession(RunRequest request, TrainerOptions options, Ran
     /// <summary>The teacher's preparation for this call; disposing it releases what the teacher holds for the run.</summary>
     public TeacherPreparation? TeacherPreparation { get; set; }
 
+    /// <summary>The precision the teacher runs in, resolved from TeacherOutputs.Precision (never Auto): the checkpoint records it.</summary>
+    public TeacherPrecision TeacherPrecision { get; set; }
+
     public IDistillationLoss Loss { get; } = request.Loss;
 
     public IBatchSource Train { get; } = request.Train;

@@ -1,3 +1,8 @@
+using Distillation.Devices;
+using Microsoft.Extensions.Logging;
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace Distillation.Training;
 
 /// <summary>When the frozen teacher's outputs are computed once and reused, rather than recomputed every epoch.</summary>
@@ -19,9 +24,20 @@ public enum TeacherPrecision
 
     /// <summary>
     /// A bfloat16 copy of the teacher's weights, fed bfloat16 channels-last images; its logits are
-    /// returned in float32. On CPUs with AVX512-BF16 or AMX the convolutions run about twice as fast.
+    /// returned in float32. On CPUs with AVX512-BF16 or AMX the convolutions run about twice as fast;
+    /// on CPUs without them several times slower, and a run warns once with the measured factor.
     /// </summary>
     BFloat16,
+
+    /// <summary>
+    /// <see cref="BFloat16"/> where the device has bfloat16 instructions and a short timing probe
+    /// measures it faster (see <see cref="Devices.BFloat16Speed"/>), and only for a float32 module
+    /// teacher whose features the loss does not read; <see cref="Float32"/> otherwise. Measured, so it
+    /// may differ between machines: the run's checkpoint records the precision chosen, and a resume
+    /// where the other one is chosen is refused. Set the precision explicitly for runs that must
+    /// reproduce to the bit on any machine.
+    /// </summary>
+    Auto,
 }
 
 /// <summary>
@@ -30,7 +46,7 @@ public enum TeacherPrecision
 /// every epoch: they are computed once, before the first epoch, held on the training device and
 /// sliced per batch. The losses equal those of a live teacher.
 /// </summary>
-public sealed class TeacherOutputOptions
+public sealed partial class TeacherOutputOptions
 {
     /// <summary>When to cache. Default: <see cref="TeacherOutputCaching.Auto"/>.</summary>
     public TeacherOutputCaching Caching { get; set; } = TeacherOutputCaching.Auto;
@@ -56,29 +72,77 @@ public sealed class TeacherOutputOptions
     /// bit for bit when the call returns or throws; losses that read the teacher's features are
     /// refused, and a cached teacher's outputs are still computed once in float32. Logits differ from
     /// float32 ones by bfloat16 rounding (about 3 significant digits). Default:
-    /// <see cref="TeacherPrecision.Float32"/>, so that runs reproduce to the bit.
+    /// <see cref="TeacherPrecision.Auto"/>: bfloat16 only where it is measured faster, so a run may
+    /// not reproduce to the bit on another machine; set <see cref="TeacherPrecision.Float32"/> where it must.
     /// </summary>
-    public TeacherPrecision Precision { get; set; } = TeacherPrecision.Float32;
+    public TeacherPrecision Precision { get; set; } = TeacherPrecision.Auto;
+
+    /// <summary>Measures bfloat16's speed; null for the process's own probe. Tests stand in for the hardware.</summary>
+    internal IBFloat16Probe? Probe { get; set; }
 
     /// <summary>
-    /// The default pipeline over <paramref name="teacher"/> for one run: cached when
-    /// <see cref="Caching"/> is <see cref="TeacherOutputCaching.Auto"/> and the images do not change
-    /// between epochs (computed once in float32), else run live in <see cref="Precision"/> (bfloat16
-    /// only for a teacher that holds a module). A teacher that already caches or runs in bfloat16 is
-    /// not wrapped again. The wrappers are not disposed: they own nothing that outlives the run's
-    /// preparation, and the caller keeps <paramref name="teacher"/>.
+    /// The default pipeline over <paramref name="teacher"/> for one run, and the precision it runs in:
+    /// cached when <see cref="Caching"/> is <see cref="TeacherOutputCaching.Auto"/> and the images do
+    /// not change between epochs (computed once in float32), else run live in <see cref="Precision"/>
+    /// (bfloat16 only for a teacher that holds a module). <see cref="TeacherPrecision.Auto"/> resolves
+    /// here: bfloat16 for a float32 module teacher whose features the loss does not read, where
+    /// <see cref="BFloat16Speed"/> measures it faster, with one line logged; an explicit bfloat16 request
+    /// where it is measured slow logs one warning. A preflight (<paramref name="checkOnly"/>) measures
+    /// nothing and warns of nothing: Auto never picks what bfloat16 would refuse. A teacher that already
+    /// caches or runs in bfloat16 is not wrapped again. The wrappers are not disposed: they own nothing
+    /// that outlives the run's preparation, and the caller keeps <paramref name="teacher"/>.
     /// </summary>
-    internal ITeacher Apply(ITeacher teacher, bool augmented)
+    /// <returns>The teacher to prepare, and the precision to record in the run's identity (never Auto).</returns>
+    internal (ITeacher Teacher, TeacherPrecision Precision) Apply(
+        ITeacher teacher, bool augmented, IReadOnlyCollection<string> featurePaths, Device device, ILogger logger, bool checkOnly = false)
     {
         if (Caching == TeacherOutputCaching.Auto && !augmented)
         {
-            return teacher.GetService(typeof(CachingTeacher)) is null ? teacher.UseCache(MaxBytes, Directory) : teacher;
+            var cached = teacher.GetService(typeof(CachingTeacher)) is null ? teacher.UseCache(MaxBytes, Directory) : teacher;
+            return (cached, Precision == TeacherPrecision.BFloat16 ? TeacherPrecision.BFloat16 : TeacherPrecision.Float32);
         }
 
-        return Precision == TeacherPrecision.BFloat16 && teacher.GetModule() is not null && teacher.GetService(typeof(BFloat16Teacher)) is null
-            ? teacher.UseBFloat16()
-            : teacher;
+        var module = teacher.GetModule();
+        var alreadyBFloat16 = teacher.GetService(typeof(BFloat16Teacher)) is not null;
+        switch (Precision)
+        {
+            case TeacherPrecision.BFloat16:
+                if (module is null || alreadyBFloat16)
+                {
+                    return (teacher, TeacherPrecision.BFloat16);
+                }
+
+                if (!checkOnly && BFloat16Speed.Decide(device, Probe ?? TorchBFloat16Probe.Instance, measureWithoutSupport: true) is { UseBFloat16: false } slow)
+                {
+                    LogBFloat16Slow(logger, slow.Factor ?? double.NaN, slow.Reason);
+                }
+
+                return (teacher.UseBFloat16(), TeacherPrecision.BFloat16);
+
+            case TeacherPrecision.Auto:
+                if (alreadyBFloat16)
+                {
+                    return (teacher, TeacherPrecision.BFloat16);
+                }
+
+                // A cache the caller added serves unaugmented batches, computed in float32: bfloat16 would not be used.
+                var servedByCache = !augmented && teacher.GetService(typeof(CachingTeacher)) is not null;
+                if (checkOnly || servedByCache || module is null || featurePaths.Count > 0 || !HoldsFloat32Only(module))
+                {
+                    return (teacher, TeacherPrecision.Float32);
+                }
+
+                var decision = BFloat16Speed.Decide(device, Probe ?? TorchBFloat16Probe.Instance, measureWithoutSupport: false);
+                LogAutoDecision(logger, decision.Reason);
+                return decision.UseBFloat16 ? (teacher.UseBFloat16(), TeacherPrecision.BFloat16) : (teacher, TeacherPrecision.Float32);
+
+            default:
+                return (teacher, TeacherPrecision.Float32);
+        }
     }
+
+    private static bool HoldsFloat32Only(nn.Module module) =>
+        module.state_dict().Values.All(value => !value.is_floating_point() || value.dtype == ScalarType.Float32);
 
     /// <summary>Checks every value.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
@@ -96,4 +160,10 @@ public sealed class TeacherOutputOptions
 
         OptionChecks.IntegerIn(MaxBytes, nameof(MaxBytes), 0, long.MaxValue);
     }
+
+    [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Teacher precision Auto chose {Reason}")]
+    private static partial void LogAutoDecision(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "TeacherOutputs.Precision BFloat16 was requested, but bfloat16 is slow on this device (the probe's bfloat16 time is {Factor:F2}x float32's): {Reason}. It runs as asked; TeacherPrecision.Auto or Float32 would be faster.")]
+    private static partial void LogBFloat16Slow(ILogger logger, double factor, string reason);
 }

@@ -176,7 +176,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         }
 
         var augmented = Options.Augmentation is not null;
-        using var check = Options.TeacherOutputs.Apply(teacher, augmented).Prepare(new TeacherRequest(train, Device)
+        using var check = Options.TeacherOutputs.Apply(teacher, augmented, objective.TeacherFeatureModules, Device, logger, checkOnly: true).Teacher.Prepare(new TeacherRequest(train, Device)
         {
             FeaturePaths = objective.TeacherFeatureModules,
             RequestedBy = objective.Description,
@@ -290,7 +290,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
             if (session.Teacher is { } given)
             {
                 // The teacher refuses here, before any weight is touched, what it cannot do for this run.
-                session.Teacher = Options.TeacherOutputs.Apply(given, augmented: session.Augmentation is not null);
+                (session.Teacher, session.TeacherPrecision) = Options.TeacherOutputs.Apply(given, augmented: session.Augmentation is not null, loss.TeacherFeatureModules, Device, logger);
                 session.TeacherPreparation = session.Teacher.Prepare(new TeacherRequest(train, Device)
                 {
                     FeaturePaths = loss.TeacherFeatureModules,
@@ -319,7 +319,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
             session.Identity = new RunIdentity(phase, loss.Description, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, session.Parameters,
                 TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? fingerprinted.Fingerprint : null,
                 GradientAccumulationSteps: Options.GradientAccumulationSteps,
-                TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : Options.TeacherOutputs.Precision);
+                TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : session.TeacherPrecision);
             // Built-in callbacks, which the options switch on: the best epoch (always), early stopping, checkpoints.
             session.Run = new RunState();
             session.BuiltInCallbacks = Options.EarlyStopping is { } stopping ? [new BestEpochCallback(), new EarlyStoppingCallback(stopping)] : [new BestEpochCallback()];

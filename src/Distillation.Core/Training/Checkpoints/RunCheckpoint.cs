@@ -326,7 +326,10 @@ internal sealed class RunCheckpoint
     private sealed record Header(RunIdentity Identity, RunProgress Progress, int LossParameterCount);
 }
 
-/// <summary>What identifies a run for resuming.</summary>
+/// <summary>
+/// What identifies a run for resuming. <see cref="TeacherPrecision"/> is the precision the teacher
+/// ran in, never Auto: a run resumed where Auto chooses the other precision is refused.
+/// </summary>
 internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights, int GradientAccumulationSteps = 1, TeacherPrecision TeacherPrecision = TeacherPrecision.Float32);
 
 /// <summary>A run's state after <see cref="CompletedEpochs"/> epochs, besides tensors.</summary>

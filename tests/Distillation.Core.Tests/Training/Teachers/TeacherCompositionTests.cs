@@ -29,7 +29,8 @@ public sealed class TeacherCompositionTests : IDisposable
         Seed = 7,
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         Augmentation = augment ? new AugmentationOptions { Padding = 1 } : null,
-        TeacherOutputs = new TeacherOutputOptions { Caching = caching },
+        // Float32 so that a live teacher gives the losses of a cache (computed in float32) on any machine; Auto may pick bfloat16.
+        TeacherOutputs = new TeacherOutputOptions { Caching = caching, Precision = TeacherPrecision.Float32 },
     };
 
     private static TinyNet Net(long seed, int width = 8)
