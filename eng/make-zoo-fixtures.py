@@ -3,13 +3,17 @@
 
 Run with Debian's PyTorch 1.13 and torchvision 0.14 (apt-get install python3-torchvision):
 
-    /usr/bin/python3 eng/make-zoo-fixtures.py                       # committed fixtures only
-    /usr/bin/python3 eng/make-zoo-fixtures.py --large-dir DIR       # also the large, uncommitted ones
+    REPDISTILLER=/path/to/RepDistiller /usr/bin/python3 eng/make-zoo-fixtures.py                  # committed fixtures only
+    REPDISTILLER=/path/to/RepDistiller /usr/bin/python3 eng/make-zoo-fixtures.py --large-dir DIR  # also the large ones
+
+REPDISTILLER names a checkout of HobbitLong/RepDistiller (the fixtures were made from commit
+b84f547c5db6a35318d4671d7d5c4de74c822403, BSD 2-Clause); its models/ folder is imported from there.
+This repository keeps none of its code.
 
 Committed, in tests/Distillation.Models.Tests/Fixtures/zoo/:
   reference-models.json  for every zoo model built for 10 classes: the parameter count and the state
                          dict's keys and shapes in order. CIFAR models come from RepDistiller's own
-                         code (eng/zoo-reference/repdistiller, verbatim), ImageNet models from
+                         code (models/ of the RepDistiller checkout), ImageNet models from
                          torchvision.models; the 1000-class parameter count is recorded too.
   logits/<model>.pth     a state dict (seeded random weights; BatchNorm statistics and affine
                          parameters randomised so eval-mode BatchNorm is exercised, the last Linear
@@ -33,13 +37,16 @@ import sys
 import torch
 import torchvision
 
-sys.dont_write_bytecode = True  # keep eng/zoo-reference free of __pycache__
+sys.dont_write_bytecode = True  # keep the RepDistiller checkout free of __pycache__
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "zoo-reference"))
+REPDISTILLER = os.environ.get("REPDISTILLER")
+if not REPDISTILLER or not os.path.isfile(os.path.join(REPDISTILLER, "models", "resnet.py")):
+    sys.exit("make-zoo-fixtures: set REPDISTILLER to a checkout of HobbitLong/RepDistiller (it must hold models/resnet.py).")
+sys.path.insert(0, os.path.join(REPDISTILLER, "models"))
 with contextlib.redirect_stdout(io.StringIO()):  # RepDistiller's MobileNetV2 prints in its constructor
-    from repdistiller import mobilenetv2 as rd_mobilenetv2  # noqa: E402
-    from repdistiller import resnet as rd_resnet  # noqa: E402
-    from repdistiller import wrn as rd_wrn  # noqa: E402
+    import mobilenetv2 as rd_mobilenetv2  # noqa: E402
+    import resnet as rd_resnet  # noqa: E402
+    import wrn as rd_wrn  # noqa: E402
 
 FIXTURES = os.path.join(HERE, "..", "tests", "Distillation.Models.Tests", "Fixtures", "zoo")
 
