@@ -7,7 +7,7 @@ using StateDictMismatchException = Distillation.Serialization.StateDictMismatchE
 
 namespace Distillation.Models.Tests;
 
-public sealed class StateDictImportTests : IDisposable
+public sealed class StateDictFilesTests : IDisposable
 {
     /// <summary>Written by Fixtures/make_student_safetensors.py; regenerate it with that script.</summary>
     private static readonly string Fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", "student.safetensors");
@@ -27,7 +27,7 @@ public sealed class StateDictImportTests : IDisposable
 
     private readonly string folder = Path.Combine(Path.GetTempPath(), "distillation-import-" + Guid.NewGuid().ToString("N"));
 
-    public StateDictImportTests() => Directory.CreateDirectory(folder);
+    public StateDictFilesTests() => Directory.CreateDirectory(folder);
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Distillation.Tests.Serialization;
 
-public sealed class StateDictImportTests : IDisposable
+public sealed class StateDictFilesTests : IDisposable
 {
     private readonly TempFolder temp = new();
 

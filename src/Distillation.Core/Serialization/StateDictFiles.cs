@@ -16,7 +16,7 @@ namespace Distillation.Serialization;
 /// Values are copied under <c>no_grad</c> into the module's existing tensors, converted to each
 /// tensor's dtype and device, so optimizers holding the parameters stay valid.
 /// </remarks>
-public static class StateDictImport
+public static class StateDictFiles
 {
     /// <summary>
     /// Loads a safetensors file (for example written in Python by
