@@ -21,7 +21,7 @@ namespace Distillation.Cifar10;
 /// comparison of distillation against its control over several seeds; prints the tables and writes
 /// results.json, a detailed report of every trained model (JSON, CSV) and the charts (PNG).
 /// </summary>
-internal sealed class SampleRunner(SampleSettings settings)
+internal sealed partial class SampleRunner(SampleSettings settings)
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
@@ -406,139 +406,6 @@ internal sealed class SampleRunner(SampleSettings settings)
         return SampleResults.Summarize("Teacher", result, evaluation.Top1Accuracy);
     }
 
-    /// <summary>The notebook: the student alone, then distilled from the baseline (or from scratch).</summary>
-    private void RunNotebook(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
-    {
-        var runs = new List<RunSummary> { teacherRun };
-        var baseline = Train("Student", "Training the student alone (cross-entropy)", TrainingPhase.Student, t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
-        runs.Add(baseline);
-
-        if (settings.DistillFrom == DistillFrom.Baseline)
-        {
-            // The notebook distills the student it has just trained; the trainer continues from its weights.
-            runs.Add(Train("Distilled student", $"Distilling the trained student from the teacher ({loss.Name})", TrainingPhase.Distillation,
-                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), trainer, data, null, cancellationToken));
-        }
-        else
-        {
-            using var fresh = FreshStudent(settings.Seed);
-            runs.Add(Train("Distilled student", $"Distilling a fresh student from the teacher ({loss.Name})", TrainingPhase.Distillation,
-                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), trainer.WithStudent(fresh), data, null, cancellationToken));
-        }
-
-        PrintTable("Results", runs);
-        PrintPeakMemory();
-        Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Test.Count, settings, runs, null));
-    }
-
-    /// <summary>
-    /// Per seed: the baseline; (a) distillation continuing from it; (b) the control, cross-entropy
-    /// continuing from it for as many epochs; (c) distillation of a fresh student.
-    /// </summary>
-    private void CompareOverSeeds(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, ILogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
-    {
-        var perSeed = new List<SeedRuns>();
-        foreach (var seed in seeds)
-        {
-            Console.WriteLine($"\n=== Seed {seed}");
-            TrainerOptions OptionsFor(string run) => TrainerOptionsFor(settings, seed, trainer.Options.Device, $"seed-{seed}/{run}");
-
-            // The baseline and (c) start the seed's shuffling stream afresh, so they see the same batches;
-            // (a) and (b) continue copies of the baseline's stream, as the notebook's global generator
-            // would: the same batches as each other, and not a replay of the baseline's epochs.
-            using var baselineStudent = FreshStudent(seed);
-            var baselineTrainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
-            var baseline = Train("Student baseline", "Student alone (cross-entropy)", TrainingPhase.Student,
-                t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer, data, seed, cancellationToken);
-
-            using var continuedWithKd = CopyOf(baselineStudent);
-            var a = Train("(a) KD from baseline", $"(a) distilling the trained baseline ({loss.Name})", TrainingPhase.Distillation,
-                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), baselineTrainer.WithStudent(continuedWithKd, OptionsFor("a")), data, seed, cancellationToken);
-
-            using var continuedWithCe = CopyOf(baselineStudent);
-            var b = Train("(b) CE continued", "(b) control: the trained baseline continued with cross-entropy", TrainingPhase.Student,
-                t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer.WithStudent(continuedWithCe, OptionsFor("b")), data, seed, cancellationToken);
-
-            using var scratch = FreshStudent(seed);
-            var c = Train("(c) KD from scratch", $"(c) distilling a fresh student ({loss.Name})", TrainingPhase.Distillation,
-                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
-
-            perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
-            PrintTable($"Seed {seed}", [baseline, a, b, c]);
-
-            // Written after every seed, so an interrupted comparison keeps the seeds it finished.
-            Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Test.Count, settings, [teacherRun], Comparison.Of(perSeed)));
-        }
-
-        PrintComparison(teacherRun, Comparison.Of(perSeed));
-        PrintPeakMemory();
-    }
-
-    /// <summary>
-    /// A recipe: the teacher (trained or loaded once), then per seed the control (cross-entropy
-    /// alone) and the distilled student, both fresh from the seed's initialisation and fed the
-    /// same augmented batches, so that they differ only in their loss.
-    /// </summary>
-    private void RunRecipe(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, ILogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
-    {
-        var perSeed = new List<RecipeSeedRuns>();
-        foreach (var seed in seeds)
-        {
-            Console.WriteLine($"\n=== Seed {seed}");
-            Trainer<ITeacher, nn.Module<Tensor, Tensor>> TrainerFor(nn.Module<Tensor, Tensor> student, string run) =>
-                new(trainer.Teacher, student, TrainerOptionsFor(settings, seed, trainer.Options.Device, $"seed-{seed}/{run}"), trainerLogger);
-
-            using var controlStudent = settings.RecipeControl ? FreshStudent(seed) : null;
-            var control = controlStudent is not null
-                ? Train(RecipeComparison.ControlName, "Control: the student with cross-entropy alone", TrainingPhase.Student,
-                    t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), TrainerFor(controlStudent, "control"), data, seed, cancellationToken)
-                : null;
-
-            using var distilledStudent = FreshStudent(seed);
-            var distilled = Train(RecipeComparison.DistilledName, $"Distilled: the same student and batches, with {loss.Name} (teacher in {settings.TeacherPrecision})", TrainingPhase.Distillation,
-                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), TrainerFor(distilledStudent, "distilled"), data, seed, cancellationToken);
-
-            perSeed.Add(new RecipeSeedRuns(seed, control, distilled));
-            PrintTable($"Seed {seed}", control is null ? [distilled] : [control, distilled], data.FinalName);
-
-            // Written after every seed, so an interrupted recipe keeps the seeds it finished.
-            Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Final.Count, settings, [teacherRun], null)
-            {
-                Recipe = RecipeComparison.Of(perSeed, data.FinalName),
-            });
-        }
-
-        PrintRecipe(teacherRun, RecipeComparison.Of(perSeed, data.FinalName));
-        PrintPeakMemory();
-    }
-
-    private static void PrintRecipe(RunSummary teacher, RecipeComparison recipe)
-    {
-        string Percent(double? value) => value is { } v ? (v * 100).ToString("F2", Invariant) : "-";
-        string Time(double seconds) => ConsoleProgress.Format(TimeSpan.FromSeconds(seconds));
-        Console.WriteLine(string.Create(Invariant,
-            $"\nOver seeds {string.Join(", ", recipe.Seeds)}: {recipe.EvaluatedOn} accuracy, mean ± sd (teacher {Percent(teacher.TestAccuracy)} %, {(teacher.TrainingSeconds > 0 ? "trained in " + Time(teacher.TrainingSeconds) : "loaded")})"));
-        Console.WriteLine($"{"Run",-22} {"Accuracy (%)",16}   {"Training time",16}   Per seed (%)");
-        Console.WriteLine(new string('-', 84));
-        foreach (var row in recipe.Rows)
-        {
-            Console.WriteLine(string.Create(Invariant,
-                $"{row.Name,-22} {row.Accuracy.Mean * 100,7:F2} ± {row.Accuracy.StandardDeviation * 100,5:F2}   {Time(row.TrainingSeconds.Mean),16}   {string.Join(" ", row.Accuracy.Values.Select(v => (v * 100).ToString("F2", Invariant)))}"));
-        }
-
-        if (recipe.Gain is null)
-        {
-            return;
-        }
-
-        Console.WriteLine(GainLine("Gain over the control", recipe.Gain, meanWidth: 7));
-    }
-
-    /// <summary>One gain in points: the mean with its sign, the spread, and each seed's gain with its sign.</summary>
-    internal static string GainLine(string name, Spread points, int meanWidth) =>
-        string.Create(Invariant,
-            $"{name,-22} {(points.Mean * 100).ToString("+0.00;-0.00", Invariant).PadLeft(meanWidth)} ± {points.StandardDeviation * 100,5:F2} points   per seed {string.Join(" ", points.Values.Select(v => (v * 100).ToString("+0.00;-0.00", Invariant)))}");
-
     /// <summary>
     /// The training settings of one run: every run of the sample is built here, so no option is
     /// lost. Each run checkpoints into a folder of its own under the output folder.
@@ -757,37 +624,6 @@ internal sealed class SampleRunner(SampleSettings settings)
     private static void Warn(string message) => Console.Error.WriteLine($"warning: {ErrorText.OneLine(message)}");
 
     private static long CountParameters(nn.Module module) => module.parameters().Sum(p => p.numel());
-
-    private static void PrintTable(string title, IReadOnlyList<RunSummary> runs, string evaluatedOn = "test")
-    {
-        Console.WriteLine($"\n{title}");
-        Console.WriteLine($"{"Model",-22} {"Parameters",12} {"Time to train",15} {"Last-epoch loss",16} {char.ToUpperInvariant(evaluatedOn[0]) + evaluatedOn[1..] + " accuracy",14}");
-        Console.WriteLine(new string('-', 83));
-        foreach (var run in runs)
-        {
-            var time = run.TrainingSeconds > 0 ? ConsoleProgress.Format(TimeSpan.FromSeconds(run.TrainingSeconds)) : "(loaded)";
-            var loss = run.LastEpochLoss is { } l ? l.ToString("F4", Invariant) : "-";
-            Console.WriteLine(string.Create(Invariant,
-                $"{run.Name,-22} {run.Parameters,12:N0} {time,15} {loss,16} {(run.TestAccuracy is { } accuracy ? accuracy.ToString("P2", Invariant) : "-"),14}"));
-        }
-    }
-
-    private static void PrintComparison(RunSummary teacher, Comparison comparison)
-    {
-        Console.WriteLine(string.Create(Invariant, $"\nOver seeds {string.Join(", ", comparison.Seeds)} (teacher {(teacher.TestAccuracy is { } accuracy ? accuracy.ToString("P2", Invariant) : "not evaluated")}): test accuracy and last-epoch loss, mean ± sd"));
-        Console.WriteLine($"{"Run",-22} {"Accuracy (%)",18} {"Last-epoch loss",20}   Per seed (%)");
-        Console.WriteLine(new string('-', 90));
-        foreach (var row in comparison.Rows)
-        {
-            Console.WriteLine(string.Create(Invariant,
-                $"{row.Name,-22} {row.Accuracy.Mean * 100,8:F2} ± {row.Accuracy.StandardDeviation * 100,5:F2}   {row.LastEpochLoss.Mean,9:F4} ± {row.LastEpochLoss.StandardDeviation,7:F4}   {string.Join(" ", row.Accuracy.Values.Select(v => (v * 100).ToString("F2", Invariant)))}"));
-        }
-
-        foreach (var gain in comparison.Gains)
-        {
-            Console.WriteLine(GainLine(gain.Name, gain.Points, meanWidth: 8));
-        }
-    }
 
     private sealed record Splits(string Folder, ImageDataset Train, ImageDataset Test, ImageDataset? Validation, bool FinalOnValidation = false)
     {

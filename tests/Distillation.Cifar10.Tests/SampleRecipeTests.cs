@@ -83,7 +83,7 @@ public sealed class SampleRecipeTests : IDisposable
     [InlineData(-0.0105, -0.0135, "   -1.20 ±  0.21 points   per seed -1.05 -1.35")]
     public void A_gain_is_printed_with_its_sign_both_as_mean_and_per_seed(double first, double second, string expected)
     {
-        var line = SampleRunner.GainLine("Gain over the control", Spread.Of([first, second]), meanWidth: 8);
+        var line = ConsoleTables.GainLine("Gain over the control", Spread.Of([first, second]), meanWidth: 8);
 
         line.Should().Be("Gain over the control  " + expected);
     }

@@ -1,0 +1,59 @@
+using System.Globalization;
+using Distillation.Data;
+using Distillation.Devices;
+using Distillation.Diagnostics;
+using Distillation.Evaluation;
+using Distillation.Losses;
+using Distillation.Models;
+using Distillation.Models.Zoo;
+using Distillation.Serialization;
+using Distillation.Onnx;
+using Distillation.Onnx.Quantization;
+using Distillation.Onnx.Runtime;
+using Distillation.Training;
+using Microsoft.Extensions.Logging;
+using static TorchSharp.torch;
+
+namespace Distillation.Cifar10;
+
+/// <summary>--recipe: the teacher once, then per seed the cross-entropy control and the distilled student.</summary>
+internal sealed partial class SampleRunner
+{
+    /// <summary>
+    /// A recipe: the teacher (trained or loaded once), then per seed the control (cross-entropy
+    /// alone) and the distilled student, both fresh from the seed's initialisation and fed the
+    /// same augmented batches, so that they differ only in their loss.
+    /// </summary>
+    private void RunRecipe(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, ILogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    {
+        var perSeed = new List<RecipeSeedRuns>();
+        foreach (var seed in seeds)
+        {
+            Console.WriteLine($"\n=== Seed {seed}");
+            Trainer<ITeacher, nn.Module<Tensor, Tensor>> TrainerFor(nn.Module<Tensor, Tensor> student, string run) =>
+                new(trainer.Teacher, student, TrainerOptionsFor(settings, seed, trainer.Options.Device, $"seed-{seed}/{run}"), trainerLogger);
+
+            using var controlStudent = settings.RecipeControl ? FreshStudent(seed) : null;
+            var control = controlStudent is not null
+                ? Train(RecipeComparison.ControlName, "Control: the student with cross-entropy alone", TrainingPhase.Student,
+                    t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), TrainerFor(controlStudent, "control"), data, seed, cancellationToken)
+                : null;
+
+            using var distilledStudent = FreshStudent(seed);
+            var distilled = Train(RecipeComparison.DistilledName, $"Distilled: the same student and batches, with {loss.Name} (teacher in {settings.TeacherPrecision})", TrainingPhase.Distillation,
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), TrainerFor(distilledStudent, "distilled"), data, seed, cancellationToken);
+
+            perSeed.Add(new RecipeSeedRuns(seed, control, distilled));
+            ConsoleTables.PrintTable($"Seed {seed}", control is null ? [distilled] : [control, distilled], data.FinalName);
+
+            // Written after every seed, so an interrupted recipe keeps the seeds it finished.
+            Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Final.Count, settings, [teacherRun], null)
+            {
+                Recipe = RecipeComparison.Of(perSeed, data.FinalName),
+            });
+        }
+
+        ConsoleTables.PrintRecipe(teacherRun, RecipeComparison.Of(perSeed, data.FinalName));
+        PrintPeakMemory();
+    }
+}
