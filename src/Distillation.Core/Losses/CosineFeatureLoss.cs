@@ -10,17 +10,14 @@ namespace Distillation.Losses;
 /// </summary>
 public sealed class CosineFeatureLoss : IDistillationLoss
 {
+    private readonly FeaturePair pair;
+
     /// <summary>Creates the loss.</summary>
     /// <param name="studentModule">The student module whose output is compared (default <c>features</c>).</param>
     /// <param name="teacherModule">The teacher module whose output is compared (default <c>features</c>).</param>
     /// <exception cref="ArgumentException">A module path is empty.</exception>
-    public CosineFeatureLoss(string studentModule = "features", string teacherModule = "features")
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(studentModule);
-        ArgumentException.ThrowIfNullOrWhiteSpace(teacherModule);
-        StudentFeatureModules = [studentModule];
-        TeacherFeatureModules = [teacherModule];
-    }
+    public CosineFeatureLoss(string studentModule = "features", string teacherModule = "features") =>
+        pair = new FeaturePair(studentModule, teacherModule);
 
     /// <inheritdoc />
     public string Name => "cosine";
@@ -29,17 +26,18 @@ public sealed class CosineFeatureLoss : IDistillationLoss
     public bool NeedsTeacher => true;
 
     /// <inheritdoc />
-    public IReadOnlyList<string> StudentFeatureModules { get; }
+    public IReadOnlyList<string> StudentFeatureModules => pair.StudentModules;
 
     /// <inheritdoc />
-    public IReadOnlyList<string> TeacherFeatureModules { get; }
+    public IReadOnlyList<string> TeacherFeatureModules => pair.TeacherModules;
 
     /// <inheritdoc />
     public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var student = context.RequireStudentFeature(StudentFeatureModules[0], Name).flatten(1);
-        var teacher = context.RequireTeacherFeature(TeacherFeatureModules[0], Name).flatten(1);
+        var (studentFeature, teacherFeature) = pair.Read(context, Name);
+        var student = studentFeature.flatten(1);
+        var teacher = teacherFeature.flatten(1);
         var (studentWidth, teacherWidth) = (student.shape[1], teacher.shape[1]);
         if (teacherWidth != studentWidth)
         {

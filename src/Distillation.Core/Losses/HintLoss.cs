@@ -20,6 +20,7 @@ public sealed class HintLoss : nn.Module, IDistillationLoss
     private const int MaxChannels = 1 << 16;
 
     private readonly Conv2d regressor;
+    private readonly FeaturePair pair;
 
     /// <summary>Creates the loss with a fresh regressor (drawn from torch's global generator).</summary>
     /// <param name="studentChannels">Channels of the student's feature map (16 for the seed's student).</param>
@@ -33,12 +34,9 @@ public sealed class HintLoss : nn.Module, IDistillationLoss
     {
         OptionChecks.IntegerIn(studentChannels, nameof(studentChannels), 1, MaxChannels);
         OptionChecks.IntegerIn(teacherChannels, nameof(teacherChannels), 1, MaxChannels);
-        ArgumentException.ThrowIfNullOrWhiteSpace(studentModule);
-        ArgumentException.ThrowIfNullOrWhiteSpace(teacherModule);
+        pair = new FeaturePair(studentModule, teacherModule);
         Devices.TorchRuntime.EnsureAvailable();
         regressor = nn.Conv2d(studentChannels, teacherChannels, kernel_size: 3, padding: 1);
-        StudentFeatureModules = [studentModule];
-        TeacherFeatureModules = [teacherModule];
         RegisterComponents();
     }
 
@@ -52,17 +50,16 @@ public sealed class HintLoss : nn.Module, IDistillationLoss
     public bool NeedsTeacher => true;
 
     /// <inheritdoc />
-    public IReadOnlyList<string> StudentFeatureModules { get; }
+    public IReadOnlyList<string> StudentFeatureModules => pair.StudentModules;
 
     /// <inheritdoc />
-    public IReadOnlyList<string> TeacherFeatureModules { get; }
+    public IReadOnlyList<string> TeacherFeatureModules => pair.TeacherModules;
 
     /// <inheritdoc />
     public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var student = context.RequireStudentFeature(StudentFeatureModules[0], Name);
-        var teacher = context.RequireTeacherFeature(TeacherFeatureModules[0], Name);
+        var (student, teacher) = pair.Read(context, Name);
         var regressed = regressor.call(student);
         if (!regressed.shape.SequenceEqual(teacher.shape))
         {
