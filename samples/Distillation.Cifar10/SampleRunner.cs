@@ -208,11 +208,16 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         Console.Error.WriteLine($"Continue with: {ResumeCommand(settings.Arguments)}");
     }
 
-    /// <summary>The command line with <c>--resume</c> added, quoted for a POSIX shell.</summary>
-    internal static string ResumeCommand(IReadOnlyList<string> arguments)
+    /// <summary>
+    /// The command line with <c>--resume</c> added, quoted for a POSIX shell. It starts with the way
+    /// this program can be run again (<c>dotnet</c> and the path of its .dll, which <c>dotnet run</c>
+    /// also builds): the program's name alone is on no PATH.
+    /// </summary>
+    internal static string ResumeCommand(IReadOnlyList<string> arguments, string? program = null)
     {
         var all = arguments.Contains("--resume") ? arguments : [.. arguments, "--resume"];
-        return "distill-cifar10 " + string.Join(" ", all.Select(Quote));
+        program ??= "dotnet " + Quote(Path.GetFullPath(Environment.GetCommandLineArgs()[0]));
+        return program + " " + string.Join(" ", all.Select(Quote));
 
         static string Quote(string argument) =>
             argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || "_./:=,+-@%".Contains(c))

@@ -75,7 +75,7 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
 
         sample.ExitCode.Should().Be(exitCode, sample.Error);
         sample.Error.Should().MatchRegex(@"Interrupted during the teacher's training: epoch (\d+) of 200 is kept in .*teacher-last\.checkpoint\.")
-            .And.Contain($"Continue with: distill-cifar10 {string.Join(" ", args)} --resume")
+            .And.MatchRegex($@"Continue with: dotnet \S*distill-cifar10\.dll {System.Text.RegularExpressions.Regex.Escape(string.Join(" ", args))} --resume")
             .And.NotContain("   at ");
         var kept = int.Parse(System.Text.RegularExpressions.Regex.Match(sample.Error, @"epoch (\d+) of 200").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         kept.Should().BeGreaterThanOrEqualTo(1);
@@ -276,9 +276,13 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
     [Fact]
     public void The_resume_command_quotes_what_a_shell_would_split()
     {
-        SampleRunner.ResumeCommand(["--data", "/my data", "--method", "kd:1,cosine:0.25", "--output", "it's"])
-            .Should().Be("distill-cifar10 --data '/my data' --method kd:1,cosine:0.25 --output 'it'\\''s' --resume");
-        SampleRunner.ResumeCommand(["--resume", "--epochs", "3"]).Should().Be("distill-cifar10 --resume --epochs 3");
+        SampleRunner.ResumeCommand(["--data", "/my data", "--method", "kd:1,cosine:0.25", "--output", "it's"], "distill")
+            .Should().Be("distill --data '/my data' --method kd:1,cosine:0.25 --output 'it'\\''s' --resume");
+        SampleRunner.ResumeCommand(["--resume", "--epochs", "3"], "distill").Should().Be("distill --resume --epochs 3");
+
+        // By default the command runs this very program: dotnet and its .dll's full path, never a bare name no PATH holds.
+        var program = Environment.GetCommandLineArgs()[0];
+        SampleRunner.ResumeCommand(["--epochs", "3"]).Should().StartWith("dotnet ").And.Contain(Path.GetFileName(program)).And.EndWith(" --epochs 3 --resume");
     }
 
     [Fact]
