@@ -320,6 +320,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? fingerprinted.Fingerprint : null,
                 GradientAccumulationSteps: Options.GradientAccumulationSteps,
                 TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : session.TeacherPrecision);
+
             // Built-in callbacks, which the options switch on: the best epoch (always), early stopping, checkpoints.
             session.Run = new RunState();
             session.BuiltInCallbacks = Options.EarlyStopping is { } stopping ? [new BestEpochCallback(), new EarlyStoppingCallback(stopping)] : [new BestEpochCallback()];
