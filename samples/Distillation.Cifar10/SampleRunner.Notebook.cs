@@ -1,17 +1,5 @@
-using System.Globalization;
-using Distillation.Data;
-using Distillation.Devices;
-using Distillation.Diagnostics;
-using Distillation.Evaluation;
 using Distillation.Losses;
-using Distillation.Models;
-using Distillation.Models.Zoo;
-using Distillation.Serialization;
-using Distillation.Onnx;
-using Distillation.Onnx.Quantization;
-using Distillation.Onnx.Runtime;
 using Distillation.Training;
-using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
 namespace Distillation.Cifar10;
