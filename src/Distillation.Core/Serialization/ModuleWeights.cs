@@ -103,11 +103,7 @@ public static partial class ModuleWeights
     /// <summary>A training checkpoint starts with its magic string; say so rather than fail on its bytes as entries.</summary>
     private static void RefuseCheckpoint(Stream stream, string full)
     {
-        var magic = System.Text.Encoding.UTF8.GetBytes(FileSignatures.Checkpoint);
-        var start = new byte[magic.Length + 1];
-        var read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
-        stream.Position = 0;
-        if (read == start.Length && start[0] == magic.Length && start.AsSpan(1).SequenceEqual(magic))
+        if (FileSignatures.OpensWith(stream, FileSignatures.Checkpoint))
         {
             throw new InvalidDataException(
                 $"{full} is a training checkpoint, not a weights file: a run continues from its checkpoint by resuming it (CheckpointOptions.Resume); " +

@@ -26,10 +26,8 @@ internal sealed class RunCheckpoint
     /// <summary>Whether the file opens with <see cref="Magic"/>, written as a length-prefixed string.</summary>
     public static bool HasSignature(string path)
     {
-        var magic = System.Text.Encoding.UTF8.GetBytes(Magic);
         using var stream = File.OpenRead(path);
-        var start = new byte[magic.Length + 1];
-        return stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) == start.Length && start[0] == magic.Length && start.AsSpan(1).SequenceEqual(magic);
+        return FileSignatures.OpensWith(stream, Magic);
     }
 
     // A renamed field is an error rather than a default value that fails later.
