@@ -175,15 +175,29 @@ public sealed partial class Trainer<TTeacher, TStudent>
             return;
         }
 
-        var augmented = Options.Augmentation is not null;
-        using var check = Options.TeacherOutputs.Apply(teacher, augmented, objective.TeacherFeatureModules, Device, logger, checkOnly: true).Teacher.Prepare(new TeacherRequest(train, Device)
+        using var check = PrepareTeacher(teacher, objective, train, augmented: Options.Augmentation is not null, checkOnly: true, CancellationToken.None).Preparation;
+    }
+
+    /// <summary>
+    /// The options' pipeline over <paramref name="given"/> for a run with <paramref name="loss"/>,
+    /// prepared for <paramref name="train"/> (or only checked): the one place a training call and the
+    /// preflight ask the teacher for what the run needs.
+    /// </summary>
+    private (ITeacher Teacher, TeacherPrecision Precision, TeacherPreparation Preparation) PrepareTeacher(
+        ITeacher given, IDistillationLoss loss, IBatchSource train, bool augmented, bool checkOnly, CancellationToken cancellationToken)
+    {
+        var (pipeline, precision) = Options.TeacherOutputs.Apply(given, augmented, loss.TeacherFeatureModules, Device, logger, checkOnly);
+        var preparation = pipeline.Prepare(new TeacherRequest(train, Device)
         {
-            FeaturePaths = objective.TeacherFeatureModules,
-            RequestedBy = objective.Description,
+            FeaturePaths = loss.TeacherFeatureModules,
+            RequestedBy = loss.Description,
             Augmented = augmented,
-            CheckOnly = true,
+            CheckOnly = checkOnly,
+            BatchSize = Options.EvaluationBatchSize,
             Logger = logger,
+            CancellationToken = cancellationToken,
         });
+        return (pipeline, precision, preparation);
     }
 
     /// <summary>Top-1 accuracy of the teacher on <paramref name="data"/>.</summary>
@@ -290,16 +304,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
             if (session.Teacher is { } given)
             {
                 // The teacher refuses here, before any weight is touched, what it cannot do for this run.
-                (session.Teacher, session.TeacherPrecision) = Options.TeacherOutputs.Apply(given, augmented: session.Augmentation is not null, loss.TeacherFeatureModules, Device, logger);
-                session.TeacherPreparation = session.Teacher.Prepare(new TeacherRequest(train, Device)
-                {
-                    FeaturePaths = loss.TeacherFeatureModules,
-                    RequestedBy = loss.Description,
-                    Augmented = session.Augmentation is not null,
-                    BatchSize = Options.EvaluationBatchSize,
-                    Logger = logger,
-                    CancellationToken = session.CancellationToken,
-                });
+                (session.Teacher, session.TeacherPrecision, session.TeacherPreparation) =
+                    PrepareTeacher(given, loss, train, augmented: session.Augmentation is not null, checkOnly: false, session.CancellationToken);
             }
 
             if (loss is nn.Module lossModule)
