@@ -109,13 +109,7 @@ public sealed class OnnxTeacher : ITeacher
     {
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(disposed, this);
-        if (request.FeaturePaths.Count > 0)
-        {
-            throw new ArgumentException(
-                $"The {request.RequestedBy} loss reads the teacher's features ({string.Join(", ", request.FeaturePaths)}), but the teacher {nameof(OnnxTeacher)} supplies logits only: it has no modules to hook. Use logit terms only.",
-                nameof(request));
-        }
-
+        request.ThrowIfFeaturesRequested(nameof(OnnxTeacher));
         return new TeacherPreparation();
     }
 

@@ -57,10 +57,7 @@ public sealed class EnsembleTeacher : ITeacher
     public TeacherPreparation Prepare(TeacherRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.RefuseFeatures(nameof(EnsembleTeacher)) is { } refusal)
-        {
-            throw refusal;
-        }
+        request.ThrowIfFeaturesRequested(nameof(EnsembleTeacher));
 
         var prepared = new List<TeacherPreparation>(members.Length);
         void ReleaseAll()

@@ -94,10 +94,7 @@ public sealed class PrecomputedTeacher : ITeacher
             throw new NotSupportedException($"The precomputed teacher {Path} holds logits of the training images, looked up by index; it cannot run on images. Evaluate the model that produced them instead.");
         }
 
-        if (request.RefuseFeatures(nameof(PrecomputedTeacher)) is { } refusal)
-        {
-            throw refusal;
-        }
+        request.ThrowIfFeaturesRequested(nameof(PrecomputedTeacher));
 
         if (request.Augmented)
         {

@@ -53,11 +53,17 @@ public sealed class TeacherRequest
     /// <summary>Checked between batches of long preparations.</summary>
     public CancellationToken CancellationToken { get; init; }
 
-    /// <summary>The refusal of a teacher that gives logits only, when the loss reads features; null when it does not.</summary>
+    /// <summary>The refusal of a teacher kind that gives logits only, in its <see cref="ITeacher.Prepare"/>: throws when the loss reads features.</summary>
     /// <param name="teacherName">The teacher, as the message names it.</param>
-    /// <returns>The exception to throw, or null.</returns>
-    internal ArgumentException? RefuseFeatures(string teacherName) => FeaturePaths.Count == 0 ? null : new ArgumentException(
-        $"The {RequestedBy} loss reads the teacher's features ({string.Join(", ", FeaturePaths)}), but the teacher {teacherName} supplies logits only: it has no modules to hook. Use logit terms only.");
+    /// <exception cref="ArgumentException"><see cref="FeaturePaths"/> is not empty; the message names the loss, the paths and the teacher.</exception>
+    public void ThrowIfFeaturesRequested(string teacherName)
+    {
+        if (FeaturePaths.Count > 0)
+        {
+            throw new ArgumentException(
+                $"The {RequestedBy} loss reads the teacher's features ({string.Join(", ", FeaturePaths)}), but the teacher {teacherName} supplies logits only: it has no modules to hook. Use logit terms only.");
+        }
+    }
 }
 
 /// <summary>One batch given to <see cref="ITeacher.Forward"/>.</summary>
