@@ -236,7 +236,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         // A recipe trains the teacher with its own epochs and rate; elsewhere the teacher and the students share the settings.
         var trainerOptions = settings.Recipe is null
             ? TrainerOptionsFor(settings, settings.Seed, deviceOptions, "main")
-            : TrainerOptionsFor(settings.ForTeacher(), settings.Seed, deviceOptions, "teacher");
+            : TeacherOptionsFor(settings, deviceOptions);
         using var loss = MethodSpec.Create(settings.Method, settings.Temperature, settings.HardWeight, settings.SoftWeight);
         trainerOptions.Validate();
 
@@ -386,6 +386,14 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(teacherModule!), 0, null, loaded.Top1Accuracy, []);
         }
 
+        if (teacherModule is AirbenchNet { WhiteningInitialized: false } airbench)
+        {
+            // Its fixed first layer whitens 2×2 patches: the filters come from the training images.
+            using var whiteningPlan = data.Train.PlanBatches(Math.Min(5000, data.Train.Count));
+            using var whiteningImages = whiteningPlan.GetBatch(0, trainer.Device).Images;
+            airbench.InitializeWhitening(whiteningImages);
+        }
+
         Console.WriteLine("\nTraining the teacher (cross-entropy):");
         console.StartRun();
         currentRun = ("the teacher's training", trainer.Options.Checkpoints, TrainingPhase.Teacher);
@@ -451,8 +459,31 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         },
     };
 
+    /// <summary>The teacher's training settings under a recipe: the students' kind of run, with the recipe's own teacher training where it has one.</summary>
+    private static TrainerOptions TeacherOptionsFor(SampleSettings settings, DeviceOptions device)
+    {
+        var options = TrainerOptionsFor(settings.ForTeacher(), settings.Seed, device, "teacher");
+        if (settings.TeacherTraining is { } teacher)
+        {
+            options.Optimizer.Momentum = teacher.Momentum;
+            options.Optimizer.Nesterov = teacher.Nesterov;
+            options.Optimizer.NormBiasLearningRateScale = teacher.NormBiasLearningRateScale;
+            options.Augmentation = new AugmentationOptions { Padding = teacher.AugmentPadding };
+            options.FlipTestTimeAugmentation = teacher.FlipTestTimeAugmentation;
+            if (teacher.Lookahead)
+            {
+                // The lookahead average is not checkpointed: the teacher trains in one go (its weights are saved at the end).
+                options.Lookahead = new LookaheadOptions();
+                options.Checkpoints = null;
+            }
+        }
+
+        return options;
+    }
+
     private static ScheduleOptions ScheduleFor(string name, int epochs, int warmup) => name.ToLowerInvariant() switch
     {
+        "triangle" => new ScheduleOptions { Kind = ScheduleKind.Triangle },
         "constant" => new ScheduleOptions { WarmupEpochs = warmup },
         "step" => new ScheduleOptions { Kind = ScheduleKind.Step, StepSize = Math.Max(1, epochs / 3), WarmupEpochs = warmup },
         "multistep" => new ScheduleOptions { Kind = ScheduleKind.MultiStep, Milestones = [Math.Max(1, epochs / 2), Math.Max(2, (int)(epochs * 3L / 4))], WarmupEpochs = warmup },

@@ -115,13 +115,19 @@ internal sealed record SampleSettings
     /// <summary>--image-size: the images' side with --data-folder; null for 32.</summary>
     public int? ImageSize { get; init; }
 
+    /// <summary>The recipe's teacher training beyond epochs, rate and optimizer (--recipe airbench); null where the teacher trains like the students.</summary>
+    public TeacherTraining? TeacherTraining { get; init; }
+
     /// <summary>These settings as the teacher's training uses them: its own epochs, peak rate, optimizer and warm-up where given.</summary>
     public SampleSettings ForTeacher() => this with
     {
         Epochs = TeacherEpochs ?? Epochs,
         LearningRate = TeacherLearningRate ?? LearningRate,
         Optimizer = TeacherOptimizer ?? Optimizer,
-        WarmupEpochs = TeacherWarmupEpochs ?? WarmupEpochs,
+        WarmupEpochs = TeacherTraining is null ? TeacherWarmupEpochs ?? WarmupEpochs : 0,
+        BatchSize = TeacherTraining?.BatchSize ?? BatchSize,
+        WeightDecay = TeacherTraining?.WeightDecay ?? WeightDecay,
+        Schedule = TeacherTraining?.Schedule ?? Schedule,
     };
 }
 

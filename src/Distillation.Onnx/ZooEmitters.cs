@@ -24,6 +24,7 @@ internal static class ZooEmitters
         [typeof(MobileNetV2)] = Chain("features", "avgpool", FlattenStep, "classifier"),
         [typeof(MobileNetV3)] = Chain("features", "avgpool", FlattenStep, "classifier"),
         [typeof(CifarMobileNetV2)] = Chain("conv1", "blocks", "conv2", "avgpool", FlattenStep, "classifier"),
+        [typeof(AirbenchNet)] = EmitAirbench,
 
         // The blocks.
         [typeof(BasicBlock)] = EmitBasicBlock,
@@ -50,6 +51,16 @@ internal static class ZooEmitters
 
         return value;
     };
+
+    /// <summary>head(max over positions(block3(block2(block1(gelu(whiten(x))))))) / 9: airbench's net with a global max-pool.</summary>
+    private static OnnxValue EmitAirbench(OnnxEmitContext context, torch.nn.Module module, OnnxValue x)
+    {
+        var children = new Children(context, module);
+        var features = children.Emit("block3", children.Emit("block2", children.Emit("block1", children.Emit("activation", children.Emit("whiten", x)))));
+        var pooled = context.AddNode("GlobalMaxPool", [features], [features.Shape[0], features.Shape[1], 1, 1]);
+        var logits = children.Emit("head", context.Flatten(pooled));
+        return context.Mul(logits, context.Constant((float)AirbenchNet.LogitScale));
+    }
 
     /// <summary>relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)); the shortcut is <c>downsample</c> when present (torchvision, RepDistiller).</summary>
     private static OnnxValue EmitBasicBlock(OnnxEmitContext context, torch.nn.Module module, OnnxValue x)

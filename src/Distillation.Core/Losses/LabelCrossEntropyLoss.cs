@@ -13,8 +13,23 @@ public sealed class LabelCrossEntropyLoss : IDistillationLoss
     /// <summary>The name of the cross-entropy part in reports.</summary>
     public const string PartName = "ce";
 
+    /// <summary>Creates the loss.</summary>
+    /// <param name="labelSmoothing">The mass spread uniformly over the classes in the target, in [0, 1) (PyTorch's <c>label_smoothing</c>). Default: 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="labelSmoothing"/> is outside [0, 1).</exception>
+    public LabelCrossEntropyLoss(double labelSmoothing = 0)
+    {
+        OptionChecks.FractionIn(labelSmoothing, nameof(labelSmoothing), 0, 1);
+        LabelSmoothing = labelSmoothing;
+    }
+
+    /// <summary>The label smoothing, in [0, 1).</summary>
+    public double LabelSmoothing { get; }
+
     /// <inheritdoc />
     public string Name => PartName;
+
+    /// <inheritdoc />
+    public string Description => LabelSmoothing == 0 ? PartName : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{PartName}(label smoothing {LabelSmoothing})");
 
     /// <inheritdoc />
     public bool NeedsTeacher => false;
@@ -23,17 +38,17 @@ public sealed class LabelCrossEntropyLoss : IDistillationLoss
     public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return LossResult.Single(PartName, Of(context.StudentLogits, context.Labels));
+        return LossResult.Single(PartName, Of(context.StudentLogits, context.Labels, LabelSmoothing));
     }
 
     /// <summary>The batch-mean cross-entropy, after shape and type checks that need no host synchronisation.</summary>
-    internal static Tensor Of(Tensor logits, Tensor labels)
+    internal static Tensor Of(Tensor logits, Tensor labels, double labelSmoothing = 0)
     {
         LogitChecks.RequireLogits(logits, "studentLogits");
         LogitChecks.RequireLabels(labels, logits);
         try
         {
-            return nn.functional.cross_entropy(logits, labels);
+            return labelSmoothing == 0 ? nn.functional.cross_entropy(logits, labels) : nn.functional.cross_entropy(logits, labels, label_smoothing: labelSmoothing);
         }
         catch (ExternalException e)
         {

@@ -3,12 +3,15 @@ using TorchSharp;
 namespace Distillation.Training;
 
 /// <summary>
-/// The learning rate of every epoch of a run, as a pure function of the epoch (see
-/// <see cref="ScheduleOptions"/> for the formulas). There is no state: resuming at epoch k
-/// gives the same rates as an uninterrupted run.
+/// The learning rate of every epoch (or step) of a run, as a pure function of the epoch and step
+/// (see <see cref="ScheduleOptions"/> for the formulas). The only state is each parameter group's
+/// ratio to the first, read from the optimizer as created: resuming at epoch k gives the same rates
+/// as an uninterrupted run.
 /// </summary>
 internal sealed class LearningRateSchedule
 {
+    private double[]? groupScales;
+
     /// <summary>Creates the schedule of one run.</summary>
     /// <param name="options">The schedule.</param>
     /// <param name="baseLearningRate">The optimizer's learning rate (<see cref="OptimizationOptions.LearningRate"/>).</param>
@@ -27,6 +30,9 @@ internal sealed class LearningRateSchedule
             Gamma = options.Gamma,
             MinLearningRate = options.MinLearningRate,
             WarmupEpochs = options.WarmupEpochs,
+            StartFactor = options.StartFactor,
+            PeakFraction = options.PeakFraction,
+            EndFactor = options.EndFactor,
         };
         BaseLearningRate = baseLearningRate;
         TotalEpochs = totalEpochs;
@@ -41,7 +47,10 @@ internal sealed class LearningRateSchedule
     /// <summary>The run's epochs.</summary>
     public int TotalEpochs { get; }
 
-    /// <summary>The learning rate of one epoch.</summary>
+    /// <summary>Whether the rate changes before every optimizer step (<see cref="ScheduleKind.Triangle"/>) rather than once per epoch.</summary>
+    public bool SetsEveryStep => Options.Kind == ScheduleKind.Triangle;
+
+    /// <summary>The learning rate of one epoch (for <see cref="ScheduleKind.Triangle"/>, as if every epoch were one step).</summary>
     /// <param name="epoch">The epoch, from 1 to <see cref="TotalEpochs"/>.</param>
     /// <returns>The rate.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The epoch is outside the run.</exception>
@@ -62,25 +71,71 @@ internal sealed class LearningRateSchedule
             ScheduleKind.Step => BaseLearningRate * Math.Pow(Options.Gamma, completed / Options.StepSize),
             ScheduleKind.MultiStep => BaseLearningRate * Math.Pow(Options.Gamma, Options.Milestones.Count(m => m <= completed)),
             ScheduleKind.Cosine => Cosine(completed - warmup, TotalEpochs - warmup),
+            ScheduleKind.Triangle => Triangle(completed, TotalEpochs),
             _ => throw new InvalidOperationException($"Unknown schedule kind {Options.Kind}."),
         };
     }
 
-    /// <summary>Sets every parameter group of <paramref name="optimizer"/> to the rate of <paramref name="epoch"/>; call it before the epoch's first step.</summary>
+    /// <summary>
+    /// The learning rate of one optimizer step: the epoch's rate, or for <see cref="ScheduleKind.Triangle"/>
+    /// the rate at that step of the run.
+    /// </summary>
+    /// <param name="epoch">The epoch, from 1 to <see cref="TotalEpochs"/>.</param>
+    /// <param name="step">The step within the epoch, from 0.</param>
+    /// <param name="stepsPerEpoch">The optimizer steps of every epoch, ≥ 1.</param>
+    /// <returns>The rate.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The epoch or step is outside the run.</exception>
+    public double LearningRateAt(int epoch, int step, int stepsPerEpoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerEpoch, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(step, stepsPerEpoch);
+        if (!SetsEveryStep)
+        {
+            return LearningRateAt(epoch);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(epoch, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(epoch, TotalEpochs);
+        return Triangle(((long)(epoch - 1) * stepsPerEpoch) + step, (long)TotalEpochs * stepsPerEpoch);
+    }
+
+    /// <summary>
+    /// Sets the rate of <paramref name="epoch"/> (and <paramref name="step"/>) on every parameter group
+    /// of <paramref name="optimizer"/>, each scaled by its initial rate over the first group's (so a
+    /// group created at a multiple of the base rate, such as BatchNorm biases, keeps that multiple).
+    /// </summary>
     /// <param name="optimizer">The optimizer.</param>
-    /// <param name="epoch">The epoch about to start, from 1 to <see cref="TotalEpochs"/>.</param>
-    /// <returns>The rate set.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">The epoch is outside the run.</exception>
-    public double Apply(torch.optim.Optimizer optimizer, int epoch)
+    /// <param name="epoch">The epoch, from 1 to <see cref="TotalEpochs"/>.</param>
+    /// <param name="step">The step within the epoch, from 0.</param>
+    /// <param name="stepsPerEpoch">The optimizer steps of every epoch, ≥ 1.</param>
+    /// <returns>The rate set on the first group.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The epoch or step is outside the run.</exception>
+    public double Apply(torch.optim.Optimizer optimizer, int epoch, int step = 0, int stepsPerEpoch = 1)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        var rate = LearningRateAt(epoch);
-        foreach (var group in optimizer.ParamGroups)
+        var rate = LearningRateAt(epoch, step, stepsPerEpoch);
+        var groups = optimizer.ParamGroups.ToArray();
+
+        // The groups' ratios as the optimizer was created, read before the schedule first changes them.
+        groupScales ??= groups.Select(g => groups.Length == 1 || groups[0].LearningRate == 0 ? 1.0 : g.LearningRate / groups[0].LearningRate).ToArray();
+        for (var i = 0; i < groups.Length; i++)
         {
-            group.LearningRate = rate;
+            groups[i].LearningRate = i < groupScales.Length ? rate * groupScales[i] : rate;
         }
 
         return rate;
+    }
+
+    private double Triangle(long step, long steps)
+    {
+        var peak = (long)(Options.PeakFraction * steps);
+        if (peak > 0 && step <= peak)
+        {
+            return BaseLearningRate * (Options.StartFactor + ((1 - Options.StartFactor) * step / peak));
+        }
+
+        return BaseLearningRate * (1 + ((Options.EndFactor - 1) * (step - peak) / Math.Max(1, steps - peak)));
     }
 
     private double Cosine(int t, int period)

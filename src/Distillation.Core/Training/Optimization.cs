@@ -7,13 +7,18 @@ namespace Distillation.Training;
 /// <summary>Creating TorchSharp optimizers from <see cref="OptimizationOptions"/>, and clipping gradients.</summary>
 internal static class Optimization
 {
-    /// <summary>Creates the optimizer <paramref name="options"/> describe, with one parameter group.</summary>
+    /// <summary>
+    /// Creates the optimizer <paramref name="options"/> describe: one parameter group, or two when
+    /// <see cref="OptimizationOptions.NormBiasLearningRateScale"/> is not 1 and some parameters are
+    /// BatchNorm biases (those then learn at the scaled rate, with the weight decay divided by it).
+    /// </summary>
     /// <param name="parameters">The parameters to optimize (read once).</param>
     /// <param name="options">The algorithm and its hyper-parameters.</param>
+    /// <param name="normBiases">Which of <paramref name="parameters"/> are BatchNorm biases; none when null.</param>
     /// <returns>A <see cref="Adam"/>, <see cref="AdamW"/> or <see cref="SGD"/> optimizer; dispose it after training.</returns>
     /// <exception cref="ArgumentException">There are no parameters.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
-    public static torch.optim.Optimizer CreateOptimizer(IEnumerable<Parameter> parameters, OptimizationOptions options)
+    public static torch.optim.Optimizer CreateOptimizer(IEnumerable<Parameter> parameters, OptimizationOptions options, IReadOnlySet<Parameter>? normBiases = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(options);
@@ -26,13 +31,54 @@ internal static class Optimization
         }
 
         // Every hyper-parameter is passed explicitly: TorchSharp's defaults have differed from PyTorch's between versions.
+        var (rate, decay, scale) = (options.LearningRate, options.WeightDecay, options.NormBiasLearningRateScale);
+        var biases = scale == 1 || normBiases is null ? [] : list.Where(normBiases.Contains).ToArray();
+        if (biases.Length == 0)
+        {
+            return options.Kind switch
+            {
+                OptimizerKind.Adam => new Adam(list, rate, options.Beta1, options.Beta2, weight_decay: decay),
+                OptimizerKind.AdamW => new AdamW(list, rate, options.Beta1, options.Beta2, weight_decay: decay),
+                OptimizerKind.Sgd => new SGD(list, rate, options.Momentum, dampening: 0, weight_decay: decay, nesterov: options.Nesterov),
+                _ => throw new ArgumentOutOfRangeException(nameof(options), options.Kind, "Unknown optimizer kind."),
+            };
+        }
+
+        // The rest first: the schedule and the reports read the first group's rate as the run's rate.
+        var rest = list.Where(p => !normBiases!.Contains(p)).ToArray();
+        var (biasRate, biasDecay) = (rate * scale, decay / scale);
         return options.Kind switch
         {
-            OptimizerKind.Adam => new Adam(list, options.LearningRate, options.Beta1, options.Beta2, weight_decay: options.WeightDecay),
-            OptimizerKind.AdamW => new AdamW(list, options.LearningRate, options.Beta1, options.Beta2, weight_decay: options.WeightDecay),
-            OptimizerKind.Sgd => new SGD(list, options.LearningRate, options.Momentum, dampening: 0, weight_decay: options.WeightDecay, nesterov: options.Nesterov),
+            OptimizerKind.Adam => new Adam(
+                [new Adam.ParamGroup(rest, rate, options.Beta1, options.Beta2, weight_decay: decay), new Adam.ParamGroup(biases, biasRate, options.Beta1, options.Beta2, weight_decay: biasDecay)],
+                rate, options.Beta1, options.Beta2, weight_decay: decay),
+            OptimizerKind.AdamW => new AdamW(
+                [new AdamW.ParamGroup(rest, rate, options.Beta1, options.Beta2, weight_decay: decay), new AdamW.ParamGroup(biases, biasRate, options.Beta1, options.Beta2, weight_decay: biasDecay)],
+                rate, options.Beta1, options.Beta2, weight_decay: decay),
+            OptimizerKind.Sgd => new SGD(
+                [new SGD.ParamGroup(rest, rate, options.Momentum, dampening: 0, weight_decay: decay, nesterov: options.Nesterov),
+                 new SGD.ParamGroup(biases, biasRate, options.Momentum, dampening: 0, weight_decay: biasDecay, nesterov: options.Nesterov)],
+                rate, options.Momentum, dampening: 0, weight_decay: decay, nesterov: options.Nesterov),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Kind, "Unknown optimizer kind."),
         };
+    }
+
+    /// <summary>The biases of every BatchNorm layer of <paramref name="model"/> that are trained (<see cref="OptimizationOptions.NormBiasLearningRateScale"/>).</summary>
+    /// <param name="model">The model.</param>
+    /// <returns>The bias parameters, compared by reference.</returns>
+    public static IReadOnlySet<Parameter> NormBiases(torch.nn.Module model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var biases = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
+        foreach (var (_, module) in model.named_modules())
+        {
+            if (module is BatchNorm { bias: { requires_grad: true } bias })
+            {
+                biases.Add(bias);
+            }
+        }
+
+        return biases;
     }
 
     /// <summary>

@@ -45,6 +45,15 @@ public sealed class OptimizationOptions
     public double Beta2 { get; set; } = 0.999;
 
     /// <summary>
+    /// The factor by which the biases of the model's BatchNorm layers learn faster than the other
+    /// parameters (airbench uses 64: a few hundred bias values set each channel's threshold, and the
+    /// base rate moves them too slowly). Their weight decay is divided by the same factor, so that
+    /// every parameter is shrunk by the same <c>rate · decay</c> per step. Must be &gt; 0. Default: 1
+    /// (one rate for all).
+    /// </summary>
+    public double NormBiasLearningRateScale { get; set; } = 1;
+
+    /// <summary>
     /// The largest total (L2) norm the gradients of one step may have; larger ones are scaled down
     /// to it before the step (<see cref="Optimization.ClipGradients"/>). Null turns clipping off.
     /// Default: null.
@@ -73,6 +82,7 @@ public sealed class OptimizationOptions
             throw OptionChecks.OutOfRange(nameof(Nesterov), Nesterov, "false when Momentum is 0 (Nesterov momentum needs Momentum > 0)");
         }
 
+        OptionChecks.FloatIn(NormBiasLearningRateScale, nameof(NormBiasLearningRateScale), 0, OptionChecks.FloatMax, minExclusive: true);
         OptionChecks.FractionIn(Beta1, nameof(Beta1), 0, 1);
         OptionChecks.FractionIn(Beta2, nameof(Beta2), 0, 1);
         if (GradientClipNorm is { } clip)

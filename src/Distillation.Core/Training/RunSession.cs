@@ -74,6 +74,12 @@ internal sealed class RunSession(RunRequest request, TrainerOptions options, Ran
 
     public optim.lr_scheduler.LRScheduler? Scheduler { get; set; }
 
+    /// <summary>Optimizer steps of every epoch (the batches, in accumulation groups).</summary>
+    public int StepsPerEpoch { get; set; } = 1;
+
+    /// <summary>The lookahead average of the trained model; null when it is off.</summary>
+    public LookaheadAveraging? Lookahead { get; set; }
+
     public BatchAugmentation? Augmentation { get; set; }
 
     public RunIdentity Identity { get; set; } = null!;
@@ -98,6 +104,7 @@ internal sealed class RunSession(RunRequest request, TrainerOptions options, Ran
         StudentFeatures?.Dispose();
         Run?.Dispose();
         Optimizer?.Dispose();
+        Lookahead?.Dispose();
         Shuffle?.Dispose();
         AugmentationDraws?.Dispose();
     }

@@ -14,6 +14,13 @@ public enum ScheduleKind
 
     /// <summary>Cosine annealing from the base rate towards <c>MinLearningRate</c> over the epochs after warm-up (PyTorch's <c>CosineAnnealingLR</c>).</summary>
     Cosine,
+
+    /// <summary>
+    /// airbench's triangle, set before every optimizer step rather than once per epoch: linear from
+    /// <c>StartFactor</c>·base to the base rate at <c>PeakFraction</c> of the run's steps, then linear
+    /// to <c>EndFactor</c>·base at its end. It has its own ramp, so <c>WarmupEpochs</c> must be 0.
+    /// </summary>
+    Triangle,
 }
 
 /// <summary>
@@ -31,6 +38,9 @@ public enum ScheduleKind
 /// <item>Cosine: <c>min + (base − min) · (1 + cos(π · t / T)) / 2</c> with <c>t = e − 1 − W</c> and
 /// <c>T = E − W</c>, so it starts at <c>base</c> right after warm-up and reaches about
 /// <c>min</c> in the last epoch.</item>
+/// <item>Triangle, per step: with <c>s</c> the steps taken before this one and <c>S</c> the run's
+/// steps, <c>base · f(s)</c> where <c>f</c> is linear through (0, <c>StartFactor</c>),
+/// (<c>⌊PeakFraction·S⌋</c>, 1) and (<c>S</c>, <c>EndFactor</c>).</item>
 /// </list>
 /// Step sizes and milestones count completed epochs from the start of the run, warm-up included, as
 /// PyTorch's 0-based epoch counter does: milestone 30 lowers the rate from epoch 31 on.
@@ -58,13 +68,22 @@ public sealed class ScheduleOptions
     /// <summary>Epochs of linear warm-up at the start of the run, fewer than the run's epochs. Default: 0 (none).</summary>
     public int WarmupEpochs { get; set; }
 
+    /// <summary><see cref="ScheduleKind.Triangle"/>'s first rate, as a fraction of the base rate, in [0, 1]. Default: 0.2 (airbench's).</summary>
+    public double StartFactor { get; set; } = 0.2;
+
+    /// <summary>Where <see cref="ScheduleKind.Triangle"/> peaks at the base rate, as a fraction of the run's steps, in (0, 1). Default: 0.23 (airbench's).</summary>
+    public double PeakFraction { get; set; } = 0.23;
+
+    /// <summary><see cref="ScheduleKind.Triangle"/>'s rate at the end of the run, as a fraction of the base rate, in [0, 1]. Default: 0.07 (airbench's).</summary>
+    public double EndFactor { get; set; } = 0.07;
+
     /// <summary>Checks the values that do not depend on the run.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
     public void Validate()
     {
         if (!Enum.IsDefined(Kind))
         {
-            throw OptionChecks.OutOfRange(nameof(Kind), Kind, "one of Constant, Step, MultiStep, Cosine");
+            throw OptionChecks.OutOfRange(nameof(Kind), Kind, "one of Constant, Step, MultiStep, Cosine, Triangle");
         }
 
         OptionChecks.IntegerIn(StepSize, nameof(StepSize), Kind == ScheduleKind.Step ? 1 : 0, int.MaxValue);
@@ -90,6 +109,13 @@ public sealed class ScheduleOptions
         OptionChecks.FloatIn(Gamma, nameof(Gamma), 0, OptionChecks.FloatMax, minExclusive: true);
         OptionChecks.FloatIn(MinLearningRate, nameof(MinLearningRate), 0, OptionChecks.FloatMax);
         OptionChecks.IntegerIn(WarmupEpochs, nameof(WarmupEpochs), 0, int.MaxValue);
+        OptionChecks.FloatIn(StartFactor, nameof(StartFactor), 0, 1);
+        OptionChecks.FloatIn(EndFactor, nameof(EndFactor), 0, 1);
+        OptionChecks.FractionIn(PeakFraction, nameof(PeakFraction), 0, 1, minExclusive: true);
+        if (Kind == ScheduleKind.Triangle && WarmupEpochs != 0)
+        {
+            throw OptionChecks.OutOfRange(nameof(WarmupEpochs), WarmupEpochs, "0 with a Triangle schedule (its StartFactor and PeakFraction are its warm-up)");
+        }
     }
 
     /// <summary>Checks every value, including those that depend on the run.</summary>

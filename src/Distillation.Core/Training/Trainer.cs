@@ -111,7 +111,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     {
         var module = teacher.GetModule()
             ?? throw new InvalidOperationException($"The teacher {typeof(TTeacher).Name} is not a TorchSharp model: it cannot be trained here, only distilled from.");
-        return Run(new RunRequest(TrainingPhase.Teacher, module, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken));
+        return Run(new RunRequest(TrainingPhase.Teacher, module, null, new LabelCrossEntropyLoss(Options.LabelSmoothing), train, evaluation, progress, cancellationToken));
     }
 
     /// <summary>Trains the student alone with cross-entropy: the baseline that distillation is measured against.</summary>
@@ -121,7 +121,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
     public TrainingResult TrainStudent(IBatchSource train, IBatchSource? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Run(new RunRequest(TrainingPhase.Student, Student, null, new LabelCrossEntropyLoss(), train, evaluation, progress, cancellationToken));
+        Run(new RunRequest(TrainingPhase.Student, Student, null, new LabelCrossEntropyLoss(Options.LabelSmoothing), train, evaluation, progress, cancellationToken));
 
     /// <summary>
     /// Distills the student from the teacher. The teacher stays in eval mode and runs without
@@ -232,7 +232,46 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The evaluation.</returns>
     public EvaluationResult EvaluateStudent(IBatchSource data, CancellationToken cancellationToken = default) =>
-        Evaluator.Evaluate(Student, data, Device, Options.EvaluationBatchSize, cancellationToken);
+        Evaluate(Student, data, cancellationToken).ToEvaluationResult();
+
+    /// <summary>Evaluates a trained model, averaging the logits of each image and its mirror when <see cref="TrainerOptions.FlipTestTimeAugmentation"/> asks.</summary>
+    private DetailedEvaluation Evaluate(nn.Module<Tensor, Tensor> model, IBatchSource data, CancellationToken cancellationToken)
+    {
+        if (!Options.FlipTestTimeAugmentation)
+        {
+            return Evaluator.EvaluateDetailed(model, data, Device, Options.EvaluationBatchSize, cancellationToken);
+        }
+
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            return Evaluator.EvaluateDetailed(
+                (batch, _) =>
+                {
+                    using var plain = model.call(batch.Images);
+                    using var mirrored = batch.Images.flip(3);
+                    using var mirroredLogits = model.call(mirrored);
+                    return plain.add(mirroredLogits).div_(2);
+                },
+                data,
+                Device,
+                Options.EvaluationBatchSize,
+                cancellationToken,
+                nameof(model));
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>Optimizer steps of one epoch over <paramref name="images"/> images: batches, in groups of <see cref="TrainerOptions.GradientAccumulationSteps"/>.</summary>
+    private int OptimizerStepsPerEpoch(int images)
+    {
+        var batches = (images + (long)Options.BatchSize - 1) / Options.BatchSize;
+        return (int)((batches + Options.GradientAccumulationSteps - 1) / Options.GradientAccumulationSteps);
+    }
 
     // The checks name the public methods' parameters, which Run receives in one request.
 #pragma warning disable CA2208
@@ -314,14 +353,17 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 session.LossParameters = lossModule.parameters().ToArray();
             }
 
-            session.Trained = model.parameters().Concat(session.LossParameters).ToArray();
+            // Frozen parameters (requires_grad off, such as a fixed whitening layer) are not the optimizer's.
+            session.Trained = model.parameters().Where(p => p.requires_grad).Concat(session.LossParameters).ToArray();
             session.Optimizer = Options.OptimizerFactory is { } factory
                 ? factory(session.Trained) ?? throw new InvalidOperationException("TrainerOptions.OptimizerFactory returned null.")
-                : Optimization.CreateOptimizer(session.Trained, Options.Optimizer);
+                : Optimization.CreateOptimizer(session.Trained, Options.Optimizer, Optimization.NormBiases(model));
             session.Schedule = Options.SchedulerFactory is null
                 ? new LearningRateSchedule(Options.Schedule, Options.OptimizerFactory is null ? Options.Optimizer.LearningRate : session.Optimizer.ParamGroups.First().LearningRate, Options.Epochs)
                 : null;
             session.Scheduler = Options.SchedulerFactory?.Invoke(session.Optimizer);
+            session.StepsPerEpoch = OptimizerStepsPerEpoch(train.Count);
+            session.Lookahead = Options.Lookahead is { } lookahead ? new LookaheadAveraging(model, lookahead, (long)session.StepsPerEpoch * Options.Epochs) : null;
             session.Identity = new RunIdentity(phase, loss.Description, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, session.Parameters,
                 TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? fingerprinted.Fingerprint : null,
                 GradientAccumulationSteps: Options.GradientAccumulationSteps,
@@ -363,7 +405,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     private (EpochReport Report, bool Partial, bool StopRequested) TrainEpoch(RunSession session, int epoch)
     {
         session.Model.train();
-        var learningRate = session.Schedule?.Apply(session.Optimizer, epoch) ?? session.Optimizer.ParamGroups.First().LearningRate;
+        var learningRate = session.Schedule?.Apply(session.Optimizer, epoch, 0, session.StepsPerEpoch) ?? session.Optimizer.ParamGroups.First().LearningRate;
         var epochClock = Stopwatch.StartNew();
         using var plan = session.Train.PlanBatches(Options.BatchSize, session.Shuffle);
         using var sums = new LossSums(Device);
@@ -382,6 +424,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 // Each optimizer step averages the gradients of a group of up to N batches; the last group of an epoch may be shorter.
                 var groupStart = step - step % accumulation;
                 var groupSize = Math.Min(accumulation, plan.BatchCount - groupStart);
+                if (step == groupStart && session.Schedule is { SetsEveryStep: true } schedule)
+                {
+                    schedule.Apply(session.Optimizer, epoch, step / accumulation, session.StepsPerEpoch);
+                }
+
                 var result = TrainStep(session, plan, epoch, step, zeroGradients: step == groupStart, takeStep: step == groupStart + groupSize - 1, groupSize);
                 firstBadStep.masked_fill_(firstBadStep.lt(0).logical_and(result.Total.detach().isfinite().logical_not()), step);
                 sums.Add(result);
@@ -442,6 +489,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
             }
 
             session.Optimizer.step();
+            session.Lookahead?.AfterStep(((long)(epoch - 1) * session.StepsPerEpoch) + (step / Options.GradientAccumulationSteps) + 1);
         }
 
         session.StudentFeatures.Clear();
@@ -460,7 +508,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         EvaluationResult? epochEvaluation = null;
         if (session.Evaluation is { } evaluation && (session.EvaluateEveryEpoch || epoch == Options.Epochs || stopRequested))
         {
-            epochEvaluation = Evaluator.Evaluate(session.Model, evaluation, Device, Options.EvaluationBatchSize, session.CancellationToken);
+            epochEvaluation = Evaluate(session.Model, evaluation, session.CancellationToken).ToEvaluationResult();
             run.LastEvaluation = epochEvaluation;
         }
 

@@ -80,6 +80,24 @@ public sealed class TrainerOptions
     public EarlyStoppingOptions? EarlyStopping { get; set; }
 
     /// <summary>
+    /// Label smoothing of the cross-entropy of <c>TrainTeacher</c> and <c>TrainStudent</c>, in [0, 1):
+    /// the target puts this mass uniformly over the classes (PyTorch's <c>label_smoothing</c>).
+    /// Distillation's objectives are not affected. Default: 0 (a smoothed teacher distils worse:
+    /// its softened outputs lose the similarity between classes, Müller et al. 2019).
+    /// </summary>
+    public double LabelSmoothing { get; set; }
+
+    /// <summary>Lookahead weight averaging of the trained model (airbench's); null for none. Default: null.</summary>
+    public LookaheadOptions? Lookahead { get; set; }
+
+    /// <summary>
+    /// Whether the trainer's evaluations (after epochs, <c>EvaluateStudent</c>) average each image's
+    /// logits with those of its mirror image (flip test-time augmentation), as airbench reports its
+    /// accuracy. Default: false.
+    /// </summary>
+    public bool FlipTestTimeAugmentation { get; set; }
+
+    /// <summary>
     /// Checks every value, and those of the nested options, against what the trainer can represent
     /// and run (among them: BatchSize × GradientAccumulationSteps must fit an int).
     /// </summary>
@@ -112,6 +130,12 @@ public sealed class TrainerOptions
         ArgumentNullException.ThrowIfNull(TeacherOutputs, nameof(TeacherOutputs));
         TeacherOutputs.Validate();
         EarlyStopping?.Validate();
+        OptionChecks.FractionIn(LabelSmoothing, nameof(LabelSmoothing), 0, 1);
+        Lookahead?.Validate();
+        if (Lookahead is not null && Checkpoints is not null)
+        {
+            throw OptionChecks.OutOfRange(nameof(Lookahead), "on", "off when Checkpoints are on (the lookahead average is not saved in a checkpoint, so a resumed run could not continue it exactly)");
+        }
 
         ArgumentNullException.ThrowIfNull(Device, nameof(Device));
         Device.Validate();

@@ -22,6 +22,9 @@ public enum ModelFamily
 
     /// <summary>torchvision's ImageNet MobileNetV3 (Hardswish, squeeze-and-excitation).</summary>
     MobileNetV3,
+
+    /// <summary>An airbench-style CIFAR net (Jordan 2024): a whitening stem initialised from the data, three conv groups, GELU; a fast, strong teacher.</summary>
+    Airbench,
 }
 
 /// <summary>
@@ -65,7 +68,7 @@ public sealed class ZooModelInfo
     public ModelFamily Family { get; }
 
     /// <summary>True for the CIFAR-style models (designed for 32×32 inputs), false for the ImageNet-style ones.</summary>
-    public bool IsCifarStyle => Family is ModelFamily.CifarResNet or ModelFamily.WideResNet or ModelFamily.CifarMobileNetV2;
+    public bool IsCifarStyle => Family is ModelFamily.CifarResNet or ModelFamily.WideResNet or ModelFamily.CifarMobileNetV2 or ModelFamily.Airbench;
 
     /// <summary>Trainable parameters when created for 10 classes; equal to the reference implementation's.</summary>
     public long ParameterCount { get; }
