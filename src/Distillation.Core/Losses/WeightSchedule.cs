@@ -126,7 +126,7 @@ public sealed class WeightSchedule
     }
 
     /// <summary>The epochs a ramp over <see cref="RampFraction"/> of <paramref name="epochs"/> spans: ⌈r·E⌉, at least 1.</summary>
-    /// <remarks>Rounded to 9 digits first, so 0.3 · 10 = 3.0000000000000004 spans 3 epochs, not 4.</remarks>
+    /// <remarks>Rounded to 9 digits first, so 0.14 · 50 = 7.000000000000001 spans 7 epochs, not 8.</remarks>
     internal int RampEpochs(int epochs) => Math.Max(1, (int)Math.Ceiling(Math.Round(RampFraction * epochs, 9)));
 
     /// <summary>DKD's warm-up factor, <c>min(epoch / warm-up, 1)</c>, shared so both compute the same double.</summary>

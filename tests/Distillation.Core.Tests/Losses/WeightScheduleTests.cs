@@ -52,8 +52,8 @@ public sealed class WeightScheduleTests : IDisposable
     [Fact]
     public void The_ramp_length_is_not_lengthened_by_rounding()
     {
-        // 0.3 · 10 is 3.0000000000000004 in doubles: the ramp spans 3 epochs, not 4.
-        ShouldEqual(Weights(WeightSchedule.RampTo(1, 0, 0.3), 10).Skip(6).ToArray(), 1, 2.0 / 3, 1.0 / 3, 0);
+        // 0.14 · 50 is 7.000000000000001 in doubles: the ramp spans 7 epochs (44 to 50), not 8.
+        ShouldEqual(Weights(WeightSchedule.RampTo(1, 0, 0.14), 50).Skip(42).ToArray(), 1, 6.0 / 7, 5.0 / 7, 4.0 / 7, 3.0 / 7, 2.0 / 7, 1.0 / 7, 0);
 
         // A fraction shorter than an epoch still ramps over the last one.
         ShouldEqual(Weights(WeightSchedule.RampTo(1, 0, 0.01), 10).Skip(8).ToArray(), 1, 0);
