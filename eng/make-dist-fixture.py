@@ -23,9 +23,8 @@ Every value is computed in float64 by torch from logits drawn in float32 by a se
 (stored exactly, so C# sees the same numbers in either precision), with the gradient of the loss
 with respect to the student's logits from autograd. A rerun writes the same file byte for byte.
 
-Cases marked "degenerate" give the teacher the same row for every image, so each of its class
-columns is constant and only the epsilon keeps rho finite (it is 0 there): float32 rounding of a
-constant column's mean is amplified by 1 / 1e-8 in that case, so compare it in float64 only.
+The case marked "degenerate" gives the teacher the same row for every image, so each of its class
+columns is constant and only the epsilon keeps rho finite (0 there, so intra = T^2).
 """
 import json
 import os
