@@ -8,7 +8,8 @@ namespace Distillation.Losses;
 /// class part (TCKD: the binary distribution target vs. the rest) and the non-target part (NCKD:
 /// the distribution over the other classes), recombined as <c>α·TCKD + β·NCKD</c>, each with
 /// T² and the batch mean, and ramped in linearly over the first <c>WarmupEpochs</c> epochs
-/// (factor <c>min(epoch / warm-up, 1)</c>). mdistiller's CIFAR defaults: α 1, β 8, T 4, 20 warm-up epochs.
+/// (factor <c>min(epoch / warm-up, 1)</c>, the factor of <see cref="WeightSchedule.WarmUp"/>). mdistiller's
+/// CIFAR defaults: α 1, β 8, T 4, 20 warm-up epochs.
 /// </summary>
 public sealed class DecoupledKDLoss : IDistillationLoss
 {
@@ -57,7 +58,7 @@ public sealed class DecoupledKDLoss : IDistillationLoss
         LogitChecks.RequireSameShape(context.StudentLogits, teacher);
         LogitChecks.RequireLabels(context.Labels, context.StudentLogits);
         var (tckd, nckd) = Parts(context.StudentLogits, teacher, context.Labels, Temperature);
-        var ramp = WarmupEpochs == 0 ? 1.0 : Math.Min((double)context.Epoch / WarmupEpochs, 1.0);
+        var ramp = WarmupEpochs == 0 ? 1.0 : WeightSchedule.WarmupFactor(context.Epoch, WarmupEpochs);
         return LossResult.Single(Name, tckd.mul(Alpha).add(nckd.mul(Beta)).mul(ramp));
     }
 

@@ -9,7 +9,9 @@ namespace Distillation.Losses;
 /// term like any other, as Keras' <c>Distiller</c> and torchdistill's <c>WeightedSumLoss</c> combine
 /// terms over one context. Each term's unweighted value is reported under its
 /// <see cref="IDistillationLoss.Name"/>, and <see cref="Description"/> prints the formula,
-/// e.g. <c>1·ce + 1·kd(T=10)</c>.
+/// e.g. <c>1·ce + 1·kd(T=10)</c>. A weight may follow a <see cref="WeightSchedule"/> (a warm-up, a
+/// ramp to a final value over the end of training), taken each batch from the context's epoch; the
+/// formula prints it, e.g. <c>1·ce + 1(to 0 over the last 0.25)·kd(T=4)</c>.
 /// </summary>
 /// <remarks>
 /// Terms that are TorchSharp modules (a <see cref="HintLoss"/>'s regressor) are registered as this
@@ -20,6 +22,7 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
 {
     private readonly IDistillationLoss[] losses;
     private readonly double[] weights;
+    private readonly WeightSchedule[] schedules;
 
     /// <summary>Creates the objective from loss–weight pairs.</summary>
     /// <param name="terms">The terms and their weights (each from 0 to 1,000,000 and 0 or ≥ 1.2e-38); at least one, with distinct names.</param>
@@ -30,19 +33,33 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
     {
     }
 
+    /// <summary>Creates the objective from loss–schedule pairs: weights that change with the epoch, or constants (a <see cref="double"/> converts).</summary>
+    /// <param name="terms">The terms and their weight schedules; at least one, with distinct names.</param>
+    /// <exception cref="ArgumentException">There is no term, a term or schedule is null, or two terms share a name.</exception>
+    public DistillationObjective(params (IDistillationLoss Loss, WeightSchedule Weight)[] terms)
+        : this(terms?.Select(t => t.Loss).ToArray()!, null, terms?.Select(t => t.Weight).ToArray()!)
+    {
+    }
+
     /// <summary>Creates the objective from a list of losses and a list of their weights, matched by position.</summary>
     /// <param name="losses">The terms; at least one, with distinct names.</param>
     /// <param name="weights">One weight per term, each from 0 to 1,000,000 and 0 or ≥ 1.2e-38.</param>
     /// <exception cref="ArgumentException">The lists differ in length or are empty, a term is null, or two terms share a name.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A weight is out of its range; the one-line message names it.</exception>
     public DistillationObjective(IReadOnlyList<IDistillationLoss> losses, IReadOnlyList<double> weights)
+        : this(losses, weights, null)
+    {
+    }
+
+    /// <summary>The one constructor: constant <paramref name="weights"/> or <paramref name="schedules"/>, exactly one of them given.</summary>
+    private DistillationObjective(IReadOnlyList<IDistillationLoss> losses, IReadOnlyList<double>? weights, IReadOnlyList<WeightSchedule>? schedules)
         : base(nameof(DistillationObjective))
     {
         ArgumentNullException.ThrowIfNull(losses);
-        ArgumentNullException.ThrowIfNull(weights);
-        if (losses.Count != weights.Count)
+        var weightCount = weights?.Count ?? schedules?.Count ?? throw new ArgumentNullException(nameof(weights));
+        if (losses.Count != weightCount)
         {
-            throw new ArgumentException($"The objective got {losses.Count} losses but {weights.Count} weights; give one weight per loss.", nameof(weights));
+            throw new ArgumentException($"The objective got {losses.Count} losses but {weightCount} weights; give one weight per loss.", nameof(weights));
         }
 
         if (losses.Count == 0)
@@ -51,7 +68,6 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
         }
 
         this.losses = [.. losses];
-        this.weights = [.. weights];
         for (var i = 0; i < this.losses.Length; i++)
         {
             if (this.losses[i] is null)
@@ -59,8 +75,19 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
                 throw new ArgumentException($"Term {i} of the objective is null.", nameof(losses));
             }
 
-            LogitChecks.RequireWeight(this.weights[i], $"weight of {this.losses[i].Name}");
+            if (weights is not null)
+            {
+                LogitChecks.RequireWeight(weights[i], $"weight of {this.losses[i].Name}");
+            }
+            else if (schedules![i] is null)
+            {
+                throw new ArgumentException($"The weight schedule of {this.losses[i].Name} (term {i}) is null.", nameof(schedules));
+            }
         }
+
+        // Constant weights become constant schedules; a schedule's own checks ran when it was made.
+        this.schedules = weights is not null ? weights.Select(WeightSchedule.Constant).ToArray() : [.. schedules!];
+        this.weights = this.schedules.Select(s => s.Weight).ToArray();
 
         var duplicate = this.losses.GroupBy(l => l.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
@@ -100,15 +127,21 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
     /// <summary>The terms, in order.</summary>
     public IReadOnlyList<IDistillationLoss> Losses => losses;
 
-    /// <summary>The terms' weights, in the order of <see cref="Losses"/>.</summary>
+    /// <summary>The terms' weights, in the order of <see cref="Losses"/>: each schedule's <see cref="WeightSchedule.Weight"/>.</summary>
     public IReadOnlyList<double> Weights => weights;
+
+    /// <summary>The terms' weight schedules, in the order of <see cref="Losses"/>; constant for plain weights.</summary>
+    public IReadOnlyList<WeightSchedule> WeightSchedules => schedules;
 
     /// <summary>The formula, e.g. <c>1·ce + 1·kd(T=10)</c>.</summary>
     public string Name => Description;
 
-    /// <summary>The formula, e.g. <c>1·ce + 1·kd(T=10)</c>; equal for every spelling of the same objective.</summary>
-    public string Description => string.Join(" + ", losses.Zip(weights, (loss, weight) =>
-        string.Create(CultureInfo.InvariantCulture, $"{weight}·{loss.Description}")));
+    /// <summary>
+    /// The formula, e.g. <c>1·ce + 1·kd(T=10)</c>, or with a schedule <c>1·ce + 1(warm-up 5 epochs)·kd(T=4)</c>;
+    /// equal for every spelling of the same objective.
+    /// </summary>
+    public string Description => string.Join(" + ", losses.Zip(schedules, (loss, schedule) =>
+        string.Create(CultureInfo.InvariantCulture, $"{schedule}·{loss.Description}")));
 
     /// <inheritdoc />
     public bool NeedsTeacher => losses.Any(l => l.NeedsTeacher);
@@ -120,6 +153,7 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
     public IReadOnlyList<string> TeacherFeatureModules => losses.SelectMany(l => l.TeacherFeatureModules).Distinct(StringComparer.Ordinal).ToArray();
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentOutOfRangeException">A scheduled weight needs an epoch the context does not give (below 1, or past <see cref="DistillationContext.Epochs"/> for a ramp).</exception>
     public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -127,10 +161,11 @@ public sealed class DistillationObjective : nn.Module, IDistillationLoss
         var parts = new LossPart[losses.Length];
         for (var i = 0; i < losses.Length; i++)
         {
+            var weight = schedules[i].WeightAt(context.Epoch, context.Epochs, $"the weight of {losses[i].Name}");
             var value = losses[i].Compute(context).Total;
-            var weighted = value.mul(weights[i]);
+            var weighted = value.mul(weight);
             total = total is null ? weighted : total.add(weighted);
-            parts[i] = new LossPart(losses[i].Name, value.detach(), weights[i]);
+            parts[i] = new LossPart(losses[i].Name, value.detach(), weight);
         }
 
         return new LossResult(total!, parts);

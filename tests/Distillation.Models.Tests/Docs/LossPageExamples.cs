@@ -27,6 +27,23 @@ internal static class LossPageExamples
         return run;
     }
 
+    public static (TrainingResult Run, string Formula) DistWithSchedule(Trainer<TeacherNet, StudentNet> trainer, IBatchSource train, IBatchSource test)
+    {
+        // docs:begin LossPageSchedules
+        // DIST at the paper's defaults, its weight ramped from 1 to 0 over the last quarter of training.
+        using var dist = new DistillationObjective(
+            (new LabelCrossEntropyLoss(), 1.0),
+            (new DistLoss(beta: 1, gamma: 1, temperature: 1), WeightSchedule.RampTo(1.0, finalWeight: 0.0, rampFraction: 0.25)));
+        Console.WriteLine(dist.Description); // 1·ce + 1(to 0 over the last 0.25)·dist(β=1, γ=1, T=1)
+        TrainingResult run = trainer.Distill(train, test, dist);
+        // KD warmed up over the first 5 epochs (DKD's warm-up, for any term); a plain double stays constant.
+        using var warmedUp = new DistillationObjective(
+            (new LabelCrossEntropyLoss(), 1.0),
+            (new KLDivergenceLoss(temperature: 4), WeightSchedule.WarmUp(1.0, warmupEpochs: 5)));
+        // docs:end LossPageSchedules
+        return (run, dist.Description + " | " + warmedUp.Description);
+    }
+
     public static (double Total, double CrossEntropy, double KD) ByHand(StudentNet student, TeacherNet teacher, Tensor images, Tensor labels)
     {
         // docs:begin LossPageByHand
