@@ -14,9 +14,9 @@ internal static class MethodSpec
 {
     public const string Help =
         "kd (the notebook's KL term), kd+ls (KL on standardized logits), cosine (hidden-feature cosine), hint (FitNets regressor + MSE), " +
-        "dkd (decoupled KD, alpha 1, beta 8), or weighted combinations like kd:1,cosine:0.25. Cross-entropy enters with --hard-weight.";
+        "dkd (decoupled KD, alpha 1, beta 8), dist (DIST: inter- and intra-class Pearson relations, beta = gamma = 1, at --temperature), or weighted combinations like kd:1,cosine:0.25. Cross-entropy enters with --hard-weight.";
 
-    private static readonly string[] Names = ["kd", "kd+ls", "kd-ls", "cosine", "hint", "dkd"];
+    private static readonly string[] Names = ["kd", "kd+ls", "kd-ls", "cosine", "hint", "dkd", "dist"];
 
     /// <summary>Builds the objective; call <see cref="Check"/> first for a message instead of an exception.</summary>
     /// <exception cref="FormatException">The text is not a method list, or every weight is 0.</exception>
@@ -88,6 +88,7 @@ internal static class MethodSpec
     {
         "kd" => new KLDivergenceLoss(temperature),
         "kd+ls" or "kd-ls" => new KLDivergenceLoss(temperature, standardizeLogits: true),
+        "dist" => new DistLoss(temperature: temperature),
         "cosine" => new CosineFeatureLoss(),
         "hint" => new HintLoss(),
         "dkd" => new DecoupledKDLoss(alpha: 1, beta: 8, temperature: temperature, warmupEpochs: 0),

@@ -56,6 +56,14 @@ public sealed class MethodSpecTests : IDisposable
     }
 
     [Fact]
+    public void Dist_is_the_librarys_dist_loss_at_the_temperature()
+    {
+        using var objective = MethodSpec.Create("dist", temperature: 4, hardWeight: 1, softWeight: 2);
+
+        objective.Description.Should().Be("1·ce + 2·dist(β=1, γ=1, T=4)");
+    }
+
+    [Fact]
     public void Every_weight_zero_is_refused_as_nothing_to_optimize()
     {
         var act = () => MethodSpec.Create("kd:0,cosine:0", 4, hardWeight: 0, softWeight: 1);
