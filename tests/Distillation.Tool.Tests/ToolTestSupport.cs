@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Distillation.Tool.Tests;
 
 /// <summary>Runs distill in-process on tiny image folders written to a temporary folder.</summary>
-internal sealed class ToolSandbox : IDisposable
+public sealed class ToolSandbox : IDisposable
 {
     public ToolSandbox()
     {
@@ -63,7 +63,7 @@ internal sealed class ToolSandbox : IDisposable
     }
 }
 
-internal sealed record ToolRun(int ExitCode, string Output, string Error)
+public sealed record ToolRun(int ExitCode, string Output, string Error)
 {
     public override string ToString() => $"exit {ExitCode}\n--- out\n{Output}\n--- err\n{Error}";
 }

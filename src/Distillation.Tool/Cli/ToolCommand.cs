@@ -33,6 +33,9 @@ internal abstract class ToolCommand(string name, string description, string exam
     /// <exception cref="UsageException">A value cannot work (exit code 2).</exception>
     protected abstract int Execute(RunSettings settings, ToolContext context, CancellationToken cancellationToken);
 
+    /// <summary>Whether an interrupted run continues with --resume (the training commands).</summary>
+    protected virtual bool Resumable => false;
+
     /// <summary>Runs the command when it also reads the parse (its arguments); by default the settings are enough.</summary>
     protected virtual int Execute(RunSettings settings, ParseResult parse, ToolContext context, CancellationToken cancellationToken) => Execute(settings, context, cancellationToken);
 
@@ -55,12 +58,12 @@ internal abstract class ToolCommand(string name, string description, string exam
 
         command.Options.Add(config);
         Configure(command);
-        command.SetAction((parse, cancellationToken) => Task.FromResult(Invoke(() => Execute(RunSettings.Resolve(parse, Options, parse.GetValue(config)), parse, context, cancellationToken), context, cancellationToken)));
+        command.SetAction((parse, cancellationToken) => Task.FromResult(Invoke(() => Execute(RunSettings.Resolve(parse, Options, parse.GetValue(config)), parse, context, cancellationToken), context, cancellationToken, Resumable)));
         return command;
     }
 
     /// <summary>Runs <paramref name="run"/>, turning each kind of failure into its exit code and one line on standard error.</summary>
-    internal static int Invoke(Func<int> run, ToolContext context, CancellationToken cancellationToken)
+    internal static int Invoke(Func<int> run, ToolContext context, CancellationToken cancellationToken, bool resumable = false)
     {
         try
         {
@@ -69,6 +72,11 @@ internal abstract class ToolCommand(string name, string description, string exam
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             context.Error.WriteLine("Interrupted.");
+            if (resumable)
+            {
+                context.Error.WriteLine($"Continue with: {Runs.TrainingRun.ResumeCommand(context.Arguments)}");
+            }
+
             return ExitCodes.Interrupted;
         }
         catch (UsageException e)

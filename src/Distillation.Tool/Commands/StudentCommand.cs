@@ -33,6 +33,8 @@ internal sealed class StudentCommand() : ToolCommand(
 
     public override IReadOnlyList<ToolOption> Options => [Student, .. Teacher.All, TeacherLogits, .. Loss.All, .. Data.All(), .. Training.All, .. Runtime.All];
 
+    protected override bool Resumable => true;
+
     protected override int Execute(RunSettings settings, ToolContext context, CancellationToken cancellationToken)
     {
         DataLoading.Check(settings, Data);
@@ -57,11 +59,7 @@ internal sealed class StudentCommand() : ToolCommand(
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, student, options, context.LoggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>());
         trainer.Check(data.Train, loss);
         output.Progress($"Distilling {settings.Get(Student)} ({ModelFactory.CountParameters(student):N0} parameters) from {Describe(teacher)} with {loss.Name} on {trainer.Device}, {get_num_threads()} CPU threads:");
-        var result = TrainingRun.Train(() => trainer.Distill(data.Train, data.Test, loss, output, cancellationToken), TrainingPhase.Distillation, options, Name, context, cancellationToken);
-        if (result is null)
-        {
-            return ExitCodes.Interrupted;
-        }
+        var result = TrainingRun.Train(() => trainer.Distill(data.Train, data.Test, loss, output, cancellationToken), TrainingPhase.Distillation, options, context, cancellationToken);
 
         var weights = Path.Combine(folder, "student.weights");
         student.SaveWeights(weights);

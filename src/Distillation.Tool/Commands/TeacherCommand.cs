@@ -24,6 +24,8 @@ internal sealed class TeacherCommand() : ToolCommand(
 
     public override IReadOnlyList<ToolOption> Options => [Model, .. Data.All(), .. Training.All, .. Runtime.All];
 
+    protected override bool Resumable => true;
+
     protected override int Execute(RunSettings settings, ToolContext context, CancellationToken cancellationToken)
     {
         DataLoading.Check(settings, Data);
@@ -42,11 +44,7 @@ internal sealed class TeacherCommand() : ToolCommand(
         // The model is the trainer's teacher; TrainTeacher trains only it (the student slot is unused).
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, model, options, context.LoggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>());
         output.Progress($"Training {settings.Get(Model)} ({ModelFactory.CountParameters(model):N0} parameters) on {trainer.Device}, {get_num_threads()} CPU threads:");
-        var result = TrainingRun.Train(() => trainer.TrainTeacher(data.Train, data.Test, output, cancellationToken), TrainingPhase.Teacher, options, Name, context, cancellationToken);
-        if (result is null)
-        {
-            return ExitCodes.Interrupted;
-        }
+        var result = TrainingRun.Train(() => trainer.TrainTeacher(data.Train, data.Test, output, cancellationToken), TrainingPhase.Teacher, options, context, cancellationToken);
 
         var weights = Path.Combine(folder, "teacher.weights");
         model.SaveWeights(weights);

@@ -66,6 +66,7 @@ internal sealed class LossOptions
     /// <summary>Checks every number before anything is loaded; the objective's own checks run when it is built.</summary>
     public void Check(RunSettings settings)
     {
+        var terms = Terms(settings);
         Checks.Above(settings, Temperature, 0);
         Checks.AtLeast(settings, HardWeight, 0);
         Checks.AtLeast(settings, SoftWeight, 0);
@@ -74,7 +75,7 @@ internal sealed class LossOptions
         Checks.NonNegative(settings, DkdWarmup);
         Checks.Positive(settings, HintStudentChannels);
         Checks.Positive(settings, HintTeacherChannels);
-        if (settings.Get(HardWeight) == 0 && Terms(settings).All(t => t.Weight == 0))
+        if (settings.Get(HardWeight) == 0 && terms.All(t => t.Weight == 0))
         {
             throw new UsageException($"{settings.Origin(HardWeight)} and every weight of {settings.Origin(Loss)} are 0: there is nothing to optimize.");
         }

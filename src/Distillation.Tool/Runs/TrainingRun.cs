@@ -20,8 +20,8 @@ internal static class TrainingRun
         return folder;
     }
 
-    /// <summary>Trains; when Ctrl-C stops it, says what was kept and how to continue, and returns null.</summary>
-    public static TrainingResult? Train(Func<TrainingResult> train, TrainingPhase phase, TrainerOptions options, string command, ToolContext context, CancellationToken cancellationToken)
+    /// <summary>Trains; when Ctrl-C stops it, says which epoch was kept before the cancellation goes on to the command's handler.</summary>
+    public static TrainingResult Train(Func<TrainingResult> train, TrainingPhase phase, TrainerOptions options, ToolContext context, CancellationToken cancellationToken)
     {
         try
         {
@@ -31,15 +31,14 @@ internal static class TrainingRun
         {
             var epoch = options.Checkpoints?.LastCheckpointedEpoch(phase);
             context.Error.WriteLine(epoch is > 0
-                ? $"Interrupted: epoch {epoch} of {options.Epochs} is kept in {options.Checkpoints!.LastCheckpointPath(phase)}."
-                : "Interrupted before the first epoch ended: nothing to keep.");
-            context.Error.WriteLine($"Continue with: {ResumeCommand(command, context.Arguments)}");
-            return null;
+                ? $"Epoch {epoch} of {options.Epochs} is kept in {options.Checkpoints!.LastCheckpointPath(phase)}."
+                : "No epoch had ended: nothing is kept.");
+            throw;
         }
     }
 
     /// <summary>The command line with --resume, quoted for a POSIX shell.</summary>
-    internal static string ResumeCommand(string command, IReadOnlyList<string> arguments)
+    internal static string ResumeCommand(IReadOnlyList<string> arguments)
     {
         var all = arguments.Contains("--resume") ? arguments : [.. arguments, "--resume"];
         return "distill " + string.Join(" ", all.Select(Quote));
