@@ -34,7 +34,21 @@ internal static class TrainerSetup
         }
         catch (ArgumentOutOfRangeException e)
         {
-            throw new UsageException(ErrorText.OneLine(e.Message));
+            // "WarmupEpochs must be …" becomes "--warmup must be …": the user sees the flag (or key) they wrote.
+            ToolOption? option = e.ParamName switch
+            {
+                nameof(TrainerOptions.Epochs) => training.Epochs,
+                nameof(TrainerOptions.BatchSize) => runtime.BatchSize,
+                nameof(OptimizationOptions.LearningRate) => training.LearningRate,
+                nameof(OptimizationOptions.WeightDecay) => training.WeightDecay,
+                nameof(ScheduleOptions.WarmupEpochs) => training.Warmup,
+                nameof(DeviceOptions.Threads) => runtime.Threads,
+                _ => null,
+            };
+            var message = ErrorText.OneLine(e.Message);
+            throw new UsageException(option is null ? message
+                : message.StartsWith(e.ParamName + " ", StringComparison.Ordinal) ? settings.Origin(option) + message[e.ParamName!.Length..]
+                : $"{settings.Origin(option)}: {message}");
         }
     }
 

@@ -38,6 +38,7 @@ public sealed class ToolAppTests : IDisposable
         {
             (["teacher", "--images", images, "--epochs", "0"], "--epochs must be ≥ 1, was 0."),
             (["teacher"], "Give the data: --cifar10 <folder>"),
+            (["teacher", "--images", images, "--epochs", "2", "--warmup", "2"], "--warmup must be smaller than the 2 epochs"),
             (["teacher", "--images", images, "--model", "resnet9000"], "--model resnet9000:"),
             (["teacher", "--images", images, "--image-size", "64"], "the notebook's networks take 32×32 images only"),
             (["student", "--images", images], "Give the teacher"),
