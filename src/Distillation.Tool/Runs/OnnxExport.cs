@@ -44,7 +44,7 @@ internal static class OnnxExport
         }
 
         return string.Create(CultureInfo.InvariantCulture,
-            $"Exported to {full}; checked in ONNX Runtime on {images.shape[0]} images: logits within {difference:G3} of TorchSharp's, {agree}/{images.shape[0]} predictions equal.");
+            $"Exported to {full}; checked in ONNX Runtime on {images.shape[0]} images: logits within {difference:G3} of TorchSharp's (largest |logit| {scale:G3}), {agree}/{images.shape[0]} predictions equal.");
     }
 
     /// <summary>The first batch of normalized images of a set (up to 64), for the check.</summary>
