@@ -15,7 +15,8 @@ internal sealed class ToolContext(TextWriter output, TextWriter error, IReadOnly
 
     public IReadOnlyList<string> Arguments { get; } = arguments;
 
-    public ILoggerFactory LoggerFactory { get; } = loggerFactory;
+    /// <summary>The library's log: warnings, or with --verbose information too (set once the command line is parsed).</summary>
+    public ILoggerFactory LoggerFactory { get; set; } = loggerFactory;
 }
 
 /// <summary>

@@ -30,7 +30,9 @@ internal sealed class EvalCommand() : ToolCommand(
 
     public ToolOption<string?> Report { get; } = new("--report", "Also write the evaluation as JSON to this file.", null, isPath: true);
 
-    public override IReadOnlyList<ToolOption> Options => [Model, Weights, Onnx, Report, .. Data.All(), .. Runtime.All];
+    public ToolOption<bool> Json { get; } = new("--json", "Print the evaluation as JSON (for scripts) instead of the tables.", false);
+
+    public override IReadOnlyList<ToolOption> Options => [Model, Weights, Onnx, Report, Json, .. Data.All(), .. Runtime.All];
 
     protected override int Execute(RunSettings settings, ToolContext context, CancellationToken cancellationToken)
     {
@@ -54,7 +56,7 @@ internal sealed class EvalCommand() : ToolCommand(
         var output = new ToolOutput(context.Out, settings.Get(Runtime.Quiet));
         var logger = context.LoggerFactory.CreateLogger("Distillation");
         using var data = DataLoading.Load(settings, Data, logger, cancellationToken);
-        output.Result(data.Description);
+        (settings.Get(Json) ? context.Error : context.Out).WriteLine(data.Description);
         var device = Devices.DeviceSelector.Resolve(TrainerSetup.Device(settings, Runtime));
         DetailedEvaluation evaluation;
         string name;
@@ -82,20 +84,29 @@ internal sealed class EvalCommand() : ToolCommand(
             name = settings.Get(Model);
         }
 
-        output.PrintEvaluation($"{name} on {evaluation.Total:N0} test images", evaluation, tables: true);
+        var json = JsonSerializer.Serialize(new
+        {
+            model = name,
+            images = evaluation.Total,
+            accuracy = evaluation.Top1Accuracy,
+            top5Accuracy = evaluation.Top5Accuracy,
+            topK = evaluation.TopK,
+            perClass = evaluation.PerClass.Select(c => new { c.Name, c.Images, c.Correct, c.Accuracy }),
+            confusion = evaluation.Confusion.ToArray(),
+        }, Indented);
+        if (settings.Get(Json))
+        {
+            context.Out.WriteLine(json);
+        }
+        else
+        {
+            output.PrintEvaluation($"{name} on {evaluation.Total:N0} test images", evaluation, tables: true);
+        }
+
         if (settings.GetText(Report) is { } report)
         {
-            var json = new
-            {
-                model = name,
-                images = evaluation.Total,
-                accuracy = evaluation.Top1Accuracy,
-                top5Accuracy = evaluation.Top5Accuracy,
-                perClass = evaluation.PerClass.Select(c => new { c.Name, c.Images, c.Correct, c.Accuracy }),
-                confusion = evaluation.Confusion.ToArray(),
-            };
-            AtomicText.Write(report, JsonSerializer.Serialize(json, Indented));
-            output.Result($"Report: {Path.GetFullPath(report)}");
+            AtomicText.Write(report, json);
+            output.Progress($"Report: {Path.GetFullPath(report)}");
         }
 
         return ExitCodes.Success;

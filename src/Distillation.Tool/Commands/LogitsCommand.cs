@@ -69,6 +69,12 @@ internal sealed class LogitsCommand() : ToolCommand(
             throw new UsageException($"{settings.Origin(Output)} {target} is a folder; give the logits file to write (a folder is for --shard).");
         }
 
+        if (settings.GetText(Data.Images) is { } imageRoot && IsInside(path, Path.GetFullPath(imageRoot)))
+        {
+            // The data's fingerprint lists the folder: files written into it would make each shard see other data.
+            throw new UsageException($"{settings.Origin(Output)} {target} is inside the image folder {imageRoot}; write the logits elsewhere.");
+        }
+
         var output = new ToolOutput(context.Out, settings.Get(Runtime.Quiet));
         var logger = context.LoggerFactory.CreateLogger("Distillation");
         var device = Devices.DeviceSelector.Resolve(TrainerSetup.Device(settings, Runtime));
@@ -147,6 +153,9 @@ internal sealed class LogitsCommand() : ToolCommand(
             throw;
         }
     }
+
+    private static bool IsInside(string path, string folder) =>
+        path.StartsWith(Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
     private sealed record TrainingSet(IBatchSource Source, IDisposable Owner) : IDisposable
     {

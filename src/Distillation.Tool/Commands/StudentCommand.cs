@@ -38,7 +38,7 @@ internal sealed class StudentCommand() : ToolCommand(
     protected override int Execute(RunSettings settings, ToolContext context, CancellationToken cancellationToken)
     {
         DataLoading.Check(settings, Data);
-        TrainerSetup.Check(settings, Training, Runtime);
+        TrainerSetup.Check(settings, Data, Training, Runtime);
         Loss.Check(settings);
         var imageSize = settings.Get(Data.ImageSize);
         ModelFactory.Check(settings.Get(Student), imageSize, settings.Origin(Student));
@@ -55,7 +55,7 @@ internal sealed class StudentCommand() : ToolCommand(
         manual_seed(settings.Get(Data.Seed));
         using var student = ModelFactory.Create(settings.Get(Student), classes);
         using var loss = Loss.Create(settings);
-        var options = TrainerSetup.For(settings, Training, Runtime);
+        var options = TrainerSetup.For(settings, Data, Training, Runtime);
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, student, options, context.LoggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>());
         trainer.Check(data.Train, loss);
         output.Progress($"Distilling {settings.Get(Student)} ({ModelFactory.CountParameters(student):N0} parameters) from {Describe(teacher)} with {loss.Name} on {trainer.Device}, {get_num_threads()} CPU threads:");

@@ -29,7 +29,7 @@ internal sealed class TeacherCommand() : ToolCommand(
     protected override int Execute(RunSettings settings, ToolContext context, CancellationToken cancellationToken)
     {
         DataLoading.Check(settings, Data);
-        TrainerSetup.Check(settings, Training, Runtime);
+        TrainerSetup.Check(settings, Data, Training, Runtime);
         ModelFactory.Check(settings.Get(Model), settings.Get(Data.ImageSize), settings.Origin(Model));
         var output = new ToolOutput(context.Out, settings.Get(Runtime.Quiet));
         var folder = TrainingRun.Prepare(Name, settings, Training);
@@ -39,7 +39,7 @@ internal sealed class TeacherCommand() : ToolCommand(
         output.Result(data.Description);
         manual_seed(settings.Get(Data.Seed));
         using var model = ModelFactory.Create(settings.Get(Model), data.Train.ClassNames.Count);
-        var options = TrainerSetup.For(settings, Training, Runtime);
+        var options = TrainerSetup.For(settings, Data, Training, Runtime);
         using var teacher = new ModuleTeacher<nn.Module<Tensor, Tensor>>(model);
         // The model is the trainer's teacher; TrainTeacher trains only it (the student slot is unused).
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, model, options, context.LoggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>());

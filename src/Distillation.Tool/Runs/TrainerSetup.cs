@@ -8,7 +8,7 @@ namespace Distillation.Tool.Runs;
 /// <summary>Builds the trainer's settings from the training options.</summary>
 internal static class TrainerSetup
 {
-    public static void Check(RunSettings settings, TrainingOptions training, RuntimeOptions runtime)
+    public static void Check(RunSettings settings, DataOptions data, TrainingOptions training, RuntimeOptions runtime)
     {
         Checks.Positive(settings, training.Epochs);
         Checks.Positive(settings, runtime.BatchSize);
@@ -30,7 +30,7 @@ internal static class TrainerSetup
 
         try
         {
-            For(settings, training, runtime).Validate();
+            For(settings, data, training, runtime).Validate();
         }
         catch (ArgumentOutOfRangeException e)
         {
@@ -59,7 +59,7 @@ internal static class TrainerSetup
         return device;
     }
 
-    public static TrainerOptions For(RunSettings settings, TrainingOptions training, RuntimeOptions runtime)
+    public static TrainerOptions For(RunSettings settings, DataOptions data, TrainingOptions training, RuntimeOptions runtime)
     {
         var epochs = settings.Get(training.Epochs);
         var warmup = settings.Get(training.Warmup);
@@ -67,7 +67,7 @@ internal static class TrainerSetup
         {
             Epochs = epochs,
             BatchSize = settings.Get(runtime.BatchSize),
-            Seed = SeedOf(settings),
+            Seed = settings.Get(data.Seed),
             Device = Device(settings, runtime),
             Optimizer = new OptimizationOptions
             {
@@ -92,7 +92,4 @@ internal static class TrainerSetup
         };
     }
 
-    /// <summary>The run's seed: every training command has --seed (in its data options).</summary>
-    private static long SeedOf(RunSettings settings) =>
-        settings.All().First(o => o.Option.Key == "seed").Value is long seed ? seed : 42;
 }

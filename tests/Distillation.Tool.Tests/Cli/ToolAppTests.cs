@@ -34,6 +34,8 @@ public sealed class ToolAppTests : IDisposable
     public async Task Values_that_cannot_work_are_refused_before_any_work_naming_the_flag()
     {
         var images = sandbox.WriteImageFolder();
+        var fake = sandbox.PathOf("fake.onnx");
+        File.WriteAllText(fake, "not read: the checks come first");
         var cases = new (string[] Args, string Message)[]
         {
             (["teacher", "--images", images, "--epochs", "0"], "--epochs must be ≥ 1, was 0."),
@@ -47,6 +49,7 @@ public sealed class ToolAppTests : IDisposable
             (["student", "--images", images, "--loss", "kd,magic"], "unknown loss 'magic'"),
             (["eval", "--images", images], "Give the model"),
             (["logits", "--images", images, "--shard", "3/3"], "shard 3 does not exist"),
+            (["logits", "--images", images, "--teacher-onnx", fake, "--shard", "0/3", "--output", images + "/shards"], "is inside the image folder"),
         };
         foreach (var (args, message) in cases)
         {

@@ -42,6 +42,13 @@ public sealed class TrainingCommandTests : IDisposable
         using var report = JsonDocument.Parse(File.ReadAllText(sandbox.PathOf("eval.json")));
         report.RootElement.GetProperty("accuracy").GetDouble().Should().Be(accuracy);
         evalOnnx.Output.Should().Contain(evalWeights.Output.Split('\n').First(l => l.Contains("accuracy", StringComparison.Ordinal)).Split(": accuracy")[1].Trim());
+
+        // --json: standard output is the evaluation as JSON, and only that.
+        var json = await ToolSandbox.RunAsync("eval", "--images", images, "--onnx", studentOnnx, "--json");
+        json.ExitCode.Should().Be(0, json.ToString());
+        using var printed = JsonDocument.Parse(json.Output);
+        printed.RootElement.GetProperty("accuracy").GetDouble().Should().Be(accuracy);
+        printed.RootElement.GetProperty("confusion").GetArrayLength().Should().Be(3);
     }
 
     [Fact]
