@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+using Distillation.Tool;
+
+// Ctrl-C and SIGTERM cancel the token: training stops between batches (the last epoch's checkpoint
+// stays) and the command says how to continue; a second signal ends the process at once.
+using var cancellation = new CancellationTokenSource();
+var signalled = 0;
+void OnSignal(PosixSignalContext context)
+{
+    if (Interlocked.Increment(ref signalled) == 1)
+    {
+        context.Cancel = true;
+        Console.Error.WriteLine("\nStopping after the current batch (press Ctrl-C again to quit at once).");
+        cancellation.Cancel();
+    }
+}
+
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+return await ToolApp.RunAsync(args, Console.Out, Console.Error, cancellation.Token);

@@ -1,0 +1,84 @@
+using System.Globalization;
+using Distillation.Tool.Cli;
+
+namespace Distillation.Tool.Runs;
+
+/// <summary>Range checks of resolved values, each naming the flag or the run file's key and line.</summary>
+internal static class Checks
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static void Positive(RunSettings settings, ToolOption<int> option)
+    {
+        if (settings.Get(option) is var v && v < 1)
+        {
+            throw new UsageException($"{settings.Origin(option)} must be ≥ 1, was {v}.");
+        }
+    }
+
+    public static void NonNegative(RunSettings settings, ToolOption<int> option)
+    {
+        if (settings.Get(option) is var v && v < 0)
+        {
+            throw new UsageException($"{settings.Origin(option)} must be ≥ 0, was {v}.");
+        }
+    }
+
+    public static void PositiveOrNull(RunSettings settings, ToolOption<int?> option)
+    {
+        if (settings.GetOrNull(option) is { } v && v < 1)
+        {
+            throw new UsageException($"{settings.Origin(option)} must be ≥ 1, was {v}.");
+        }
+    }
+
+    public static void Above(RunSettings settings, ToolOption<double> option, double bound)
+    {
+        if (settings.Get(option) is var v && !(double.IsFinite(v) && v > bound))
+        {
+            throw new UsageException(string.Create(Invariant, $"{settings.Origin(option)} must be a number > {bound}, was {v}."));
+        }
+    }
+
+    public static void AtLeast(RunSettings settings, ToolOption<double> option, double bound)
+    {
+        if (settings.Get(option) is var v && !(double.IsFinite(v) && v >= bound))
+        {
+            throw new UsageException(string.Create(Invariant, $"{settings.Origin(option)} must be a number ≥ {bound}, was {v}."));
+        }
+    }
+
+    public static string OneOf(RunSettings settings, ToolOption<string> option, params string[] choices)
+    {
+        var value = settings.Get(option).ToLowerInvariant();
+        return choices.Contains(value) ? value : throw new UsageException($"{settings.Origin(option)} must be one of {string.Join(", ", choices)}, was '{settings.Get(option)}'.");
+    }
+
+    /// <summary>An input file that must exist (and not be a folder).</summary>
+    public static void ExistingFile(RunSettings settings, ToolOption<string?> option)
+    {
+        if (settings.GetText(option) is not { } path)
+        {
+            return;
+        }
+
+        if (Directory.Exists(path))
+        {
+            throw new UsageException($"{settings.Origin(option)} {path} is a folder; give a file.");
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new UsageException($"{settings.Origin(option)} {path} does not exist.");
+        }
+    }
+
+    /// <summary>An output folder: not an existing file.</summary>
+    public static void OutputFolder(RunSettings settings, ToolOption<string> option)
+    {
+        if (File.Exists(settings.Get(option)))
+        {
+            throw new UsageException($"{settings.Origin(option)} {settings.Get(option)} is a file; give a folder (it is created when missing).");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using Distillation.Evaluation;
+using Distillation.Tool.Cli;
+using Distillation.Tool.Config;
+using Distillation.Training;
+
+namespace Distillation.Tool.Runs;
+
+/// <summary>What the training commands share: the output folder with its config, the interruption hint and results.json.</summary>
+internal static class TrainingRun
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>Creates the output folder and writes the effective config into it, before any work.</summary>
+    public static string Prepare(string command, RunSettings settings, TrainingOptions training)
+    {
+        var folder = Path.GetFullPath(settings.Get(training.Output));
+        Directory.CreateDirectory(folder);
+        RunFile.Write(Path.Combine(folder, RunFile.EffectiveConfigName), command, settings);
+        return folder;
+    }
+
+    /// <summary>Trains; when Ctrl-C stops it, says which epoch was kept before the cancellation goes on to the command's handler.</summary>
+    public static TrainingResult Train(Func<TrainingResult> train, TrainingPhase phase, TrainerOptions options, ToolContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return train();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            var epoch = options.Checkpoints?.LastCheckpointedEpoch(phase);
+            context.Error.WriteLine(epoch is > 0
+                ? $"Epoch {epoch} of {options.Epochs} is kept in {options.Checkpoints!.LastCheckpointPath(phase)}."
+                : "No epoch had ended: nothing is kept.");
+            throw;
+        }
+    }
+
+    /// <summary>The command line with --resume, quoted for a POSIX shell.</summary>
+    internal static string ResumeCommand(IReadOnlyList<string> arguments)
+    {
+        var all = arguments.Contains("--resume") ? arguments : [.. arguments, "--resume"];
+        return "distill " + string.Join(" ", all.Select(Quote));
+
+        static string Quote(string argument) =>
+            argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || "_./:=,+-@%".Contains(c))
+                ? argument
+                : "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    }
+
+    /// <summary>Writes results.json: the model, its training and its test evaluation.</summary>
+    public static void WriteResults(string folder, string command, string model, long parameters, TrainingResult result, DetailedEvaluation evaluation, string weights, string? onnx)
+    {
+        var results = new
+        {
+            command,
+            model,
+            parameters,
+            epochsTrained = result.EpochsTrained,
+            lastEpochLoss = result.History.Count > 0 ? result.History[^1].MeanLoss : (double?)null,
+            trainingSeconds = result.TrainingTime.TotalSeconds,
+            testImages = evaluation.Total,
+            accuracy = evaluation.Top1Accuracy,
+            top5Accuracy = evaluation.Top5Accuracy,
+            perClass = evaluation.PerClass.Select(c => new { c.Name, c.Images, c.Correct, c.Accuracy }),
+            confusion = evaluation.Confusion.ToArray(),
+            weights,
+            onnx,
+        };
+        AtomicText.Write(Path.Combine(folder, "results.json"), JsonSerializer.Serialize(results, Indented));
+    }
+}

@@ -1,0 +1,112 @@
+using Distillation.Tool.Cli;
+
+namespace Distillation.Tool.Tests.Cli;
+
+public sealed class ToolAppTests : IDisposable
+{
+    private readonly ToolSandbox sandbox = new();
+
+    public void Dispose() => sandbox.Dispose();
+
+    [Theory]
+    [InlineData("teacher")]
+    [InlineData("student")]
+    [InlineData("eval")]
+    [InlineData("export")]
+    [InlineData("logits")]
+    [InlineData("logits", "merge")]
+    public async Task Every_command_has_help_with_an_example(params string[] command)
+    {
+        var run = await ToolSandbox.RunAsync([.. command, "--help"]);
+        run.ExitCode.Should().Be(0, run.ToString());
+        run.Output.Should().Contain("Example:").And.Contain($"distill {string.Join(" ", command)} ").And.Contain("--config");
+    }
+
+    [Fact]
+    public async Task A_malformed_flag_is_bad_input_in_one_line()
+    {
+        var run = await ToolSandbox.RunAsync("teacher", "--epochs", "many");
+        run.ExitCode.Should().Be(ExitCodes.Usage);
+        run.Error.Trim().Split('\n').Should().ContainSingle().Which.Should().StartWith("error: ").And.Contain("many");
+    }
+
+    [Fact]
+    public async Task Values_that_cannot_work_are_refused_before_any_work_naming_the_flag()
+    {
+        var images = sandbox.WriteImageFolder();
+        var fake = sandbox.PathOf("fake.onnx");
+        File.WriteAllText(fake, "not read: the checks come first");
+        var cases = new (string[] Args, string Message)[]
+        {
+            (["teacher", "--images", images, "--epochs", "0"], "--epochs must be ≥ 1, was 0."),
+            (["teacher"], "Give the data: --cifar10 <folder>"),
+            (["teacher", "--images", images, "--epochs", "2", "--warmup", "2"], "--warmup must be smaller than the 2 epochs"),
+            (["teacher", "--images", images, "--model", "resnet9000"], "--model resnet9000:"),
+            (["teacher", "--images", images, "--image-size", "64"], "the notebook's networks take 32×32 images only"),
+            (["student", "--images", images], "Give the teacher"),
+            (["student", "--images", images, "--teacher-onnx", sandbox.PathOf("none.onnx")], $"--teacher-onnx {sandbox.PathOf("none.onnx")} does not exist."),
+            (["student", "--images", images, "--teacher-weights", images], "is a folder"),
+            (["student", "--images", images, "--loss", "kd,magic"], "unknown loss 'magic'"),
+            (["student", "--images", images, "--teacher-onnx", fake, "--loss", "kd,hint"], "gives the teacher's logits only; --loss kd,hint reads its features"),
+            (["student", "--images", images, "--teacher-logits", fake, "--augment"], "holds logits of the un-augmented training images; leave out --augment"),
+            (["student", "--images", images, "--teacher-onnx", fake, "--teacher-logits", fake], "--teacher-onnx and --teacher-logits each give the teacher"),
+            (["eval", "--images", images], "Give the model"),
+            (["logits", "--images", images, "--shard", "3/3"], "shard 3 does not exist"),
+            (["logits", "--images", images, "--teacher-onnx", fake, "--shard", "0/3", "--output", images + "/shards"], "is inside the image folder"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            var run = await ToolSandbox.RunAsync(args);
+            run.ExitCode.Should().Be(ExitCodes.Usage, string.Join(" ", args) + "\n" + run);
+            run.Error.Trim().Split('\n').Should().ContainSingle().Which.Should().Contain(message);
+            Directory.Exists(Path.Combine(Directory.GetCurrentDirectory(), "runs")).Should().BeFalse("nothing is written before the checks");
+        }
+    }
+
+    [Fact]
+    public async Task A_cancelled_training_exits_130_with_the_command_that_resumes_it()
+    {
+        var images = sandbox.WriteImageFolder();
+        using var cancellation = new CancellationTokenSource();
+        cancellation.Cancel();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await ToolApp.RunAsync(["teacher", "--images", images, "--epochs", "1", "--output", sandbox.PathOf("run")], output, error, cancellation.Token);
+        code.Should().Be(ExitCodes.Interrupted, error.ToString());
+        error.ToString().Should().Contain("Continue with: distill teacher --images").And.Contain("--resume");
+    }
+
+    [Fact]
+    public async Task Ctrl_C_in_training_keeps_the_last_epoch_and_resume_finishes_the_run()
+    {
+        var images = sandbox.WriteImageFolder();
+        string[] args = ["teacher", "--images", images, "--epochs", "3", "--batch-size", "4", "--output", sandbox.PathOf("run")];
+        using var cancellation = new CancellationTokenSource();
+
+        // "Ctrl-C" as soon as the first epoch's line is printed: the run stops within the second epoch.
+        using var output = new CancelOnLine("epoch 1/3", cancellation);
+        using var error = new StringWriter();
+        var code = await ToolApp.RunAsync(args, output, error, cancellation.Token);
+        code.Should().Be(ExitCodes.Interrupted, error.ToString());
+        error.ToString().Should().Contain("Epoch 1 of 3 is kept in").And.Contain($"Continue with: distill {string.Join(" ", args)} --resume");
+        File.Exists(sandbox.PathOf("run/teacher.weights")).Should().BeFalse();
+
+        var resumed = await ToolSandbox.RunAsync([.. args, "--resume"]);
+        resumed.ExitCode.Should().Be(0, resumed.ToString());
+        resumed.Output.Should().NotContain("epoch 1/3").And.Contain("epoch 2/3").And.Contain("epoch 3/3");
+        File.Exists(sandbox.PathOf("run/teacher.weights")).Should().BeTrue();
+    }
+
+    /// <summary>A writer that cancels when a line containing <paramref name="marker"/> is written.</summary>
+    private sealed class CancelOnLine(string marker, CancellationTokenSource cancellation) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.Contains(marker, StringComparison.Ordinal) == true)
+            {
+                cancellation.Cancel();
+            }
+        }
+    }
+}
