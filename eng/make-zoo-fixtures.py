@@ -49,6 +49,8 @@ with contextlib.redirect_stdout(io.StringIO()):  # RepDistiller's MobileNetV2 pr
     import wrn as rd_wrn  # noqa: E402
 
 FIXTURES = os.path.join(HERE, "..", "tests", "Distillation.Models.Tests", "Fixtures", "zoo")
+sys.path.insert(0, HERE)
+import zoo_airbench  # noqa: E402
 
 
 def quiet(build):
@@ -173,6 +175,8 @@ def main():
         ("mobilenetv2", CIFAR["mobilenetv2"], 32, 2, True),
         ("mobilenet_v3_small", IMAGENET["mobilenet_v3_small"], 64, 2, True),
     ])
+    # The airbench net has no RepDistiller or torchvision original: its reference is this project's own.
+    zoo_airbench.update_fixtures(FIXTURES)
     if args.large_dir:
         write_cases(args.large_dir, [(name, build, 224, 2, False) for name, build in IMAGENET.items()])
 

@@ -71,6 +71,8 @@ var recipe = new Option<string?>("--recipe")
 };
 var noControl = new Option<bool>("--no-control") { Description = "With --recipe, train only the distilled students, not the cross-entropy control (to compare distillation settings against a control run once)." };
 var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "The teacher's epochs, when they differ from --epochs (the recipe sets them)." };
+var controlLearningRate = new Option<double?>("--control-lr") { Description = "With --recipe, the control's peak learning rate, when it differs from the distilled student's --lr (the best control has its own)." };
+var controlWeightDecay = new Option<double?>("--control-weight-decay") { Description = "With --recipe, the control's weight decay, when it differs from the distilled student's --weight-decay." };
 var teacherLearningRate = new Option<double?>("--teacher-lr") { Description = "The teacher's peak learning rate, when it differs from --lr (the recipe sets it)." };
 var exportInt8 = new Option<bool>("--export-int8") { Description = "With --export-onnx, also write student.int8.onnx and distilled-student.int8.onnx: static int8 (QDQ) models calibrated on --calibration-images training images, checked by ONNX Runtime." };
 var calibrationImages = new Option<int>("--calibration-images") { Description = "Training images (a seeded sample; never the test set) that calibrate --export-int8's activation ranges.", DefaultValueFactory = _ => 1000 };
@@ -89,7 +91,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
     seed, threads, device, trainLimit, testLimit, teacher, teacherOnnx, teacherLogits, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, noSpeed, noCharts,
     resume, validation, patience, noTeacherCache, exportOnnx, recipe, noControl, teacherEpochs, teacherLearningRate, teacherPrecision,
-    studentModel, teacherModel, imageSize, exportInt8, calibrationImages,
+    controlLearningRate, controlWeightDecay, studentModel, teacherModel, imageSize, exportInt8, calibrationImages,
 };
 
 root.SetAction((parse, cancellationToken) =>
@@ -139,6 +141,8 @@ root.SetAction((parse, cancellationToken) =>
         ExportOnnx = parse.GetValue(exportOnnx),
         Recipe = chosen?.Name,
         RecipeControl = !parse.GetValue(noControl),
+        ControlLearningRate = parse.GetValue(controlLearningRate),
+        ControlWeightDecay = parse.GetValue(controlWeightDecay),
         TeacherEpochs = parse.GetValue(teacherEpochs) ?? chosen?.TeacherEpochs,
         TeacherLearningRate = parse.GetValue(teacherLearningRate) ?? chosen?.TeacherLearningRate,
         TeacherOptimizer = chosen?.TeacherOptimizer,
@@ -160,11 +164,14 @@ var error = parsed.Errors.Count > 0
         Positive(epochs), Positive(batchSize), PositiveOrNull(threads), PositiveOrNull(trainLimit), PositiveOrNull(testLimit),
         Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), AtLeast(weightDecay, 0), SeedsError(),
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(folderOrder, "class", "name"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
-        PositiveOrNull(validation), PositiveOrNull(patience), PositiveOrNull(teacherEpochs), AboveOrNull(teacherLearningRate, 0),
+        PositiveOrNull(validation), PositiveOrNull(patience), PositiveOrNull(teacherEpochs), AboveOrNull(teacherLearningRate, 0), AboveOrNull(controlLearningRate, 0),
+        parsed.GetValue(controlWeightDecay) is { } decay && !(double.IsFinite(decay) && decay >= 0) ? $"--control-weight-decay must be a finite number ≥ 0, was {decay}." : null,
         OneOf(teacherPrecision, "auto", "float32", "bfloat16", "fp32", "bf16"), PositiveOrNull(imageSize), Positive(calibrationImages), ZooNameError(studentModel), ZooNameError(teacherModel),
         parsed.GetValue(exportInt8) && !parsed.GetValue(exportOnnx) ? "--export-int8 quantizes the exported files: add --export-onnx." : null,
         parsed.GetValue(imageSize) is { } size && size != 32 && parsed.GetValue(dataFolder) is null ? $"--image-size {size} needs --data-folder: CIFAR-10's files hold 32×32 images." : null,
         parsed.GetValue(recipe) is null && parsed.GetValue(noControl) ? "--no-control needs --recipe." : null,
+        parsed.GetValue(recipe) is null && (parsed.GetValue(controlLearningRate) is not null || parsed.GetValue(controlWeightDecay) is not null)
+            ? "--control-lr and --control-weight-decay need --recipe: they set the control's own rate and decay beside the distilled student's." : null,
         parsed.GetValue(recipe) is null && (parsed.GetValue(teacherEpochs) is not null || parsed.GetValue(teacherLearningRate) is not null)
             ? "--teacher-epochs and --teacher-lr need --recipe: elsewhere the teacher and the students share --epochs and --lr." : null,
         parsed.GetValue(recipe) is { } recipeName && Recipe.Find(recipeName) is null ? $"--recipe must be one of {string.Join(", ", Recipe.All.Select(r => r.Name))}, was '{recipeName}'." : null,

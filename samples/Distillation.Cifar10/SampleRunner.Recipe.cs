@@ -19,18 +19,18 @@ internal sealed partial class SampleRunner
         foreach (var seed in seeds)
         {
             Console.WriteLine($"\n=== Seed {seed}");
-            Trainer<ITeacher, nn.Module<Tensor, Tensor>> TrainerFor(nn.Module<Tensor, Tensor> student, string run) =>
-                new(trainer.Teacher, student, TrainerOptionsFor(settings, seed, trainer.Options.Device, $"seed-{seed}/{run}"), trainerLogger);
+            Trainer<ITeacher, nn.Module<Tensor, Tensor>> TrainerFor(nn.Module<Tensor, Tensor> student, string run, SampleSettings runSettings) =>
+                new(trainer.Teacher, student, TrainerOptionsFor(runSettings, seed, trainer.Options.Device, $"seed-{seed}/{run}"), trainerLogger);
 
             using var controlStudent = settings.RecipeControl ? FreshStudent(seed) : null;
             var control = controlStudent is not null
                 ? Train(RecipeComparison.ControlName, "Control: the student with cross-entropy alone", TrainingPhase.Student,
-                    t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), TrainerFor(controlStudent, "control"), data, seed, cancellationToken)
+                    t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), TrainerFor(controlStudent, "control", settings.ForControl()), data, seed, cancellationToken)
                 : null;
 
             using var distilledStudent = FreshStudent(seed);
             var distilled = Train(RecipeComparison.DistilledName, $"Distilled: the same student and batches, with {loss.Name} (teacher in {settings.TeacherPrecision})", TrainingPhase.Distillation,
-                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), TrainerFor(distilledStudent, "distilled"), data, seed, cancellationToken);
+                t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), TrainerFor(distilledStudent, "distilled", settings), data, seed, cancellationToken);
 
             perSeed.Add(new RecipeSeedRuns(seed, control, distilled));
             ConsoleTables.PrintTable($"Seed {seed}", control is null ? [distilled] : [control, distilled], data.FinalName);

@@ -77,6 +77,19 @@ internal sealed record SampleSettings
     /// <summary>Whether a recipe trains the cross-entropy control beside the distilled student (off with --no-control, to compare distillation settings against one control).</summary>
     public bool RecipeControl { get; init; } = true;
 
+    /// <summary>The control's peak learning rate when it differs from the distilled student's (--control-lr); null for <see cref="LearningRate"/>.</summary>
+    public double? ControlLearningRate { get; init; }
+
+    /// <summary>The control's weight decay when it differs from the distilled student's (--control-weight-decay); null for <see cref="WeightDecay"/>.</summary>
+    public double? ControlWeightDecay { get; init; }
+
+    /// <summary>These settings as a recipe's control uses them: its own rate and decay where given.</summary>
+    public SampleSettings ForControl() => this with
+    {
+        LearningRate = ControlLearningRate ?? LearningRate,
+        WeightDecay = ControlWeightDecay ?? WeightDecay,
+    };
+
     /// <summary>The teacher's epochs when they differ from the students' (--recipe, --teacher-epochs); null for <see cref="Epochs"/>.</summary>
     public int? TeacherEpochs { get; init; }
 

@@ -21,7 +21,9 @@ public sealed class SampleRecipeTests : IDisposable
     ];
 
     [Theory]
-    [InlineData("error: --recipe must be one of strong, was 'weak'.*", "--recipe", "weak")]
+    [InlineData("error: --recipe must be one of strong, airbench, was 'weak'.*", "--recipe", "weak")]
+    [InlineData("error: --control-lr and --control-weight-decay need --recipe*", "--control-lr", "0.1")]
+    [InlineData("error: --control-weight-decay must be a finite number ≥ 0, was -1.*", "--recipe", "strong", "--control-weight-decay", "-1")]
     [InlineData("error: --teacher-epochs and --teacher-lr need --recipe*", "--teacher-epochs", "3")]
     [InlineData("error: --no-control needs --recipe.*", "--no-control")]
     [InlineData("error: --recipe distills a fresh student*leave out --distill-from.*", "--recipe", "strong", "--distill-from", "baseline")]
@@ -33,6 +35,31 @@ public sealed class SampleRecipeTests : IDisposable
         exit.Should().Be(2);
         error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().ContainSingle().Which.Should().Match(expected);
         output.Should().NotContain("Training");
+    }
+
+    [SkippableFact]
+    public async Task The_airbench_recipe_trains_the_airbench_teacher_and_gives_the_control_its_own_rate_and_decay()
+    {
+        SharedData.Cifar10RootOrSkip();
+
+        var (exit, output, error) = await SampleProcess.RunAsync(Args(
+            "--recipe", "airbench", "--validation", "40", "--teacher-epochs", "1", "--epochs", "1", "--seeds", "1", "--control-lr", "0.02", "--control-weight-decay", "0.001"));
+
+        exit.Should().Be(0, error);
+        output.Should().Contain("Teacher parameters: 1,972,792");
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
+        var settings = json.RootElement.GetProperty("settings");
+        settings.GetProperty("teacherModel").GetString().Should().Be("airbench");
+        var teacher = settings.GetProperty("teacherTraining");
+        teacher.GetProperty("batchSize").GetInt32().Should().Be(1024);
+        teacher.GetProperty("schedule").GetString().Should().Be("triangle");
+        teacher.GetProperty("lookahead").GetBoolean().Should().BeTrue();
+        settings.GetProperty("controlLearningRate").GetDouble().Should().Be(0.02);
+        settings.GetProperty("controlWeightDecay").GetDouble().Should().Be(0.001);
+
+        var run = json.RootElement.GetProperty("recipe").GetProperty("runs")[0];
+        run.GetProperty("control").GetProperty("epochs")[0].GetProperty("learningRate").GetDouble().Should().BeApproximately(0.02, 1e-12, "the control trains at --control-lr");
+        run.GetProperty("distilled").GetProperty("epochs")[0].GetProperty("learningRate").GetDouble().Should().BeApproximately(0.05, 1e-12, "the distilled student keeps the recipe's rate");
     }
 
     [SkippableFact]

@@ -40,7 +40,7 @@ public static class ModelZoo
         Cifar(
             "airbench",
             ModelFamily.Airbench,
-            1_970_232,
+            1_972_792,
             16,
             [new("block1", 64, 2), new("block2", 256, 4), new("block3", 256, 8)],
             "CIFAR airbench94-style net: data-whitened 2×2 stem, conv groups 64/256/256 with bias-only BatchNorm and GELU (a fast, strong teacher)",

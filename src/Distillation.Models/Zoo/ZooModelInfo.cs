@@ -33,7 +33,7 @@ public enum ModelFamily
 /// </summary>
 /// <param name="Module">The module path, as <c>named_modules()</c> names it (<c>layer2</c>, <c>features.6</c>, …).</param>
 /// <param name="Channels">Channels of the stage's output.</param>
-/// <param name="Stride">How many times smaller than the input the stage's output is, in each spatial dimension.</param>
+/// <param name="Stride">How many times smaller than the input the stage's output is, in each spatial dimension (for <c>airbench</c>, whose unpadded 2×2 stem first takes one pixel, of the input less one).</param>
 public sealed record ZooFeatureStage(string Module, int Channels, int Stride);
 
 /// <summary>One model of the <see cref="ModelZoo"/>: its name, family, size and the features it exposes.</summary>
@@ -117,7 +117,7 @@ public sealed class ZooModelInfo
             throw new ArgumentOutOfRangeException(
                 nameof(imageSize),
                 imageSize,
-                $"Model '{Name}' needs images of at least {MinimumInputSize}×{MinimumInputSize} pixels (it downsamples {MinimumInputSize}× in all); got {imageSize}×{imageSize}.");
+                $"Model '{Name}' needs images of at least {MinimumInputSize}×{MinimumInputSize} pixels (below that its deepest stage would have no pixel left); got {imageSize}×{imageSize}.");
         }
     }
 

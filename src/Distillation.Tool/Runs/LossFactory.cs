@@ -7,12 +7,12 @@ namespace Distillation.Tool.Runs;
 /// <summary>The options of the distillation objective: the terms by name and each loss's parameters.</summary>
 internal sealed class LossOptions
 {
-    public const string Names = "kd (KL divergence at --temperature), kd+ls (KL on standardized logits), dkd (decoupled KD: --dkd-alpha, --dkd-beta, --dkd-warmup), cosine (feature cosine), hint (FitNets hint: --hint-student-channels, --hint-teacher-channels)";
+    public const string Names = "kd (KL divergence at --temperature), kd+ls (KL on standardized logits), dkd (decoupled KD: --dkd-alpha, --dkd-beta, --dkd-warmup), dist (DIST, Pearson relations between and within classes at --temperature: --dist-beta, --dist-gamma), cosine (feature cosine), hint (FitNets hint: --hint-student-channels, --hint-teacher-channels)";
 
     public ToolOption<string> Loss { get; } = new("--loss",
         $"The distillation terms: {Names}; or a weighted list like kd:1,cosine:0.25. Cross-entropy on the labels always enters with --hard-weight; a term without a weight takes --soft-weight.", "kd");
 
-    public ToolOption<double> Temperature { get; } = new("--temperature", "Temperature of kd, kd+ls and dkd.", 4.0);
+    public ToolOption<double> Temperature { get; } = new("--temperature", "Temperature of kd, kd+ls, dkd and dist.", 4.0);
 
     public ToolOption<double> HardWeight { get; } = new("--hard-weight", "Weight of cross-entropy on the labels.", 1.0);
 
@@ -24,6 +24,10 @@ internal sealed class LossOptions
 
     public ToolOption<int> DkdWarmup { get; } = new("--dkd-warmup", "dkd: epochs over which its weight ramps up linearly.", 0);
 
+    public ToolOption<double> DistBeta { get; } = new("--dist-beta", "dist: weight of the inter-class (per image) relation.", 1.0);
+
+    public ToolOption<double> DistGamma { get; } = new("--dist-gamma", "dist: weight of the intra-class (per class) relation.", 1.0);
+
     public ToolOption<string> StudentFeatures { get; } = new("--student-features", "cosine, hint: the student's module whose output is matched.", "features");
 
     public ToolOption<string> TeacherFeatures { get; } = new("--teacher-features", "cosine, hint: the teacher's module whose output is matched.", "features");
@@ -32,7 +36,7 @@ internal sealed class LossOptions
 
     public ToolOption<int> HintTeacherChannels { get; } = new("--hint-teacher-channels", "hint: channels of the teacher's feature map.", 32);
 
-    public IEnumerable<ToolOption> All => [Loss, Temperature, HardWeight, SoftWeight, DkdAlpha, DkdBeta, DkdWarmup, StudentFeatures, TeacherFeatures, HintStudentChannels, HintTeacherChannels];
+    public IEnumerable<ToolOption> All => [Loss, Temperature, HardWeight, SoftWeight, DkdAlpha, DkdBeta, DkdWarmup, DistBeta, DistGamma, StudentFeatures, TeacherFeatures, HintStudentChannels, HintTeacherChannels];
 
     /// <summary>The terms of --loss, parsed; refuses an unknown name or a malformed weight.</summary>
     public IReadOnlyList<(string Name, double Weight)> Terms(RunSettings settings)
@@ -54,7 +58,7 @@ internal sealed class LossOptions
             }
 
             var name = pieces[0].ToLowerInvariant();
-            return name is "kd" or "kd+ls" or "dkd" or "cosine" or "hint"
+            return name is "kd" or "kd+ls" or "dkd" or "dist" or "cosine" or "hint"
                 ? (name, weight)
                 : throw new UsageException($"{settings.Origin(Loss)}: unknown loss '{pieces[0]}'; use {Names}.");
         }).ToList();
@@ -73,6 +77,8 @@ internal sealed class LossOptions
         Checks.AtLeast(settings, DkdAlpha, 0);
         Checks.AtLeast(settings, DkdBeta, 0);
         Checks.NonNegative(settings, DkdWarmup);
+        Checks.AtLeast(settings, DistBeta, 0);
+        Checks.AtLeast(settings, DistGamma, 0);
         Checks.Positive(settings, HintStudentChannels);
         Checks.Positive(settings, HintTeacherChannels);
         if (settings.Get(HardWeight) == 0 && terms.All(t => t.Weight == 0))
@@ -90,6 +96,7 @@ internal sealed class LossOptions
             "kd" => new KLDivergenceLoss(temperature),
             "kd+ls" => new KLDivergenceLoss(temperature, standardizeLogits: true),
             "dkd" => new DecoupledKDLoss(settings.Get(DkdAlpha), settings.Get(DkdBeta), temperature, settings.Get(DkdWarmup)),
+            "dist" => new DistLoss(settings.Get(DistBeta), settings.Get(DistGamma), temperature),
             "cosine" => new CosineFeatureLoss(settings.Get(StudentFeatures), settings.Get(TeacherFeatures)),
             "hint" => new HintLoss(settings.Get(HintStudentChannels), settings.Get(HintTeacherChannels), settings.Get(StudentFeatures), settings.Get(TeacherFeatures)),
             _ => throw new UsageException($"unknown loss '{name}'"),

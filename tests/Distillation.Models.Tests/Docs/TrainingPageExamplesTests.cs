@@ -29,6 +29,21 @@ public sealed class TrainingPageExamplesTests
     }
 
     [Fact]
+    public void The_fast_teacher_example_trains_the_airbench_net_with_the_triangle_and_lookahead()
+    {
+        using var scope = NewDisposeScope();
+        using var train = ReadmeExampleTests.ColourSquares(count: 64, seed: 1);
+        using var validation = ReadmeExampleTests.ColourSquares(count: 32, seed: 2);
+        manual_seed(1);
+
+        var run = TrainingPageExamples.FastTeacher(train, validation);
+
+        run.EpochsTrained.Should().Be(12);
+        run.History[0].LearningRate.Should().BeApproximately(0.2 * 1.5, 1e-9, "the triangle starts at 0.2 of the base rate");
+        run.FinalEvaluation.Should().NotBeNull();
+    }
+
+    [Fact]
     public void The_seams_train_and_the_callback_stops_a_run_that_is_good_enough()
     {
         // The colour task is learnt within an epoch or two, so the callback stops the run well before 20 epochs.

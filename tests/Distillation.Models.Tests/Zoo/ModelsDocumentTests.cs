@@ -15,6 +15,7 @@ public sealed class ModelsDocumentTests
         ModelFamily.ResNet => "ResNet (torchvision)",
         ModelFamily.MobileNetV2 => "MobileNetV2 (torchvision)",
         ModelFamily.MobileNetV3 => "MobileNetV3 (torchvision)",
+        ModelFamily.Airbench => "airbench (CIFAR)",
         _ => throw new ArgumentOutOfRangeException(nameof(family)),
     };
 

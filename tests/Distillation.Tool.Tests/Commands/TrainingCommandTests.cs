@@ -20,8 +20,9 @@ public sealed class TrainingCommandTests : IDisposable
         teacher.Output.Should().Contain("checked in ONNX Runtime");
 
         var fromWeights = await ToolSandbox.RunAsync("student", "--images", images, "--epochs", "1", "--batch-size", "8",
-            "--teacher-weights", Path.Combine(teacherRun, "teacher.weights"), "--output", sandbox.PathOf("runs/student-w"), "--quiet");
+            "--teacher-weights", Path.Combine(teacherRun, "teacher.weights"), "--loss", "dist", "--dist-gamma", "0.5", "--output", sandbox.PathOf("runs/student-w"), "--quiet");
         fromWeights.ExitCode.Should().Be(0, fromWeights.ToString());
+        File.ReadAllText(sandbox.PathOf("runs/student-w/config.yaml")).Should().Contain("dist-gamma: 0.5");
 
         var studentOnnx = sandbox.PathOf("student.onnx");
         var fromOnnx = await ToolSandbox.RunAsync("student", "--images", images, "--epochs", "1", "--batch-size", "8",
