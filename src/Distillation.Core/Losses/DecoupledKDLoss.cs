@@ -53,9 +53,7 @@ public sealed class DecoupledKDLoss : IDistillationLoss
     public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var teacher = context.RequireTeacherLogits(Name);
-        LogitChecks.RequireLogits(context.StudentLogits, "studentLogits");
-        LogitChecks.RequireSameShape(context.StudentLogits, teacher);
+        var teacher = LogitChecks.RequireLogitPair(context, Name);
         LogitChecks.RequireLabels(context.Labels, context.StudentLogits);
         var (tckd, nckd) = Parts(context.StudentLogits, teacher, context.Labels, Temperature);
         var ramp = WarmupEpochs == 0 ? 1.0 : WeightSchedule.WarmupFactor(context.Epoch, WarmupEpochs);

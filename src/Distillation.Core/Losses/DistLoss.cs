@@ -57,9 +57,7 @@ public sealed class DistLoss : IDistillationLoss
     public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var teacher = context.RequireTeacherLogits(Name);
-        LogitChecks.RequireLogits(context.StudentLogits, "studentLogits");
-        LogitChecks.RequireSameShape(context.StudentLogits, teacher);
+        var teacher = LogitChecks.RequireLogitPair(context, Name);
         var (inter, intra) = Parts(context.StudentLogits, teacher, Temperature);
         return LossResult.Single(Name, inter.mul(Beta).add(intra.mul(Gamma)));
     }

@@ -57,9 +57,7 @@ public sealed class KLDivergenceLoss : IDistillationLoss
     {
         ArgumentNullException.ThrowIfNull(context);
         var student = context.StudentLogits;
-        var teacher = context.RequireTeacherLogits(Name);
-        LogitChecks.RequireLogits(student, "studentLogits");
-        LogitChecks.RequireSameShape(student, teacher);
+        var teacher = LogitChecks.RequireLogitPair(context, Name);
         if (StandardizeLogits)
         {
             student = Standardize(student);

@@ -23,6 +23,19 @@ internal static class LogitChecks
         }
     }
 
+    /// <summary>
+    /// The teacher's logits of <paramref name="context"/>, after the checks every logit-matching loss
+    /// makes: the teacher gave logits (else the loss <paramref name="lossName"/> is named), the
+    /// student's are a non-empty batch of logits, and both have the same shape.
+    /// </summary>
+    public static Tensor RequireLogitPair(DistillationContext context, string lossName)
+    {
+        var teacher = context.RequireTeacherLogits(lossName);
+        RequireLogits(context.StudentLogits, "studentLogits");
+        RequireSameShape(context.StudentLogits, teacher);
+        return teacher;
+    }
+
     public static void RequireSameShape(Tensor studentLogits, Tensor teacherLogits)
     {
         if (!studentLogits.shape.SequenceEqual(teacherLogits.shape))
