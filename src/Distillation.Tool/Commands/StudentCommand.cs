@@ -61,20 +61,7 @@ internal sealed class StudentCommand() : ToolCommand(
         output.Progress($"Distilling {settings.Get(Student)} ({ModelFactory.CountParameters(student):N0} parameters) from {Describe(teacher)} with {loss.Name} on {trainer.Device}, {get_num_threads()} CPU threads:");
         var result = TrainingRun.Train(() => trainer.Distill(data.Train, data.Test, loss, output, cancellationToken), TrainingPhase.Distillation, options, context, cancellationToken);
 
-        var weights = Path.Combine(folder, "student.weights");
-        student.SaveWeights(weights);
-        var evaluation = Evaluator.EvaluateDetailed(student, data.Test, trainer.Device, cancellationToken: cancellationToken);
-        output.PrintEvaluation("Student test", evaluation, tables: false);
-        output.Result($"Weights: {weights}");
-        string? onnx = null;
-        if (settings.GetText(Training.Export) is { } exportPath)
-        {
-            using var images = OnnxExport.CheckImages(data.Test);
-            output.Result(OnnxExport.ExportAndCheck(student, exportPath, data.Train.ClassNames, data.Train.Normalization, imageSize, images));
-            onnx = Path.GetFullPath(exportPath);
-        }
-
-        TrainingRun.WriteResults(folder, Name, settings.Get(Student), ModelFactory.CountParameters(student), result, evaluation, weights, onnx);
+        TrainingRun.Finish(folder, Name, settings.Get(Student), "student.weights", "Student test", student, data, trainer.Device, imageSize, settings.GetText(Training.Export), result, output, cancellationToken);
         return ExitCodes.Success;
     }
 

@@ -46,20 +46,7 @@ internal sealed class TeacherCommand() : ToolCommand(
         output.Progress($"Training {settings.Get(Model)} ({ModelFactory.CountParameters(model):N0} parameters) on {trainer.Device}, {get_num_threads()} CPU threads:");
         var result = TrainingRun.Train(() => trainer.TrainTeacher(data.Train, data.Test, output, cancellationToken), TrainingPhase.Teacher, options, context, cancellationToken);
 
-        var weights = Path.Combine(folder, "teacher.weights");
-        model.SaveWeights(weights);
-        var evaluation = Evaluator.EvaluateDetailed(model, data.Test, trainer.Device, cancellationToken: cancellationToken);
-        output.PrintEvaluation("Teacher test", evaluation, tables: false);
-        output.Result($"Weights: {weights}");
-        string? onnx = null;
-        if (settings.GetText(Training.Export) is { } exportPath)
-        {
-            using var images = OnnxExport.CheckImages(data.Test);
-            output.Result(OnnxExport.ExportAndCheck(model, exportPath, data.Train.ClassNames, data.Train.Normalization, settings.Get(Data.ImageSize), images));
-            onnx = Path.GetFullPath(exportPath);
-        }
-
-        TrainingRun.WriteResults(folder, Name, settings.Get(Model), ModelFactory.CountParameters(model), result, evaluation, weights, onnx);
+        TrainingRun.Finish(folder, Name, settings.Get(Model), "teacher.weights", "Teacher test", model, data, trainer.Device, settings.Get(Data.ImageSize), settings.GetText(Training.Export), result, output, cancellationToken);
         return ExitCodes.Success;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Distillation.Evaluation;
+using Distillation.Serialization;
 using Distillation.Tool.Cli;
 using Distillation.Tool.Config;
 using Distillation.Training;
@@ -49,8 +50,33 @@ internal static class TrainingRun
                 : "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
     }
 
+    /// <summary>
+    /// After a training command's run: saves the model's weights as <paramref name="weightsName"/> in
+    /// <paramref name="folder"/>, evaluates it on the test set and prints that, exports it to ONNX and
+    /// checks it in ONNX Runtime when <paramref name="exportPath"/> is given, and writes results.json.
+    /// </summary>
+    public static void Finish(
+        string folder, string command, string modelName, string weightsName, string title, TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> model,
+        LoadedData data, TorchSharp.torch.Device device, int imageSize, string? exportPath, TrainingResult result, ToolOutput output, CancellationToken cancellationToken)
+    {
+        var weights = Path.Combine(folder, weightsName);
+        model.SaveWeights(weights);
+        var evaluation = Evaluator.EvaluateDetailed(model, data.Test, device, cancellationToken: cancellationToken);
+        output.PrintEvaluation(title, evaluation, tables: false);
+        output.Result($"Weights: {weights}");
+        string? onnx = null;
+        if (exportPath is not null)
+        {
+            using var images = OnnxExport.CheckImages(data.Test);
+            output.Result(OnnxExport.ExportAndCheck(model, exportPath, data.Train.ClassNames, data.Train.Normalization, imageSize, images));
+            onnx = Path.GetFullPath(exportPath);
+        }
+
+        WriteResults(folder, command, modelName, ModelFactory.CountParameters(model), result, evaluation, weights, onnx);
+    }
+
     /// <summary>Writes results.json: the model, its training and its test evaluation.</summary>
-    public static void WriteResults(string folder, string command, string model, long parameters, TrainingResult result, DetailedEvaluation evaluation, string weights, string? onnx)
+    private static void WriteResults(string folder, string command, string model, long parameters, TrainingResult result, DetailedEvaluation evaluation, string weights, string? onnx)
     {
         var results = new
         {
