@@ -73,9 +73,16 @@ internal sealed partial class CheckpointCallback(CheckpointOptions options) : IT
     /// <summary>Restores from the checkpoint; when it turns out damaged midway, puts the model and the loss's parameters back as they were.</summary>
     private static Dictionary<string, Tensor>? RestoreOrRollBack(string path, nn.Module model, IReadOnlyList<Parameter> lossParameters, optim.Optimizer optimizer)
     {
-        using var scope = NewDisposeScope();
-        var modelBefore = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone(), StringComparer.Ordinal);
-        var lossBefore = lossParameters.Select(p => p.detach().clone()).ToArray();
+        // The copies live outside any dispose scope around Restore: a scope there would also dispose
+        // the optimizer state that loading creates (SGD's momentum buffers, absent before the first step).
+        Dictionary<string, Tensor> modelBefore;
+        Tensor[] lossBefore;
+        using (NewDisposeScope())
+        {
+            modelBefore = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone().DetachFromDisposeScope(), StringComparer.Ordinal);
+            lossBefore = lossParameters.Select(p => p.detach().clone().DetachFromDisposeScope()).ToArray();
+        }
+
         try
         {
             return RunCheckpoint.Restore(path, model, lossParameters, optimizer);
@@ -92,6 +99,13 @@ internal sealed partial class CheckpointCallback(CheckpointOptions options) : IT
             }
 
             throw;
+        }
+        finally
+        {
+            foreach (var tensor in modelBefore.Values.Concat(lossBefore))
+            {
+                tensor.Dispose();
+            }
         }
     }
 

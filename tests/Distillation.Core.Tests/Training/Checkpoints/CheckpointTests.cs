@@ -92,6 +92,42 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void An_sgd_run_with_momentum_resumes_exactly()
+    {
+        // SGD creates its momentum buffers at the first step, so resuming creates them from the file:
+        // they must outlive the restore (they were once disposed with it, failing the next step).
+        using var train = Quadrants.Create(160, seed: 1);
+        TrainerOptions Sgd(string directory, bool resume = false)
+        {
+            var options = Options(epochs: 3, resume: resume);
+            options.Optimizer = new Distillation.Training.OptimizationOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.05, Momentum = 0.9, Nesterov = true };
+            options.Checkpoints!.Directory = directory;
+            return options;
+        }
+
+        var whole = NewTrainer(Sgd(Path.Combine(folder.Path, "whole")), initSeed: 3);
+        var expected = whole.TrainStudent(train);
+
+        using var cancellation = new CancellationTokenSource();
+        var progress = new SynchronousProgress<TrainingProgress>(p =>
+        {
+            if (p is BatchProgress { Epoch: 3, Batch: 2 })
+            {
+                cancellation.Cancel();
+            }
+        });
+        var interrupted = NewTrainer(Sgd(folder.Path), initSeed: 3);
+        interrupted.Invoking(t => t.TrainStudent(train, null, progress, cancellation.Token)).Should().Throw<OperationCanceledException>();
+
+        var resumed = NewTrainer(Sgd(folder.Path, resume: true), initSeed: 99);
+        var result = resumed.TrainStudent(train);
+
+        result.ResumedAfterEpoch.Should().Be(2);
+        Weights(resumed.Student).Should().Equal(Weights(whole.Student));
+        result.History.Select(r => r.MeanLoss).Should().Equal(expected.History.Select(r => r.MeanLoss));
+    }
+
+    [Fact]
     public void Resuming_a_finished_run_returns_its_result_without_training()
     {
         using var train = Quadrants.Create(64, seed: 1);
@@ -134,7 +170,7 @@ public sealed class CheckpointTests : IDisposable
         using var train = Quadrants.Create(64, seed: 1);
         var options = Options(epochs: 2);
         NewTrainer(options, initSeed: 3).TrainStudent(train);
-        var path = options.Checkpoints!.LastCheckpointPath(TrainingPhase.Student);
+        var path = options.Checkpoints!.LastCheckpointPath(TrainingPhase.StudentAlone);
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
 
@@ -194,7 +230,7 @@ public sealed class CheckpointTests : IDisposable
         result.History[bestEpoch - 1].Accuracy.Should().Be(result.History.Max(r => r.Accuracy));
         manual_seed(50);
         var reloaded = new TinyNet(4);
-        reloaded.LoadWeights(options.Checkpoints!.BestWeightsPath(TrainingPhase.Student));
+        reloaded.LoadWeights(options.Checkpoints!.BestWeightsPath(TrainingPhase.StudentAlone));
         Distillation.Evaluation.Evaluator.Evaluate(reloaded, test, CPU).Accuracy.Should().Be(result.History[bestEpoch - 1].Accuracy);
         Directory.GetFiles(folder.Path, "*.tmp").Should().BeEmpty("files are written through a temporary file and renamed");
     }
