@@ -37,6 +37,11 @@ internal sealed class ConsoleProgress : IProgress<TrainingProgress>, IProgress<D
                     ? " (" + string.Join(", ", epoch.LossParts.Select(p => string.Create(Invariant, $"{p.Key} {p.Value:F4}"))) + ")"
                     : "";
                 var accuracy = epoch.Accuracy is { } a ? string.Create(Invariant, $", {EvaluationSet} accuracy {a:P2}") : "";
+                if (epoch is { Agreement: { } agreement, TeacherKLDivergence: { } divergence, TeacherAccuracy: { } teacherAccuracy })
+                {
+                    accuracy += string.Create(Invariant, $", agreement {agreement:P2}, KL {divergence:F4} (teacher {teacherAccuracy:P2})");
+                }
+
 
                 // Resident memory each epoch, so growth across epochs shows in the log.
                 var memory = ProcessMemory.Read() is { } m ? string.Create(Invariant, $", RSS {m.ResidentMiB:N0} MiB") : "";

@@ -40,6 +40,8 @@ var distillFrom = new Option<DistillFrom>("--distill-from")
     DefaultValueFactory = _ => DistillFrom.Baseline,
 };
 var method = new Option<string>("--method") { Description = MethodSpec.Help, DefaultValueFactory = _ => "kd" };
+var mixup = new Option<double>("--mixup") { Description = "With --augment: mixup at this Beta(α, α) for the students' training runs (the teacher labels the mixed images; 0 = off, e.g. 0.2)." };
+var cutMix = new Option<double>("--cutmix") { Description = "With --augment: CutMix at this Beta(α, α) for the students' training runs (with --mixup, each batch takes one of the two; 0 = off, e.g. 1)." };
 var augment = new Option<bool>("--augment") { Description = "Augment training batches: random 32×32 crop from 4-pixel padding and horizontal flip (seeded)." };
 var optimizer = new Option<string>("--optimizer") { Description = "adam, adamw or sgd (momentum 0.9); with --weight-decay.", DefaultValueFactory = _ => "adam" };
 var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay of the optimizer.", DefaultValueFactory = _ => 0.0 };
@@ -47,6 +49,7 @@ var schedule = new Option<string>("--schedule") { Description = "Learning-rate s
 var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learning-rate warm-up.", DefaultValueFactory = _ => 0 };
 var evaluateEveryEpoch = new Option<bool>("--eval-every-epoch") { Description = "Evaluate on the test set after every epoch (accuracy curves in training-curves.png), not only after the last." };
 var noSpeed = new Option<bool>("--no-speed") { Description = "Skip timing each final model's inference (a few hundred images per model)." };
+var fidelity = new Option<bool>("--fidelity") { Description = "In distillation runs, measure at every evaluated epoch the student's top-1 agreement with the teacher, KL(teacher || student) and the teacher's accuracy on the same images (with --eval-every-epoch: every epoch)." };
 var noCharts = new Option<bool>("--no-charts") { Description = "Do not draw the PNG charts (training curves, per-class accuracy, confusion matrix)." };
 var resume = new Option<bool>("--resume")
 {
@@ -89,7 +92,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
 {
     data, dataFolder, folderOrder, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
     seed, threads, device, trainLimit, testLimit, teacher, teacherOnnx, teacherLogits, output, verbose, distillFrom, seeds,
-    method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, noSpeed, noCharts,
+    method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, fidelity, mixup, cutMix, noSpeed, noCharts,
     resume, validation, patience, noTeacherCache, exportOnnx, recipe, noControl, teacherEpochs, teacherLearningRate, teacherPrecision,
     controlLearningRate, controlWeightDecay, studentModel, teacherModel, imageSize, exportInt8, calibrationImages,
 };
@@ -131,6 +134,9 @@ root.SetAction((parse, cancellationToken) =>
         Schedule = Pick(schedule, r => r.Schedule),
         WarmupEpochs = Pick(warmup, r => r.WarmupFor(Pick(epochs, r => r.Epochs))),
         EvaluateEveryEpoch = parse.GetValue(evaluateEveryEpoch),
+        TrackFidelity = parse.GetValue(fidelity),
+        MixupAlpha = parse.GetValue(mixup),
+        CutMixAlpha = parse.GetValue(cutMix),
         MeasureSpeed = !parse.GetValue(noSpeed),
         Charts = !parse.GetValue(noCharts),
         Resume = parse.GetValue(resume),

@@ -11,7 +11,7 @@ internal sealed partial class SampleRunner
     private void RunNotebook(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
     {
         var runs = new List<RunSummary> { teacherRun };
-        var baseline = Train("Student", "Training the student alone (cross-entropy)", TrainingPhase.Student, t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
+        var baseline = Train("Student", "Training the student alone (cross-entropy)", TrainingPhase.StudentAlone, t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), trainer, data, null, cancellationToken);
         runs.Add(baseline);
 
         if (settings.DistillFrom == DistillFrom.Baseline)

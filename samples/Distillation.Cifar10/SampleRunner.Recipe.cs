@@ -24,7 +24,7 @@ internal sealed partial class SampleRunner
 
             using var controlStudent = settings.RecipeControl ? FreshStudent(seed) : null;
             var control = controlStudent is not null
-                ? Train(RecipeComparison.ControlName, "Control: the student with cross-entropy alone", TrainingPhase.Student,
+                ? Train(RecipeComparison.ControlName, "Control: the student with cross-entropy alone", TrainingPhase.StudentAlone,
                     t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), TrainerFor(controlStudent, "control", settings.ForControl()), data, seed, cancellationToken)
                 : null;
 

@@ -25,7 +25,7 @@ internal sealed partial class SampleRunner
             // would: the same batches as each other, and not a replay of the baseline's epochs.
             using var baselineStudent = FreshStudent(seed);
             var baselineTrainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(trainer.Teacher, baselineStudent, OptionsFor("baseline"), trainerLogger);
-            var baseline = Train("Student baseline", "Student alone (cross-entropy)", TrainingPhase.Student,
+            var baseline = Train("Student baseline", "Student alone (cross-entropy)", TrainingPhase.StudentAlone,
                 t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer, data, seed, cancellationToken);
 
             using var continuedWithKd = CopyOf(baselineStudent);
@@ -33,7 +33,7 @@ internal sealed partial class SampleRunner
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), baselineTrainer.WithStudent(continuedWithKd, OptionsFor("a")), data, seed, cancellationToken);
 
             using var continuedWithCe = CopyOf(baselineStudent);
-            var b = Train("(b) CE continued", "(b) control: the trained baseline continued with cross-entropy", TrainingPhase.Student,
+            var b = Train("(b) CE continued", "(b) control: the trained baseline continued with cross-entropy", TrainingPhase.StudentAlone,
                 t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), baselineTrainer.WithStudent(continuedWithCe, OptionsFor("b")), data, seed, cancellationToken);
 
             using var scratch = FreshStudent(seed);

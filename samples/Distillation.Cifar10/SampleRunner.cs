@@ -91,6 +91,11 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     /// <summary>What can be checked before anything is loaded or trained: paths of the right kind, and a --teacher that is weights.</summary>
     private void CheckPaths()
     {
+        if ((settings.MixupAlpha != 0 || settings.CutMixAlpha != 0) && !settings.Augment)
+        {
+            throw new UsageException("--mixup and --cutmix mix augmented batches: add --augment (a --recipe augments already).");
+        }
+
         if (File.Exists(settings.OutputDirectory))
         {
             throw new UsageException($"--output {settings.OutputDirectory} is a file; give a folder (it is created when missing).");
@@ -164,6 +169,8 @@ internal sealed partial class SampleRunner(SampleSettings settings)
                     nameof(DeviceOptions.Threads) => "--threads",
                     nameof(ScheduleOptions.WarmupEpochs) => "--warmup",
                     nameof(EarlyStoppingOptions.Patience) => "--patience",
+                    nameof(AugmentationOptions.MixupAlpha) => "--mixup",
+                    nameof(AugmentationOptions.CutMixAlpha) => "--cutmix",
                     _ => null,
                 };
 
@@ -271,7 +278,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         // --teacher-onnx and --teacher-logits bring a teacher from elsewhere: it is not trained here.
         using ITeacher teacher = settings.TeacherOnnx is { } onnxPath ? new OnnxTeacher(onnxPath, threads: settings.Threads ?? 0)
             : settings.TeacherLogits is { } logitsPath ? new PrecomputedTeacher(logitsPath)
-            : new ModuleTeacher<nn.Module<Tensor, Tensor>>(NewModel(settings.TeacherModel, "--teacher-model", notebook: () => new TeacherNet(classCount)), ownsModule: true);
+            : Teacher.From(NewModel(settings.TeacherModel, "--teacher-model", notebook: () => new TeacherNet(classCount)), ownsModule: true);
         if (teacher is PrecomputedTeacher { Images: var rows } && rows != data.Train.Count)
         {
             throw new UsageException($"--teacher-logits {settings.TeacherLogits} holds {rows} rows, but the training set has {data.Train.Count} images: it needs one row per training image, in the order the sample uses (after --train-limit and --validation).");
@@ -436,8 +443,9 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             WeightDecay = run.WeightDecay,
         },
         Schedule = ScheduleFor(run.Schedule, run.Epochs, run.WarmupEpochs),
-        Augmentation = run.Augment ? new AugmentationOptions() : null,
+        Augmentation = run.Augment ? new AugmentationOptions { MixupAlpha = run.MixupAlpha, CutMixAlpha = run.CutMixAlpha } : null,
         EvaluateEveryEpoch = run.EvaluateEveryEpoch,
+        TrackFidelity = run.TrackFidelity,
         Checkpoints = new CheckpointOptions
         {
             Directory = Path.Combine(run.OutputDirectory, "checkpoints", checkpointFolder),

@@ -46,6 +46,15 @@ internal sealed record SampleSettings
     /// <summary>Whether to evaluate on the test set after every epoch (for the accuracy curves), not only after the last.</summary>
     public bool EvaluateEveryEpoch { get; init; }
 
+    /// <summary>Whether distillation runs measure the student's agreement with the teacher at every evaluated epoch.</summary>
+    public bool TrackFidelity { get; init; }
+
+    /// <summary>Mixup's Beta(α, α) for the students' augmented runs; 0 for none.</summary>
+    public double MixupAlpha { get; init; }
+
+    /// <summary>CutMix's Beta(α, α) for the students' augmented runs; 0 for none.</summary>
+    public double CutMixAlpha { get; init; }
+
     /// <summary>Whether to time each final model's inference (a few hundred images).</summary>
     public bool MeasureSpeed { get; init; } = true;
 
@@ -141,6 +150,10 @@ internal sealed record SampleSettings
         BatchSize = TeacherTraining?.BatchSize ?? BatchSize,
         WeightDecay = TeacherTraining?.WeightDecay ?? WeightDecay,
         Schedule = TeacherTraining?.Schedule ?? Schedule,
+
+        // Mixing is for the students: the teacher trains on plain crops and flips.
+        MixupAlpha = 0,
+        CutMixAlpha = 0,
     };
 }
 

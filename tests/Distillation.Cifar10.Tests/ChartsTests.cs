@@ -37,9 +37,9 @@ public sealed class ChartsTests : IDisposable
         var evaluations = new List<ModelEvaluation> { Synthetic.Evaluation("Teacher", null, TrainingPhase.Teacher) };
         foreach (var seed in new long[] { 42, 43 })
         {
-            evaluations.Add(Synthetic.Evaluation("Student baseline", seed, TrainingPhase.Student));
+            evaluations.Add(Synthetic.Evaluation("Student baseline", seed, TrainingPhase.StudentAlone));
             evaluations.Add(Synthetic.Evaluation("(a) KD from baseline", seed, TrainingPhase.Distillation));
-            evaluations.Add(Synthetic.Evaluation("(b) CE continued", seed, TrainingPhase.Student));
+            evaluations.Add(Synthetic.Evaluation("(b) CE continued", seed, TrainingPhase.StudentAlone));
             evaluations.Add(Synthetic.Evaluation("(c) KD from scratch", seed, TrainingPhase.Distillation));
         }
 
@@ -78,7 +78,7 @@ public sealed class ChartsTests : IDisposable
     {
         RecipeSeedRuns Seed(long seed, bool control) => new(
             seed,
-            control ? Synthetic.Run(RecipeComparison.ControlName, TrainingPhase.Student, [2.0, 1.0], 0.7) : null,
+            control ? Synthetic.Run(RecipeComparison.ControlName, TrainingPhase.StudentAlone, [2.0, 1.0], 0.7) : null,
             Synthetic.Run(RecipeComparison.DistilledName, TrainingPhase.Distillation, [3.0, 2.0], 0.72));
         var results = Synthetic.Notebook() with { Runs = [] };
         results = results with { Recipe = RecipeComparison.Of([Seed(42, control: true), Seed(43, control: true)], "test") };
@@ -109,9 +109,9 @@ public sealed class ChartsTests : IDisposable
         var kinds = Charts.KindsOf(
         [
             Synthetic.Evaluation("Teacher", null, TrainingPhase.Teacher),
-            Synthetic.Evaluation("Student baseline", 42, TrainingPhase.Student, 10),
+            Synthetic.Evaluation("Student baseline", 42, TrainingPhase.StudentAlone, 10),
             Synthetic.Evaluation("(a) KD", 42, TrainingPhase.Distillation, 20),
-            Synthetic.Evaluation("Student baseline", 43, TrainingPhase.Student, 30),
+            Synthetic.Evaluation("Student baseline", 43, TrainingPhase.StudentAlone, 30),
             Synthetic.Evaluation("(a) KD", 43, TrainingPhase.Distillation, 40),
         ]);
 
@@ -179,7 +179,7 @@ public sealed class ChartsTests : IDisposable
 
         // Evaluations of different class counts cannot be pooled: the per-class and confusion charts fail.
         var eleven = new Distillation.Evaluation.ConfusionMatrix(Enumerable.Range(0, 11).Select(_ => (IReadOnlyList<long>)new long[11]).ToArray());
-        var broken = Synthetic.NotebookEvaluations().Append(Synthetic.Evaluation("Student", null, TrainingPhase.Student) with
+        var broken = Synthetic.NotebookEvaluations().Append(Synthetic.Evaluation("Student", null, TrainingPhase.StudentAlone) with
         {
             Report = Synthetic.NotebookEvaluations()[0].Report with
             {

@@ -35,7 +35,7 @@ public sealed class RunReportsTests : IDisposable
     {
         var reports = new RunReports();
         reports.AddHistory("Teacher", History(TrainingPhase.Teacher, 1.5, 0.9));
-        reports.AddHistory("Student, seed 42", History(TrainingPhase.Student, 2.0, 1.7));
+        reports.AddHistory("Student, seed 42", History(TrainingPhase.StudentAlone, 2.0, 1.7));
         foreach (var evaluation in Synthetic.NotebookEvaluations())
         {
             reports.Add(evaluation);

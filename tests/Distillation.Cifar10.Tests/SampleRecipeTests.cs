@@ -93,7 +93,7 @@ public sealed class SampleRecipeTests : IDisposable
         runs.Should().HaveCount(2);
         foreach (var run in runs)
         {
-            run.GetProperty("control").GetProperty("phase").GetString().Should().Be(nameof(TrainingPhase.Student));
+            run.GetProperty("control").GetProperty("phase").GetString().Should().Be(nameof(TrainingPhase.StudentAlone));
             run.GetProperty("distilled").GetProperty("phase").GetString().Should().Be(nameof(TrainingPhase.Distillation));
             run.GetProperty("distilled").GetProperty("epochs").GetArrayLength().Should().Be(2);
         }

@@ -54,7 +54,7 @@ internal static class Synthetic
         Settings(),
         [
             Run("Teacher", TrainingPhase.Teacher, [1.9, 1.2, 0.4], 0.62, perEpochAccuracy ? [0.4, 0.55, 0.62] : null),
-            Run("Student", TrainingPhase.Student, [2.0, 1.5, 1.1], 0.55, perEpochAccuracy ? [0.35, 0.5, 0.55] : null),
+            Run("Student", TrainingPhase.StudentAlone, [2.0, 1.5, 1.1], 0.55, perEpochAccuracy ? [0.35, 0.5, 0.55] : null),
             Run("Distilled student", TrainingPhase.Distillation, [9.5, 8.0, 7.1], 0.58, perEpochAccuracy ? [0.5, 0.56, 0.58] : null),
         ],
         null);
@@ -64,9 +64,9 @@ internal static class Synthetic
     {
         var runs = seeds.Select((s, i) => new SeedRuns(
             s,
-            Run("Student baseline", TrainingPhase.Student, [2.0, 1.4 + i * 0.05], 0.5 + i * 0.01),
+            Run("Student baseline", TrainingPhase.StudentAlone, [2.0, 1.4 + i * 0.05], 0.5 + i * 0.01),
             Run("(a) KD from baseline", TrainingPhase.Distillation, [8.0, 7.0 + i * 0.2], 0.55 + i * 0.01),
-            Run("(b) CE continued", TrainingPhase.Student, [1.0, 0.7], 0.52),
+            Run("(b) CE continued", TrainingPhase.StudentAlone, [1.0, 0.7], 0.52),
             Run("(c) KD from scratch", TrainingPhase.Distillation, [11.0, 9.0], 0.53))).ToArray();
         var teacher = new RunSummary("Teacher", "Teacher", "loaded from teacher.weights", 1_186_986, 0, null, 0.7, []);
         return new SampleResults(DateTimeOffset.UnixEpoch, "cpu", 1, "data", 1000, 300, Settings(seeds), [teacher], Comparison.Of(runs));
@@ -97,7 +97,7 @@ internal static class Synthetic
     public static IReadOnlyList<ModelEvaluation> NotebookEvaluations() =>
     [
         Evaluation("Teacher", null, TrainingPhase.Teacher, 40, 45, 30, 20, 35, 30, 42, 40, 44, 43),
-        Evaluation("Student", null, TrainingPhase.Student, 35, 40, 20, 15, 30, 25, 40, 35, 40, 40),
+        Evaluation("Student", null, TrainingPhase.StudentAlone, 35, 40, 20, 15, 30, 25, 40, 35, 40, 40),
         Evaluation("Distilled student", null, TrainingPhase.Distillation, 50, 45, 25, 10, 35, 30, 45, 40, 42, 0),
     ];
 }

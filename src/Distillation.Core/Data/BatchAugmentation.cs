@@ -28,14 +28,51 @@ public sealed class AugmentationOptions
     /// </summary>
     public bool PadWithBlack { get; set; }
 
+    /// <summary>
+    /// Mixup (Zhang et al. 2018) in training runs: after crop and flip, each image of a batch becomes
+    /// λ·itself + (1 − λ)·a partner image of the same batch (a random permutation), with one λ per
+    /// batch drawn from Beta(α, α), α this value. The mixed batch is what the teacher labels and
+    /// the student sees (function matching, Beyer et al. 2022), and cross-entropy takes λ of the
+    /// image's label and 1 − λ of the partner's. 0 turns it off; from 0 to 100 (a large α draws λ
+    /// near 0.5). Losses that split the logits at the label (DKD) refuse mixed batches. Default: 0.
+    /// </summary>
+    public double MixupAlpha { get; set; }
+
+    /// <summary>
+    /// CutMix (Yun et al. 2019) in training runs: after crop and flip, a box of a partner image of
+    /// the same batch is pasted into each image, at one random place per batch, its area 1 − λ of
+    /// the image with λ drawn from Beta(α, α), α this value; λ is then set to the share of pixels
+    /// each image kept (the box is clipped at the border). The teacher labels the pasted image, and
+    /// cross-entropy takes λ of the image's label and 1 − λ of the partner's. With
+    /// <see cref="MixupAlpha"/> also on, each batch takes one of the two with probability 0.5. 0
+    /// turns it off; from 0 to 100. Default: 0.
+    /// </summary>
+    public double CutMixAlpha { get; set; }
+
+    internal const double MaxMixAlpha = 100;
+
+    /// <summary>Whether batches are mixed (mixup or CutMix).</summary>
+    internal bool Mixes => MixupAlpha > 0 || CutMixAlpha > 0;
+
+    /// <summary>The mixing for a run's identity: null when off, so runs without it keep their identity.</summary>
+    internal string? MixingIdentity => Mixes ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"mixup {MixupAlpha:R}, cutmix {CutMixAlpha:R}") : null;
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
     public void Validate()
     {
         // Each image is drawn on a canvas (H + 2·Padding)²: beyond MaxPadding one batch's canvas outgrows memory.
         OptionChecks.IntegerIn(Padding, nameof(Padding), 0, MaxPadding);
+        OptionChecks.FloatIn(MixupAlpha, nameof(MixupAlpha), 0, MaxMixAlpha);
+        OptionChecks.FloatIn(CutMixAlpha, nameof(CutMixAlpha), 0, MaxMixAlpha);
     }
 }
+
+/// <summary>A mixed batch: the images, each image's partner label and the weight λ of its own label.</summary>
+/// <param name="Images">The mixed images, [B, C, H, W].</param>
+/// <param name="PartnerLabels">The label of each image's partner, [B].</param>
+/// <param name="Weight">λ: the share of each image's own label (its own pixels, for CutMix).</param>
+internal sealed record BatchMix(Tensor Images, Tensor PartnerLabels, double Weight);
 
 /// <summary>
 /// Random crop with padding and random horizontal flip, applied to a whole normalized batch
@@ -130,6 +167,61 @@ public sealed class BatchAugmentation
         var padded = p > 0 ? Pad(images, p, hp, wp) : images;
         var result = padded.reshape(b, c, hp * wp).gather(2, index).view(b, c, h, w);
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Mixes an augmented batch when <see cref="AugmentationOptions.MixupAlpha"/> or
+    /// <see cref="AugmentationOptions.CutMixAlpha"/> asks; null when off or for a batch of one image.
+    /// Draws from <paramref name="generator"/>, after <see cref="Apply"/>'s draws: the choice between
+    /// the two (only when both are on), λ, the partner permutation, then (CutMix) the box centre.
+    /// </summary>
+    /// <param name="images">The augmented images [B, C, H, W].</param>
+    /// <param name="labels">Their labels [B].</param>
+    /// <param name="generator">The augmentation's generator.</param>
+    internal BatchMix? Mix(Tensor images, Tensor labels, Generator generator)
+    {
+        var b = images.shape[0];
+        if (!Options.Mixes || b < 2)
+        {
+            return null;
+        }
+
+        using var scope = NewDisposeScope();
+        var draws = generator.device;
+        var cutMix = Options.CutMixAlpha > 0 && (Options.MixupAlpha <= 0 || rand(1, dtype: ScalarType.Float64, device: draws, generator: generator).item<double>() < 0.5);
+        var alpha = cutMix ? Options.CutMixAlpha : Options.MixupAlpha;
+
+        // Beta(α, α) as the first coordinate of a Dirichlet(α, α) draw.
+        var weight = _sample_dirichlet(full(2, alpha, ScalarType.Float64, draws), generator)[0].item<double>();
+        var permutation = randperm(b, generator: generator, dtype: ScalarType.Int64, device: draws).to(images.device);
+        var partners = images.index_select(0, permutation);
+        Tensor mixed;
+        if (!cutMix)
+        {
+            mixed = images.mul(weight).add_(partners, alpha: 1 - weight);
+        }
+        else
+        {
+            var (h, w) = (images.shape[2], images.shape[3]);
+            var side = Math.Sqrt(1 - weight);
+            var (boxHeight, boxWidth) = ((long)(h * side), (long)(w * side));
+            var centre = randint(0, h * w, [1], dtype: ScalarType.Int64, device: draws, generator: generator).item<long>();
+            var (centreRow, centreColumn) = (centre / w, centre % w);
+            var (top, bottom) = (Math.Clamp(centreRow - (boxHeight / 2), 0, h), Math.Clamp(centreRow + (boxHeight / 2), 0, h));
+            var (left, right) = (Math.Clamp(centreColumn - (boxWidth / 2), 0, w), Math.Clamp(centreColumn + (boxWidth / 2), 0, w));
+            mixed = images.clone();
+            if (bottom > top && right > left)
+            {
+                var rows = TensorIndex.Slice(top, bottom);
+                var columns = TensorIndex.Slice(left, right);
+                mixed[TensorIndex.Ellipsis, rows, columns] = partners[TensorIndex.Ellipsis, rows, columns];
+            }
+
+            weight = 1 - ((double)(bottom - top) * (right - left) / (h * w));
+        }
+
+        var partnerLabels = labels.index_select(0, permutation.to(labels.device));
+        return new BatchMix(mixed.MoveToOuterDisposeScope(), partnerLabels.MoveToOuterDisposeScope(), weight);
     }
 
     /// <summary>The images on a [B, C, H + 2p, W + 2p] canvas filled with the padding value.</summary>

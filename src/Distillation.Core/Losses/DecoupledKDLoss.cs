@@ -55,6 +55,11 @@ public sealed class DecoupledKDLoss : IDistillationLoss
         ArgumentNullException.ThrowIfNull(context);
         var teacher = LogitChecks.RequireLogitPair(context, Name);
         LogitChecks.RequireLabels(context.Labels, context.StudentLogits);
+        if (context.PartnerLabels is not null)
+        {
+            throw new InvalidOperationException($"The {Name} loss splits the logits at the image's label, and a mixed image has two labels: set AugmentationOptions.MixupAlpha and CutMixAlpha to 0, or distil mixed batches with KL or DIST.");
+        }
+
         var (tckd, nckd) = Parts(context.StudentLogits, teacher, context.Labels, Temperature);
         var ramp = WarmupEpochs == 0 ? 1.0 : WeightSchedule.WarmupFactor(context.Epoch, WarmupEpochs);
         return LossResult.Single(Name, tckd.mul(Alpha).add(nckd.mul(Beta)).mul(ramp));

@@ -33,6 +33,17 @@ public sealed class DistillationContext
     /// <summary>The int64 labels [B].</summary>
     public Tensor Labels { get; }
 
+    /// <summary>
+    /// For a mixed batch (<see cref="Data.AugmentationOptions.MixupAlpha"/>,
+    /// <see cref="Data.AugmentationOptions.CutMixAlpha"/>): the int64 label [B] of the partner
+    /// image mixed into each image; null when the batch is not mixed. A loss that reads labels
+    /// weighs <see cref="Labels"/> by <see cref="MixWeight"/> and these by 1 − <see cref="MixWeight"/>.
+    /// </summary>
+    public Tensor? PartnerLabels { get; init; }
+
+    /// <summary>λ of a mixed batch: the share of each image's own label; 1 when the batch is not mixed.</summary>
+    public double MixWeight { get; init; } = 1;
+
     /// <summary>The student's hooked module outputs by module path (attached to the graph).</summary>
     public IReadOnlyDictionary<string, Tensor> StudentFeatures { get; init; } = NoFeatures;
 

@@ -38,7 +38,15 @@ public sealed class LabelCrossEntropyLoss : IDistillationLoss
     public LossResult Compute(DistillationContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return LossResult.Single(PartName, Of(context.StudentLogits, context.Labels, LabelSmoothing));
+        if (context.PartnerLabels is not { } partners)
+        {
+            return LossResult.Single(PartName, Of(context.StudentLogits, context.Labels, LabelSmoothing));
+        }
+
+        // A mixed image's target is λ of its own label and 1 − λ of its partner's; cross-entropy is linear in the target.
+        var own = Of(context.StudentLogits, context.Labels, LabelSmoothing);
+        var partner = Of(context.StudentLogits, partners, LabelSmoothing);
+        return LossResult.Single(PartName, own.mul(context.MixWeight).add_(partner, alpha: 1 - context.MixWeight));
     }
 
     /// <summary>The batch-mean cross-entropy, after shape and type checks that need no host synchronisation.</summary>

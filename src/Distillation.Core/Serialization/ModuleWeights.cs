@@ -205,54 +205,15 @@ public static partial class ModuleWeights
 
     private static void CheckFits(torch.nn.Module module, Dictionary<string, (torch.ScalarType DType, long[] Shape)> entries, string full)
     {
-        var target = module.state_dict();
-        var missing = target.Keys.Where(k => !entries.ContainsKey(k)).ToList();
-        var unexpected = entries.Keys.Where(k => !target.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
-        var shapes = new List<StateDictShapeMismatch>();
-        var dtypes = new List<string>();
-        foreach (var (key, tensor) in target)
-        {
-            if (entries.TryGetValue(key, out var entry))
-            {
-                if (!entry.Shape.SequenceEqual(tensor.shape))
-                {
-                    shapes.Add(new StateDictShapeMismatch(key, entry.Shape, tensor.shape));
-                }
-                else if (entry.DType != tensor.dtype)
-                {
-                    dtypes.Add($"{key}: {entry.DType} in the file, {tensor.dtype} in the module");
-                }
-            }
-        }
-
-        if (missing.Count == 0 && unexpected.Count == 0 && shapes.Count == 0 && dtypes.Count == 0)
+        var match = StateDictMatch.Of(module.state_dict(), entries, e => e.Shape, e => e.DType);
+        var problems = match.Problems(strict: true, "file");
+        if (problems.Count == 0)
         {
             return;
         }
 
-        var problems = new List<string>();
-        if (missing.Count > 0)
-        {
-            problems.Add($"missing keys (in the module, not in the file): {string.Join(", ", missing)}");
-        }
-
-        if (unexpected.Count > 0)
-        {
-            problems.Add($"unexpected keys (in the file, not in the module): {string.Join(", ", unexpected.Take(20).Select(k => PrintableText.Of(k)))}{(unexpected.Count > 20 ? $" and {unexpected.Count - 20} more" : "")}");
-        }
-
-        if (shapes.Count > 0)
-        {
-            problems.Add($"shape mismatch: {string.Join("; ", shapes)}");
-        }
-
-        if (dtypes.Count > 0)
-        {
-            problems.Add($"dtype mismatch: {string.Join("; ", dtypes)}");
-        }
-
         var message = $"Weights file {full} does not fit {module.GetName()}, nothing was loaded: {string.Join("; ", problems)}.";
-        throw new InvalidDataException(message, new StateDictMismatchException(message, missing, unexpected, shapes));
+        throw new InvalidDataException(message, new StateDictMismatchException(message, match.Missing, match.Unexpected, match.ShapeMismatches));
     }
 
     /// <summary>TorchSharp's LEB128 integer, at most 10 bytes.</summary>

@@ -41,7 +41,7 @@ public static class Safetensors
     /// <returns>The tensors' descriptions in file order, and the metadata.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The header is not valid (see <see cref="Read(string)"/>).</exception>
-    public static SafetensorsHeader ReadHeader(string path)
+    internal static SafetensorsHeader ReadHeader(string path)
     {
         var full = CheckedFullPath(path);
         using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.Read);

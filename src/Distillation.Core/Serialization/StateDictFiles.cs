@@ -138,64 +138,33 @@ public static class StateDictFiles
 
     private static StateDictLoadResult Apply(nn.Module module, IReadOnlyDictionary<string, Tensor> source, bool strict, string sourceDescription)
     {
-        var target = module.state_dict();
-        var missing = target.Keys.Where(k => !source.ContainsKey(k)).ToList();
-        var unexpected = source.Keys.Where(k => !target.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
-        var mismatches = new List<StateDictShapeMismatch>();
-        var loaded = new List<string>();
-        foreach (var (key, destination) in target)
+        if (source.FirstOrDefault(entry => entry.Value is null) is { Key: { } nullKey })
         {
-            if (source.TryGetValue(key, out var value))
-            {
-                if (value is null)
-                {
-                    throw new ArgumentException($"The value for \"{key}\" is null.", nameof(source));
-                }
-
-                if (!value.shape.SequenceEqual(destination.shape))
-                {
-                    mismatches.Add(new StateDictShapeMismatch(key, value.shape, destination.shape));
-                }
-
-                loaded.Add(key);
-            }
+            throw new ArgumentException($"The value for \"{nullKey}\" is null.", nameof(source));
         }
 
-        if (mismatches.Count > 0 || (strict && (missing.Count > 0 || unexpected.Count > 0)))
+        var target = module.state_dict();
+        var match = StateDictMatch.Of(target, source, value => value.shape);
+        var problems = match.Problems(strict, "source");
+        if (problems.Count > 0)
         {
-            var problems = new List<string>();
-            if (strict && missing.Count > 0)
-            {
-                problems.Add($"missing keys (in the module, not in the source): {string.Join(", ", missing)}");
-            }
-
-            if (strict && unexpected.Count > 0)
-            {
-                problems.Add($"unexpected keys (in the source, not in the module): {string.Join(", ", unexpected)}");
-            }
-
-            if (mismatches.Count > 0)
-            {
-                problems.Add($"shape mismatch: {string.Join("; ", mismatches)}");
-            }
-
             throw new StateDictMismatchException(
                 $"{sourceDescription} does not fit {module.GetName()}, nothing was loaded: {string.Join("; ", problems)}.",
-                strict ? missing : [],
-                strict ? unexpected : [],
-                mismatches);
+                strict ? match.Missing : [],
+                strict ? match.Unexpected : [],
+                match.ShapeMismatches);
         }
 
         using (no_grad())
         {
-            foreach (var key in loaded)
+            foreach (var key in match.Matched)
             {
                 // copy_ converts dtype and device into the existing tensor, which keeps its identity.
                 target[key].copy_(source[key]);
             }
         }
 
-        return new StateDictLoadResult(loaded, missing, unexpected);
+        return new StateDictLoadResult(match.Matched, match.Missing, match.Unexpected);
     }
 
     private static void DisposeValues(Hashtable raw)

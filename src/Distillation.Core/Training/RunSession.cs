@@ -94,6 +94,9 @@ internal sealed class RunSession(RunRequest request, TrainerOptions options, Ran
 
     public bool EvaluateEveryEpoch { get; set; }
 
+    /// <summary>The teacher's evaluation logits and the student's agreement with them; null unless <see cref="TrainerOptions.TrackFidelity"/> asks in a distillation run with an evaluation set.</summary>
+    public FidelityTracker? Fidelity { get; set; }
+
     public Generator Shuffle { get; set; } = null!;
 
     public Generator AugmentationDraws { get; set; } = null!;
@@ -101,6 +104,7 @@ internal sealed class RunSession(RunRequest request, TrainerOptions options, Ran
     public void Dispose()
     {
         TeacherPreparation?.Dispose();
+        Fidelity?.Dispose();
         StudentFeatures?.Dispose();
         Run?.Dispose();
         Optimizer?.Dispose();

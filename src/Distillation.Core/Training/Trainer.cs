@@ -121,7 +121,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
     public TrainingResult TrainStudent(IBatchSource train, IBatchSource? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Run(new RunRequest(TrainingPhase.Student, Student, null, new LabelCrossEntropyLoss(Options.LabelSmoothing), train, evaluation, progress, cancellationToken));
+        Run(new RunRequest(TrainingPhase.StudentAlone, Student, null, new LabelCrossEntropyLoss(Options.LabelSmoothing), train, evaluation, progress, cancellationToken));
 
     /// <summary>
     /// Distills the student from the teacher. The teacher stays in eval mode and runs without
@@ -136,6 +136,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <returns>The history, final evaluation and timings.</returns>
     /// <exception cref="ArgumentException">The teacher cannot give what the loss reads (features from a teacher of logits only, or in bfloat16), the teacher's logits do not cover the data, or another check of the call fails.</exception>
     /// <exception cref="InvalidOperationException">The teacher refuses the run's settings (augmentation with precomputed logits; a teacher that is not float32 in bfloat16), or another training call of this trainer is running.</exception>
+    /// <exception cref="NotSupportedException"><see cref="TrainerOptions.TrackFidelity"/> is on with an evaluation set, and the teacher cannot run on its images (logits precomputed for the training set).</exception>
     public TrainingResult Distill(IBatchSource train, IBatchSource? evaluation = null, IDistillationLoss? loss = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (loss is not null)
@@ -235,9 +236,9 @@ public sealed partial class Trainer<TTeacher, TStudent>
         Evaluate(Student, data, cancellationToken).ToEvaluationResult();
 
     /// <summary>Evaluates a trained model, averaging the logits of each image and its mirror when <see cref="TrainerOptions.FlipTestTimeAugmentation"/> asks.</summary>
-    private DetailedEvaluation Evaluate(nn.Module<Tensor, Tensor> model, IBatchSource data, CancellationToken cancellationToken)
+    private DetailedEvaluation Evaluate(nn.Module<Tensor, Tensor> model, IBatchSource data, CancellationToken cancellationToken, FidelityTracker? fidelity = null)
     {
-        if (!Options.FlipTestTimeAugmentation)
+        if (!Options.FlipTestTimeAugmentation && fidelity is null)
         {
             return Evaluator.EvaluateDetailed(model, data, Device, Options.EvaluationBatchSize, cancellationToken);
         }
@@ -247,12 +248,19 @@ public sealed partial class Trainer<TTeacher, TStudent>
         try
         {
             return Evaluator.EvaluateDetailed(
-                (batch, _) =>
+                (batch, indices) =>
                 {
-                    using var plain = model.call(batch.Images);
-                    using var mirrored = batch.Images.flip(3);
-                    using var mirroredLogits = model.call(mirrored);
-                    return plain.add(mirroredLogits).div_(2);
+                    var logits = model.call(batch.Images);
+                    if (Options.FlipTestTimeAugmentation)
+                    {
+                        using var plain = logits;
+                        using var mirrored = batch.Images.flip(3);
+                        using var mirroredLogits = model.call(mirrored);
+                        logits = plain.add(mirroredLogits).div_(2);
+                    }
+
+                    fidelity?.Observe(logits, indices);
+                    return logits;
                 },
                 data,
                 Device,
@@ -342,6 +350,12 @@ public sealed partial class Trainer<TTeacher, TStudent>
             session.Augmentation = Options.Augmentation is { } augmentation ? new BatchAugmentation(augmentation, train.Normalization) : null;
             if (session.Teacher is { } given)
             {
+                if (Options.TrackFidelity && session.Evaluation is { } evaluationSet)
+                {
+                    // Before the training pipeline holds the teacher: the frozen teacher's evaluation logits, once.
+                    session.Fidelity = FidelityTracker.Measure(given, evaluationSet, Device, Options.EvaluationBatchSize, Options.FlipTestTimeAugmentation, logger, session.CancellationToken);
+                }
+
                 // The teacher refuses here, before any weight is touched, what it cannot do for this run.
                 (session.Teacher, session.TeacherPrecision, session.TeacherPreparation) =
                     PrepareTeacher(given, loss, train, augmented: session.Augmentation is not null, checkOnly: false, session.CancellationToken);
@@ -367,7 +381,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
             session.Identity = new RunIdentity(phase, loss.Description, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, session.Parameters,
                 TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? fingerprinted.Fingerprint : null,
                 GradientAccumulationSteps: Options.GradientAccumulationSteps,
-                TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : session.TeacherPrecision);
+                TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : session.TeacherPrecision,
+                Mixing: Options.Augmentation?.MixingIdentity);
 
             // Built-in callbacks, which the options switch on: the best epoch (always), early stopping, checkpoints.
             session.Run = new RunState();
@@ -462,6 +477,10 @@ public sealed partial class Trainer<TTeacher, TStudent>
     {
         var batch = plan.GetBatch(step, Device);
         var images = session.Augmentation?.Apply(batch.Images, session.AugmentationDraws) ?? batch.Images;
+
+        // Mixed after crop and flip and before the teacher call, so the teacher labels the image the student sees.
+        var mix = session.Augmentation?.Mix(images, batch.Labels, session.AugmentationDraws);
+        images = mix?.Images ?? images;
         var teacherOutput = session.Teacher?.Forward(new TeacherBatch(images, plan.GetIndices(step)));
 
         if (zeroGradients)
@@ -477,6 +496,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
             Epoch = epoch,
             Epochs = Options.Epochs,
             Step = step,
+            PartnerLabels = mix?.PartnerLabels,
+            MixWeight = mix?.Weight ?? 1,
         });
 
         // Scaled so an accumulated step follows the mean gradient of its batches; not at all without accumulation, so results stay bit-exact.
@@ -508,8 +529,14 @@ public sealed partial class Trainer<TTeacher, TStudent>
         EvaluationResult? epochEvaluation = null;
         if (session.Evaluation is { } evaluation && (session.EvaluateEveryEpoch || epoch == Options.Epochs || stopRequested))
         {
-            epochEvaluation = Evaluate(session.Model, evaluation, session.CancellationToken).ToEvaluationResult();
+            session.Fidelity?.Reset();
+            epochEvaluation = Evaluate(session.Model, evaluation, session.CancellationToken, session.Fidelity).ToEvaluationResult();
             run.LastEvaluation = epochEvaluation;
+            if (session.Fidelity is { } fidelity)
+            {
+                var (epochAgreement, epochDivergence) = fidelity.Read();
+                report = report with { Agreement = epochAgreement, TeacherKLDivergence = epochDivergence, TeacherAccuracy = fidelity.TeacherAccuracy };
+            }
         }
 
         report = report with { Accuracy = epochEvaluation?.Accuracy };
@@ -535,6 +562,10 @@ public sealed partial class Trainer<TTeacher, TStudent>
         run.CompletedEpochs = epoch;
         session.CheckpointCallback?.OnEpochEnd(context);
         LogEpoch(logger, session.Phase, epoch, Options.Epochs, report.MeanLoss, FormatParts(report.LossParts), report.ImagesPerSecond, epochEvaluation?.Accuracy);
+        if (report is { Agreement: { } agreement, TeacherKLDivergence: { } divergence, TeacherAccuracy: { } teacherAccuracy })
+        {
+            LogFidelity(logger, session.Phase, epoch, agreement, divergence, teacherAccuracy);
+        }
         session.Progress?.Report(report);
     }
 
@@ -586,4 +617,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "{Phase} epoch {Epoch}/{Epochs}: loss {Loss:F4} ({Parts}), {ImagesPerSecond:F0} images/s, accuracy {Accuracy:P2}")]
     private static partial void LogEpoch(ILogger logger, TrainingPhase phase, int epoch, int epochs, double loss, string parts, double imagesPerSecond, double? accuracy);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "{Phase} epoch {Epoch} fidelity: top-1 agreement with the teacher {Agreement:P2}, KL(teacher || student) {Divergence:F4}, teacher accuracy {TeacherAccuracy:P2}")]
+    private static partial void LogFidelity(ILogger logger, TrainingPhase phase, int epoch, double agreement, double divergence, double teacherAccuracy);
 }

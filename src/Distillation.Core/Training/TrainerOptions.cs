@@ -98,6 +98,17 @@ public sealed class TrainerOptions
     public bool FlipTestTimeAugmentation { get; set; }
 
     /// <summary>
+    /// Whether a distillation run measures, at every evaluated epoch, how closely the student
+    /// follows the teacher on the evaluation set: top-1 agreement, KL(teacher ‖ student) and the
+    /// teacher's own accuracy with the same test-time augmentation (<see cref="EpochReport.Agreement"/>,
+    /// <see cref="EpochReport.TeacherKLDivergence"/>, <see cref="EpochReport.TeacherAccuracy"/>).
+    /// The teacher's evaluation logits are computed once, when the run starts, so the teacher must be
+    /// able to run on the evaluation images (not logits precomputed for the training set). It changes
+    /// no training step. Default: false.
+    /// </summary>
+    public bool TrackFidelity { get; set; }
+
+    /// <summary>
     /// Checks every value, and those of the nested options, against what the trainer can represent
     /// and run (among them: BatchSize × GradientAccumulationSteps must fit an int).
     /// </summary>

@@ -8,10 +8,14 @@ namespace Distillation.Training;
 /// <c>run, phase, epoch, mean_loss, loss_&lt;part&gt;…, accuracy, images_per_second, seconds</c>.
 /// There is one <c>loss_&lt;part&gt;</c> column for every loss part named in any run (in order of
 /// first appearance), empty where a run has no such part; <c>accuracy</c> is empty for an epoch
-/// without evaluation. RFC 4180, invariant culture, as <see cref="Evaluation.EvaluationCsv"/>.
+/// without evaluation. When any epoch measured fidelity (<see cref="TrainerOptions.TrackFidelity"/>),
+/// three more columns follow: <c>agreement, teacher_kl, teacher_accuracy</c>, empty where an epoch
+/// has none. RFC 4180, invariant culture, as <see cref="Evaluation.EvaluationCsv"/>.
 /// </summary>
 public static class TrainingHistoryCsv
 {
+    private static readonly string[] FidelityColumns = ["agreement", "teacher_kl", "teacher_accuracy"];
+
     /// <summary>Writes the table.</summary>
     /// <param name="writer">Where to write.</param>
     /// <param name="runs">The runs, each with the name its rows carry.</param>
@@ -23,9 +27,10 @@ public static class TrainingHistoryCsv
 
         // Prefixed, so a part cannot collide with a fixed column.
         var parts = all.SelectMany(r => r.Result.History).SelectMany(e => e.LossParts.Keys).Distinct(StringComparer.Ordinal).ToArray();
+        var fidelity = all.SelectMany(r => r.Result.History).Any(e => e.Agreement is not null);
         Csv.WriteRow(
             writer,
-            ["run", "phase", "epoch", "mean_loss", .. parts.Select(p => "loss_" + p), "accuracy", "images_per_second", "seconds"]);
+            ["run", "phase", "epoch", "mean_loss", .. parts.Select(p => "loss_" + p), "accuracy", "images_per_second", "seconds", .. (fidelity ? FidelityColumns : Array.Empty<string>())]);
         foreach (var (run, result) in all)
         {
             foreach (var epoch in result.History)
@@ -41,6 +46,7 @@ public static class TrainingHistoryCsv
                         Csv.Number(epoch.Accuracy),
                         Csv.Number(epoch.ImagesPerSecond),
                         Csv.Number(epoch.TrainingTime.TotalSeconds),
+                        .. (fidelity ? new string?[] { Csv.Number(epoch.Agreement), Csv.Number(epoch.TeacherKLDivergence), Csv.Number(epoch.TeacherAccuracy) } : Array.Empty<string?>()),
                     ]);
             }
         }

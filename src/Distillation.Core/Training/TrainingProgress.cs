@@ -6,8 +6,8 @@ public enum TrainingPhase
     /// <summary>The teacher, with cross-entropy.</summary>
     Teacher,
 
-    /// <summary>The student alone, with cross-entropy (the baseline).</summary>
-    Student,
+    /// <summary>The student alone, with cross-entropy and no teacher (the baseline, or a recipe's control).</summary>
+    StudentAlone,
 
     /// <summary>The student, distilled from the frozen teacher.</summary>
     Distillation,
@@ -53,4 +53,24 @@ public sealed record EpochReport(
 {
     /// <summary>Training throughput of the epoch.</summary>
     public double ImagesPerSecond => TrainingTime > TimeSpan.Zero ? Images / TrainingTime.TotalSeconds : 0;
+
+    /// <summary>
+    /// With <see cref="TrainerOptions.TrackFidelity"/>, in a distillation epoch that was evaluated:
+    /// the fraction of evaluation images on which the student's top-1 class is the teacher's; else null.
+    /// </summary>
+    public double? Agreement { get; init; }
+
+    /// <summary>
+    /// With <see cref="TrainerOptions.TrackFidelity"/>, in a distillation epoch that was evaluated:
+    /// the mean over the evaluation images of KL(teacher ‖ student) between the two softmax
+    /// distributions at temperature 1, in nats (0 when the student matches the teacher); else null.
+    /// </summary>
+    public double? TeacherKLDivergence { get; init; }
+
+    /// <summary>
+    /// With <see cref="TrainerOptions.TrackFidelity"/>, in a distillation epoch that was evaluated:
+    /// the teacher's top-1 accuracy on the same evaluation images, with the same test-time
+    /// augmentation as the student's (the same every epoch: the teacher is frozen); else null.
+    /// </summary>
+    public double? TeacherAccuracy { get; init; }
 }

@@ -145,7 +145,7 @@ internal sealed class LogitsCommand() : ToolCommand(
         try
         {
             ModelFactory.LoadWeights(module, settings.GetText(Teacher.Weights)!, logger);
-            return new ModuleTeacher<nn.Module<Tensor, Tensor>>(module, ownsModule: true);
+            return Distillation.Training.Teacher.From(module, ownsModule: true);
         }
         catch
         {

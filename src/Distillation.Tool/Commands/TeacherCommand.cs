@@ -40,7 +40,7 @@ internal sealed class TeacherCommand() : ToolCommand(
         manual_seed(settings.Get(Data.Seed));
         using var model = ModelFactory.Create(settings.Get(Model), data.Train.ClassNames.Count);
         var options = TrainerSetup.For(settings, Data, Training, Runtime);
-        using var teacher = new ModuleTeacher<nn.Module<Tensor, Tensor>>(model);
+        using var teacher = Teacher.From(model);
         // The model is the trainer's teacher; TrainTeacher trains only it (the student slot is unused).
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, model, options, context.LoggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>());
         output.Progress($"Training {settings.Get(Model)} ({ModelFactory.CountParameters(model):N0} parameters) on {trainer.Device}, {get_num_threads()} CPU threads:");

@@ -164,8 +164,8 @@ public sealed class ReportTests
             new(phase, epoch, 2, loss, parts, accuracy, Images: 1000, TrainingTime: TimeSpan.FromSeconds(4));
 
         var student = new TrainingResult(
-            TrainingPhase.Student, "cross-entropy", 100,
-            [Epoch(TrainingPhase.Student, 1, 1.5, new() { ["ce"] = 1.5 }, null), Epoch(TrainingPhase.Student, 2, 1.25, new() { ["ce"] = 1.25 }, 0.5)],
+            TrainingPhase.StudentAlone, "cross-entropy", 100,
+            [Epoch(TrainingPhase.StudentAlone, 1, 1.5, new() { ["ce"] = 1.5 }, null), Epoch(TrainingPhase.StudentAlone, 2, 1.25, new() { ["ce"] = 1.25 }, 0.5)],
             null, TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(9));
         var distilled = new TrainingResult(
             TrainingPhase.Distillation, "kd", 100,

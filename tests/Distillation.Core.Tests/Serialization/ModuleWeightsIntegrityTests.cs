@@ -110,7 +110,7 @@ public sealed class ModuleWeightsIntegrityTests : IDisposable
             new Trainer<TinyNet, TinyNet>(new TinyNet(4), new TinyNet(4), new TrainerOptions { Epochs = 1, BatchSize = 16, Checkpoints = options }).TrainStudent(train);
         }
 
-        var path = options.LastCheckpointPath(TrainingPhase.Student);
+        var path = options.LastCheckpointPath(TrainingPhase.StudentAlone);
         using var module = Net(2);
         var before = Weights(module);
 

@@ -105,7 +105,7 @@ public sealed class TrainerSeamsTests : IDisposable
         result.History.Should().HaveCount(2);
         result.StoppedEarly.Should().BeTrue();
         recorder.EpochLosses.Should().Equal(result.History.Select(e => e.MeanLoss));
-        recorder.Events.Should().Equal("start Student 5/0", "epoch 1", "epoch 2", "end Student 2 stopped");
+        recorder.Events.Should().Equal("start StudentAlone 5/0", "epoch 1", "epoch 2", "end StudentAlone 2 stopped");
     }
 
     [Fact]
@@ -127,8 +127,8 @@ public sealed class TrainerSeamsTests : IDisposable
         NewTrainer(WithCheckpoints(2, resumed)).TrainStudent(train);
         var act = () => NewTrainer(WithCheckpoints(3, new Recorder())).TrainStudent(train);
 
-        first.Events.Should().Equal("start Student 2/0", "epoch 1", "epoch 2", "end Student 2");
-        resumed.Events.Should().Equal("start Student 2/2", "end Student 2");
+        first.Events.Should().Equal("start StudentAlone 2/0", "epoch 1", "epoch 2", "end StudentAlone 2");
+        resumed.Events.Should().Equal("start StudentAlone 2/2", "end StudentAlone 2");
         act.Should().Throw<CheckpointMismatchException>().Which.Message.Should()
             .Contain("Epochs = 2 in the checkpoint, Epochs = 3 in this run").And.NotContain("BatchSize", "only the setting that differs is named");
     }

@@ -64,7 +64,7 @@ public sealed class TrainerTests : IDisposable
 
         var result = trainer.TrainStudent(train, test, new SynchronousProgress<TrainingProgress>(reports.Add));
 
-        result.Phase.Should().Be(TrainingPhase.Student);
+        result.Phase.Should().Be(TrainingPhase.StudentAlone);
         result.History.Should().HaveCount(4);
         result.History[^1].MeanLoss.Should().BeLessThan(result.History[0].MeanLoss);
         result.FinalAccuracy.Should().BeGreaterThan(0.9);

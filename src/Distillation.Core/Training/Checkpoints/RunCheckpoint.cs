@@ -328,7 +328,7 @@ internal sealed class RunCheckpoint
 /// What identifies a run for resuming. <see cref="TeacherPrecision"/> is the precision the teacher
 /// ran in, never Auto: a run resumed where Auto chooses the other precision is refused.
 /// </summary>
-internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights, int GradientAccumulationSteps = 1, TeacherPrecision TeacherPrecision = TeacherPrecision.Float32);
+internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights, int GradientAccumulationSteps = 1, TeacherPrecision TeacherPrecision = TeacherPrecision.Float32, string? Mixing = null);
 
 /// <summary>A run's state after <see cref="CompletedEpochs"/> epochs, besides tensors.</summary>
 internal sealed record RunProgress(
@@ -347,11 +347,18 @@ internal sealed record RunProgress(
     bool HasBestState = false);
 
 /// <summary>An epoch report as stored in a checkpoint.</summary>
-internal sealed record SavedEpoch(int Epoch, double MeanLoss, Dictionary<string, double> LossParts, double? Accuracy, long Images, long TrainingTimeTicks, double LearningRate)
+internal sealed record SavedEpoch(int Epoch, double MeanLoss, Dictionary<string, double> LossParts, double? Accuracy, long Images, long TrainingTimeTicks, double LearningRate,
+    double? Agreement = null, double? TeacherKLDivergence = null, double? TeacherAccuracy = null)
 {
-    public static SavedEpoch From(EpochReport report) => new(report.Epoch, report.MeanLoss, report.LossParts.ToDictionary(StringComparer.Ordinal), report.Accuracy, report.Images, report.TrainingTime.Ticks, report.LearningRate);
+    public static SavedEpoch From(EpochReport report) => new(report.Epoch, report.MeanLoss, report.LossParts.ToDictionary(StringComparer.Ordinal), report.Accuracy, report.Images, report.TrainingTime.Ticks, report.LearningRate,
+        report.Agreement, report.TeacherKLDivergence, report.TeacherAccuracy);
 
-    public EpochReport ToReport(TrainingPhase phase, int epochs) => new(phase, Epoch, epochs, MeanLoss, LossParts, Accuracy, Images, TimeSpan.FromTicks(TrainingTimeTicks), LearningRate);
+    public EpochReport ToReport(TrainingPhase phase, int epochs) => new(phase, Epoch, epochs, MeanLoss, LossParts, Accuracy, Images, TimeSpan.FromTicks(TrainingTimeTicks), LearningRate)
+    {
+        Agreement = Agreement,
+        TeacherKLDivergence = TeacherKLDivergence,
+        TeacherAccuracy = TeacherAccuracy,
+    };
 }
 
 /// <summary>An evaluation result as stored in a checkpoint.</summary>

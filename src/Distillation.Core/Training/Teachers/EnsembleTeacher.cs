@@ -12,7 +12,7 @@ namespace Distillation.Training;
 /// snapshots of one run), prepared and run in turn. Logits only: members' features have no common
 /// meaning. The ensemble owns its members and disposes them.
 /// </summary>
-public sealed class EnsembleTeacher : ITeacher
+internal sealed class EnsembleTeacher : ITeacher
 {
     private readonly ITeacher[] members;
 

@@ -5,7 +5,7 @@ namespace Distillation.Training;
 /// outputs of named submodules) for a batch of images. A live TorchSharp module, a bfloat16 copy of
 /// one, a cache of its outputs, logits computed elsewhere, an ONNX model and an ensemble of any of
 /// these are all teachers; decorators (<see cref="DelegatingTeacher"/>) compose them, as
-/// <see cref="Teacher.From{TModule}(TModule)"/><c>.UseBFloat16().UseCache()</c> does. Each kind owns
+/// <see cref="Teacher.From"/><c>.UseBFloat16().UseCache()</c> does. Each kind owns
 /// its rules: <see cref="Prepare"/> refuses, with one line, what the kind cannot do.
 /// </summary>
 /// <remarks>

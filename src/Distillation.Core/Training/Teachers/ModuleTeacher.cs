@@ -11,7 +11,7 @@ namespace Distillation.Training;
 /// fingerprint is the SHA-256 of its state dict, so a teacher trained further is a new teacher.
 /// </summary>
 /// <typeparam name="TModule">The module's type.</typeparam>
-public sealed class ModuleTeacher<TModule> : ITeacher
+internal sealed class ModuleTeacher<TModule> : ITeacher
     where TModule : nn.Module<Tensor, Tensor>
 {
     private readonly bool ownsModule;

@@ -10,13 +10,18 @@ namespace Distillation.Training;
 /// </summary>
 public static class Teacher
 {
-    /// <summary>A live teacher that runs <paramref name="module"/>; the caller keeps and disposes the module.</summary>
-    /// <typeparam name="TModule">The module's type.</typeparam>
+    /// <summary>
+    /// A live teacher that runs <paramref name="module"/>: each batch runs through it in eval mode
+    /// without gradients, and forward hooks capture the outputs of the module paths a loss asks for.
+    /// Its fingerprint is the SHA-256 of the module's state dict, so a teacher trained further is a
+    /// new teacher. <see cref="GetModule"/> gives the module back.
+    /// </summary>
     /// <param name="module">The teacher's network.</param>
+    /// <param name="ownsModule">True to dispose the module with the teacher; by default the caller keeps and disposes it.</param>
     /// <returns>The teacher.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="module"/> is null.</exception>
-    public static ModuleTeacher<TModule> From<TModule>(TModule module)
-        where TModule : nn.Module<Tensor, Tensor> => new(module);
+    public static ITeacher From(nn.Module<Tensor, Tensor> module, bool ownsModule = false) =>
+        new ModuleTeacher<nn.Module<Tensor, Tensor>>(module, ownsModule);
 
     /// <summary>A teacher of logits computed elsewhere, read from a safetensors file (see <see cref="PrecomputedTeacher"/>).</summary>
     /// <param name="path">The logits file.</param>
@@ -25,11 +30,17 @@ public static class Teacher
     /// <exception cref="InvalidDataException">The file is not a valid logits file; the message says why.</exception>
     public static PrecomputedTeacher FromLogitsFile(string path) => new(path);
 
-    /// <summary>The mean of the members' log-probabilities (see <see cref="EnsembleTeacher"/>).</summary>
-    /// <param name="members">Two or more teachers; the ensemble owns them.</param>
+    /// <summary>
+    /// Several teachers as one: its logits are the mean of the members' log-probabilities
+    /// (log-softmax of each member's logits), whose softmax is the members' normalized geometric
+    /// mean. Each member is any <see cref="ITeacher"/> (a live module, an ONNX model, logits from a
+    /// file, snapshots of one run), prepared and run in turn. Logits only: members' features have no
+    /// common meaning.
+    /// </summary>
+    /// <param name="members">Two or more teachers; the ensemble owns them and disposes them.</param>
     /// <returns>The ensemble.</returns>
-    /// <exception cref="ArgumentException">Fewer than two members, or one given twice.</exception>
-    public static EnsembleTeacher Ensemble(params ITeacher[] members) => new(members);
+    /// <exception cref="ArgumentException">Fewer than two members, a null member, or one member given twice.</exception>
+    public static ITeacher Ensemble(params ITeacher[] members) => new EnsembleTeacher(members);
 
     /// <summary>
     /// Runs a live module teacher in bfloat16 during each run (float32 logits out), restoring its

@@ -47,7 +47,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
     {
         var options = Options();
         NewTrainer(options, initSeed: 3).TrainStudent(data.Train);
-        return options.Checkpoints!.LastCheckpointPath(TrainingPhase.Student);
+        return options.Checkpoints!.LastCheckpointPath(TrainingPhase.StudentAlone);
     }
 
     private (Trainer<TinyNet, TinyNet> Trainer, float[] Before) Resuming()
@@ -114,10 +114,10 @@ public sealed class CheckpointIntegrityTests : IDisposable
     {
         using var data = new ImageDatasetHolder();
         var options = Options();
-        options.Checkpoints!.LastCheckpointedEpoch(TrainingPhase.Student).Should().BeNull();
+        options.Checkpoints!.LastCheckpointedEpoch(TrainingPhase.StudentAlone).Should().BeNull();
         NewTrainer(options, initSeed: 3).TrainStudent(data.Train);
 
-        options.Checkpoints.LastCheckpointedEpoch(TrainingPhase.Student).Should().Be(2);
+        options.Checkpoints.LastCheckpointedEpoch(TrainingPhase.StudentAlone).Should().Be(2);
         options.Checkpoints.LastCheckpointedEpoch(TrainingPhase.Teacher).Should().BeNull();
     }
 

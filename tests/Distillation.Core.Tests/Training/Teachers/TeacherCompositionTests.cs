@@ -166,7 +166,7 @@ public sealed class TeacherCompositionTests : IDisposable
         var composed = Teacher.From(net).UseBFloat16().UseCache();
 
         composed.GetModule().Should().BeSameAs(net);
-        composed.GetService(typeof(ModuleTeacher<TinyNet>)).Should().NotBeNull();
+        composed.GetService(typeof(ModuleTeacher<nn.Module<Tensor, Tensor>>)).Should().NotBeNull();
         plain.UseCache().Fingerprint.Should().Be(plain.Fingerprint, "a cache gives the same outputs");
         composed.Fingerprint.Should().Be(plain.Fingerprint + "+bfloat16", "bfloat16 outputs differ by rounding, so caches and checkpoints must tell them apart");
     }
