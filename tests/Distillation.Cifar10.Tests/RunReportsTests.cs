@@ -54,7 +54,7 @@ public sealed class RunReportsTests : IDisposable
         var history = File.ReadAllLines(Path.Combine(folder, RunReports.HistoryFileName));
         history.Should().HaveCount(1 + 4, "a header and two epochs of each run");
         history[1].Should().StartWith("Teacher,Teacher,1,1.5,");
-        history[4].Should().StartWith("\"Student, seed 42\",Student,2,1.7,");
+        history[4].Should().StartWith("\"Student, seed 42\",StudentAlone,2,1.7,");
         File.ReadAllLines(Path.Combine(folder, EvaluationCsv.SummaryFileName)).Should().HaveCount(1 + 3);
         File.ReadAllLines(Path.Combine(folder, EvaluationCsv.PerClassFileName)).Should().HaveCount(1 + 3 * 10);
         File.ReadAllLines(Path.Combine(folder, EvaluationCsv.ConfusionFileName)).Should().HaveCount(1 + 3 * 100);

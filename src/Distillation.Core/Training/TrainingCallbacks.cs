@@ -1,3 +1,5 @@
+using TorchSharp;
+using static TorchSharp.torch;
 using Distillation.Evaluation;
 using Distillation.Losses;
 
@@ -137,4 +139,11 @@ public sealed class EpochEndContext : TrainingCallbackContext
 
     /// <summary>The epoch's mean loss, parts, accuracy (when evaluated), timing and learning rate.</summary>
     public EpochReport Report { get; }
+
+    /// <summary>
+    /// The model this run trains (the teacher in a teacher run, else the student), with the
+    /// epoch's weights; for reading or saving them (<see cref="SnapshotCallback"/>). Changing
+    /// them changes the run.
+    /// </summary>
+    public nn.Module<Tensor, Tensor> Model => Session?.Model ?? throw new InvalidOperationException("This context belongs to no run.");
 }

@@ -176,8 +176,8 @@ public sealed class ReportTests
 
         Lines(csv).Should().Equal(
             "run,phase,epoch,mean_loss,loss_ce,loss_kd,accuracy,images_per_second,seconds",
-            "student,Student,1,1.5,1.5,,,250,4",
-            "student,Student,2,1.25,1.25,,0.5,250,4",
+            "student,StudentAlone,1,1.5,1.5,,,250,4",
+            "student,StudentAlone,2,1.25,1.25,,0.5,250,4",
             "\"distilled, T=4\",Distillation,1,3,1,2,0.25,250,4");
     }
 

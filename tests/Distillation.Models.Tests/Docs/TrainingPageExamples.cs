@@ -1,5 +1,6 @@
 using Distillation.Data;
 using Distillation.Models.Zoo;
+using Distillation.Serialization;
 using Distillation.Training;
 using TorchSharp;
 
@@ -65,6 +66,31 @@ internal static class TrainingPageExamples
         options.Callbacks.Add(new StopWhenGoodEnough());
         // docs:end TrainingPageSeams
         return options;
+    }
+
+    public static TrainingResult Snapshots(string folder, ImageDataset train, ImageDataset test)
+    {
+        var classes = train.ClassNames.Count;
+        using var teacher = new TeacherNet(classes);
+        using var student = new StudentNet(classes);
+
+        // docs:begin TrainingPageSnapshots
+        var snapshots = new SnapshotCallback(Path.Combine(folder, "snapshots"), everyEpochs: 2);
+        var options = new TrainerOptions { Epochs = 6 };
+        options.Callbacks.Add(snapshots);
+        new Trainer<TeacherNet, StudentNet>(teacher, student, options).TrainTeacher(train);
+
+        // The last three snapshots as one teacher: the mean of their log-probabilities.
+        var members = snapshots.Snapshots.TakeLast(3).Select(path =>
+        {
+            var net = new TeacherNet(classes);
+            net.LoadWeights(path);
+            return Teacher.From(net, ownsModule: true);
+        }).ToArray();
+        using var ensemble = Teacher.Ensemble(members);
+        var distilled = new Trainer<ITeacher, StudentNet>(ensemble, student, new TrainerOptions { Epochs = 6 }).Distill(train, test);
+        // docs:end TrainingPageSnapshots
+        return distilled;
     }
 
     public static TrainerOptions Cache()

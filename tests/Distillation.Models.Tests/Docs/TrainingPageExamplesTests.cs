@@ -20,6 +20,29 @@ public sealed class TrainingPageExamplesTests
     }
 
     [Fact]
+    public void The_snapshot_example_saves_three_teacher_snapshots_and_distils_from_their_ensemble()
+    {
+        using var scope = NewDisposeScope();
+        using var train = ReadmeExampleTests.ColourSquares(count: 64, seed: 1);
+        using var test = ReadmeExampleTests.ColourSquares(count: 32, seed: 2);
+        var folder = Directory.CreateTempSubdirectory("snapshots-").FullName;
+        try
+        {
+            manual_seed(1);
+            var run = TrainingPageExamples.Snapshots(folder, train, test);
+
+            Directory.GetFiles(Path.Combine(folder, "snapshots")).Select(Path.GetFileName).Order()
+                .Should().Equal("teacher-epoch-002.weights", "teacher-epoch-004.weights", "teacher-epoch-006.weights");
+            run.EpochsTrained.Should().Be(6);
+            run.FinalAccuracy.Should().NotBeNull();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_recipe_options_distill_with_sgd_cosine_and_augmentation()
     {
         var run = DistillWith(TrainingPageExamples.Recipe(), epochs: 3);   // two warm-up epochs, then cosine
