@@ -443,7 +443,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             WeightDecay = run.WeightDecay,
         },
         Schedule = ScheduleFor(run.Schedule, run.Epochs, run.WarmupEpochs),
-        Augmentation = run.Augment ? new AugmentationOptions { MixupAlpha = run.MixupAlpha, CutMixAlpha = run.CutMixAlpha } : null,
+        Augmentation = run.Augment ? AugmentationFor(run) : null,
         EvaluateEveryEpoch = run.EvaluateEveryEpoch,
         TrackFidelity = run.TrackFidelity,
         Checkpoints = new CheckpointOptions
@@ -466,6 +466,13 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             },
         },
     };
+
+    /// <summary>Pad-and-crop and flip for small images; from 64 pixels on (--image-size), torchvision's random-resized crop instead.</summary>
+    private static AugmentationOptions AugmentationFor(SampleSettings run) => run.ImageSize >= RandomResizedCropFrom
+        ? new AugmentationOptions { Padding = 0, RandomResizedCrop = true, MixupAlpha = run.MixupAlpha, CutMixAlpha = run.CutMixAlpha }
+        : new AugmentationOptions { MixupAlpha = run.MixupAlpha, CutMixAlpha = run.CutMixAlpha };
+
+    private const int RandomResizedCropFrom = 64;
 
     /// <summary>The teacher's training settings under a recipe: the students' kind of run, with the recipe's own teacher training where it has one.</summary>
     private static TrainerOptions TeacherOptionsFor(SampleSettings settings, DeviceOptions device)

@@ -29,6 +29,23 @@ public sealed class AugmentationOptions
     public bool PadWithBlack { get; set; }
 
     /// <summary>
+    /// Whether to crop as torchvision's <c>RandomResizedCrop</c> instead of pad-and-crop, the usual
+    /// choice for images of 64 pixels and more: each image gets a box of a random share of its area
+    /// (<see cref="CropScaleMin"/> to <see cref="CropScaleMax"/>) and a random aspect ratio (3/4 to
+    /// 4/3, drawn log-uniformly), placed at random, up to 10 tries before falling back to the
+    /// largest centred box of a permitted ratio, as torchvision does; the box is resized back to the
+    /// image's size by bilinear sampling (without torchvision's antialiasing), and the flip folds into
+    /// the same sampling. <see cref="Padding"/> must be 0 with it. Default: false.
+    /// </summary>
+    public bool RandomResizedCrop { get; set; }
+
+    /// <summary>The smallest share of the image's area a random-resized crop keeps, in (0, 1]. Default: 0.08 (torchvision's).</summary>
+    public double CropScaleMin { get; set; } = 0.08;
+
+    /// <summary>The largest share of the image's area a random-resized crop keeps, in [<see cref="CropScaleMin"/>, 1]. Default: 1.</summary>
+    public double CropScaleMax { get; set; } = 1;
+
+    /// <summary>
     /// Mixup (Zhang et al. 2018) in training runs: after crop and flip, each image of a batch becomes
     /// λ·itself + (1 − λ)·a partner image of the same batch (a random permutation), with one λ per
     /// batch drawn from Beta(α, α), α this value. The mixed batch is what the teacher labels and
@@ -63,6 +80,13 @@ public sealed class AugmentationOptions
     {
         // Each image is drawn on a canvas (H + 2·Padding)²: beyond MaxPadding one batch's canvas outgrows memory.
         OptionChecks.IntegerIn(Padding, nameof(Padding), 0, MaxPadding);
+        OptionChecks.FloatIn(CropScaleMin, nameof(CropScaleMin), 0, 1, minExclusive: true);
+        OptionChecks.FloatIn(CropScaleMax, nameof(CropScaleMax), CropScaleMin, 1);
+        if (RandomResizedCrop && Padding != 0)
+        {
+            throw OptionChecks.OutOfRange(nameof(Padding), Padding, "must be 0 with RandomResizedCrop, which replaces the pad-and-crop");
+        }
+
         OptionChecks.FloatIn(MixupAlpha, nameof(MixupAlpha), 0, MaxMixAlpha);
         OptionChecks.FloatIn(CutMixAlpha, nameof(CutMixAlpha), 0, MaxMixAlpha);
     }
@@ -133,9 +157,19 @@ public sealed class BatchAugmentation
         }
 
         var p = Options.Padding;
-        if (b == 0 || (p == 0 && !Options.HorizontalFlip))
+        if (b == 0 || (p == 0 && !Options.HorizontalFlip && !Options.RandomResizedCrop))
         {
             return images.clone();
+        }
+
+        if (Options.RandomResizedCrop)
+        {
+            using var cropScope = NewDisposeScope();
+            var boxes = DrawCropBoxes(b, h, w, generator);
+            var flips = Options.HorizontalFlip
+                ? rand([b], device: generator.device, generator: generator).lt(0.5)
+                : zeros([b], ScalarType.Bool, generator.device);
+            return ResizedCrop(images, boxes, flips).MoveToOuterDisposeScope();
         }
 
         using var scope = NewDisposeScope();
@@ -167,6 +201,84 @@ public sealed class BatchAugmentation
         var padded = p > 0 ? Pad(images, p, hp, wp) : images;
         var result = padded.reshape(b, c, hp * wp).gather(2, index).view(b, c, h, w);
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// torchvision's <c>RandomResizedCrop.get_params</c> for a whole batch: per image, 10 tries of
+    /// an area share uniform in the scale range and a log-uniform aspect ratio in [3/4, 4/3]; the
+    /// first box that fits is placed uniformly; an image with none gets the largest centred box whose
+    /// ratio is clamped into the range. Draws, on the generator's device: shares [B, 10], log-ratios
+    /// [B, 10], then the top and left offsets [B] as uniform fractions of the room left.
+    /// </summary>
+    /// <returns>The boxes [B, 4] as (top, left, height, width) in whole pixels, int64 on the generator's device.</returns>
+    internal Tensor DrawCropBoxes(long b, long h, long w, Generator generator)
+    {
+        const int Tries = 10;
+        var draws = generator.device;
+        var area = (double)h * w;
+        var (minRatio, maxRatio) = (3.0 / 4, 4.0 / 3);
+        var share = rand([b, Tries], ScalarType.Float64, draws, generator: generator).mul(Options.CropScaleMax - Options.CropScaleMin).add(Options.CropScaleMin);
+        var logRatio = rand([b, Tries], ScalarType.Float64, draws, generator: generator).mul(Math.Log(maxRatio) - Math.Log(minRatio)).add(Math.Log(minRatio));
+        var ratio = logRatio.exp();
+        var targetArea = share.mul(area);
+        var boxWidth = targetArea.mul(ratio).sqrt().round().to(ScalarType.Int64);
+        var boxHeight = targetArea.div(ratio).sqrt().round().to(ScalarType.Int64);
+        var fits = boxWidth.gt(0).logical_and(boxWidth.le(w)).logical_and(boxHeight.gt(0)).logical_and(boxHeight.le(h));
+
+        // The first try that fits, per image: argmax of the first true (0 when none, masked below).
+        var first = fits.to(ScalarType.Int64).argmax(1, keepdim: true);
+        var anyFits = fits.any(1);
+        var chosenHeight = boxHeight.gather(1, first).squeeze(1);
+        var chosenWidth = boxWidth.gather(1, first).squeeze(1);
+
+        // The fallback: the whole image when its ratio is in range, else the largest centred box of the nearest permitted ratio.
+        var imageRatio = (double)w / h;
+        var (fallbackHeight, fallbackWidth) = imageRatio < minRatio ? ((long)Math.Round(w / minRatio), w)
+            : imageRatio > maxRatio ? (h, (long)Math.Round(h * maxRatio))
+            : (h, w);
+        chosenHeight = where(anyFits, chosenHeight, full([b], fallbackHeight, ScalarType.Int64, draws));
+        chosenWidth = where(anyFits, chosenWidth, full([b], fallbackWidth, ScalarType.Int64, draws));
+
+        // Placed uniformly among the positions that fit; centred for the fallback.
+        var top = rand([b], ScalarType.Float64, draws, generator: generator).mul(chosenHeight.neg().add(h + 1)).floor().to(ScalarType.Int64);
+        var left = rand([b], ScalarType.Float64, draws, generator: generator).mul(chosenWidth.neg().add(w + 1)).floor().to(ScalarType.Int64);
+        top = where(anyFits, top, chosenHeight.neg().add(h).div(2, rounding_mode: RoundingMode.floor));
+        left = where(anyFits, left, chosenWidth.neg().add(w).div(2, rounding_mode: RoundingMode.floor));
+        return stack([top, left, chosenHeight, chosenWidth], 1);
+    }
+
+    /// <summary>
+    /// Each image's box resized to the image's size by bilinear sampling, mirrored where
+    /// <paramref name="flips"/> says: one affine grid and one <c>grid_sample</c> for the batch.
+    /// </summary>
+    /// <param name="images">The images [B, C, H, W].</param>
+    /// <param name="boxes">(top, left, height, width) per image, [B, 4].</param>
+    /// <param name="flips">Whether to mirror each crop, [B].</param>
+    internal static Tensor ResizedCrop(Tensor images, Tensor boxes, Tensor flips)
+    {
+        using var scope = NewDisposeScope();
+        var (b, h, w) = (images.shape[0], images.shape[2], images.shape[3]);
+        var box = boxes.to(ScalarType.Float64).to(images.device);
+        var (top, left, height, width) = (box[.., 0], box[.., 1], box[.., 2], box[.., 3]);
+
+        // Normalized coordinates (align_corners false): the box spans [2·left/W − 1, 2·(left + width)/W − 1].
+        var scaleX = width.div(w);
+        var scaleY = height.div(h);
+        var centreX = left.mul(2).add(width).div(w).sub(1);
+        var centreY = top.mul(2).add(height).div(h).sub(1);
+        scaleX = where(flips.to(images.device), scaleX.neg(), scaleX);
+        var zero = zeros_like(scaleX);
+        var theta = stack([stack([scaleX, zero, centreX], 1), stack([zero, scaleY, centreY], 1)], 1).to(images.dtype);
+        var grid = nn.functional.affine_grid(theta, [b, images.shape[1], h, w], align_corners: false);
+
+        // Crop, then resize: a sample near the box's edge reads the edge pixel, never one outside the box.
+        var firstX = left.mul(2).add(1).div(w).sub(1).view(b, 1, 1).to(images.dtype);
+        var lastX = left.add(width).sub(1).mul(2).add(1).div(w).sub(1).view(b, 1, 1).to(images.dtype);
+        var firstY = top.mul(2).add(1).div(h).sub(1).view(b, 1, 1).to(images.dtype);
+        var lastY = top.add(height).sub(1).mul(2).add(1).div(h).sub(1).view(b, 1, 1).to(images.dtype);
+        grid = stack([grid[.., .., .., 0].clamp(firstX, lastX), grid[.., .., .., 1].clamp(firstY, lastY)], 3);
+        var result = nn.functional.grid_sample(images, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
+        return result.contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>
