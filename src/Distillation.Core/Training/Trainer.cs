@@ -566,6 +566,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         {
             LogFidelity(logger, session.Phase, epoch, agreement, divergence, teacherAccuracy);
         }
+
         session.Progress?.Report(report);
     }
 

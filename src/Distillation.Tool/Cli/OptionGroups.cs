@@ -52,7 +52,11 @@ internal sealed class TrainingOptions(string defaultOutput)
 
     public ToolOption<int> Warmup { get; } = new("--warmup", "Epochs of linear learning-rate warm-up.", 0);
 
-    public ToolOption<bool> Augment { get; } = new("--augment", "Augment training batches: random crop from 4-pixel padding and horizontal flip (seeded).", false);
+    public ToolOption<bool> Augment { get; } = new("--augment", "Augment training batches: random crop from 4-pixel padding and horizontal flip (seeded); from --image-size 64 on, torchvision's random-resized crop and flip.", false);
+
+    public ToolOption<double> Mixup { get; } = new("--mixup", "With --augment: mixup at this Beta(α, α), the images mixed before the teacher labels them (0 = off; e.g. 0.2).", 0.0);
+
+    public ToolOption<double> CutMix { get; } = new("--cutmix", "With --augment: CutMix at this Beta(α, α), pasted before the teacher labels the images (0 = off; e.g. 1; with --mixup each batch takes one).", 0.0);
 
     public ToolOption<bool> EvalEveryEpoch { get; } = new("--eval-every-epoch", "Evaluate on the test set after every epoch, not only after the last.", false);
 
@@ -62,7 +66,7 @@ internal sealed class TrainingOptions(string defaultOutput)
 
     public ToolOption<string?> Export { get; } = new("--export", "After training, write the model as this ONNX file (opset 17, class names and normalization in its metadata) and check it in ONNX Runtime.", null, isPath: true);
 
-    public IEnumerable<ToolOption> All => [Epochs, LearningRate, Optimizer, WeightDecay, Schedule, Warmup, Augment, EvalEveryEpoch, Resume, Output, Export];
+    public IEnumerable<ToolOption> All => [Epochs, LearningRate, Optimizer, WeightDecay, Schedule, Warmup, Augment, Mixup, CutMix, EvalEveryEpoch, Resume, Output, Export];
 }
 
 /// <summary>A teacher that runs: a model with its weights, or an ONNX file.</summary>

@@ -31,7 +31,9 @@ internal sealed class StudentCommand() : ToolCommand(
 
     public ToolOption<string?> TeacherLogits { get; } = new("--teacher-logits", "The teacher's logits of the training images, from distill logits (or any safetensors file with one [images, classes] tensor); no teacher runs.", null, isPath: true);
 
-    public override IReadOnlyList<ToolOption> Options => [Student, .. Teacher.All, TeacherLogits, .. Loss.All, .. Data.All(), .. Training.All, .. Runtime.All];
+    public ToolOption<bool> Fidelity { get; } = new("--fidelity", "At every evaluated epoch, measure the student's top-1 agreement with the teacher, KL(teacher || student) and the teacher's accuracy on the test images (not with --teacher-logits).", false);
+
+    public override IReadOnlyList<ToolOption> Options => [Student, .. Teacher.All, TeacherLogits, Fidelity, .. Loss.All, .. Data.All(), .. Training.All, .. Runtime.All];
 
     protected override bool Resumable => true;
 
@@ -56,6 +58,7 @@ internal sealed class StudentCommand() : ToolCommand(
         using var student = ModelFactory.Create(settings.Get(Student), classes);
         using var loss = Loss.Create(settings);
         var options = TrainerSetup.For(settings, Data, Training, Runtime);
+        options.TrackFidelity = settings.Get(Fidelity);
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, student, options, context.LoggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>());
         trainer.Check(data.Train, loss);
         output.Progress($"Distilling {settings.Get(Student)} ({ModelFactory.CountParameters(student):N0} parameters) from {Describe(teacher)} with {loss.Name} on {trainer.Device}, {get_num_threads()} CPU threads:");
@@ -95,6 +98,11 @@ internal sealed class StudentCommand() : ToolCommand(
         if (Loss.ReadsFeatures(settings))
         {
             throw new UsageException($"{settings.Origin(source)} gives the teacher's logits only; {settings.Origin(Loss.Loss)} {settings.Get(Loss.Loss)} reads its features (cosine, hint).");
+        }
+
+        if (source == TeacherLogits && settings.Get(Fidelity))
+        {
+            throw new UsageException($"{settings.Origin(TeacherLogits)} holds logits of the training images only, and {settings.Origin(Fidelity)} compares with the teacher on the test images; leave out {settings.Origin(Fidelity)}.");
         }
 
         if (source == TeacherLogits && settings.Get(Training.Augment))

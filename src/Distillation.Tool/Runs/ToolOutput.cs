@@ -29,6 +29,11 @@ internal sealed class ToolOutput(TextWriter output, bool quiet) : IProgress<Trai
         if (value is EpochReport epoch)
         {
             var accuracy = epoch.Accuracy is { } a ? string.Create(Invariant, $", test accuracy {a:P2}") : "";
+            if (epoch is { Agreement: { } agreement, TeacherKLDivergence: { } divergence, TeacherAccuracy: { } teacherAccuracy })
+            {
+                accuracy += string.Create(Invariant, $", agreement {agreement:P2}, KL {divergence:F4} (teacher {teacherAccuracy:P2})");
+            }
+
             Progress(string.Create(Invariant, $"  epoch {epoch.Epoch}/{epoch.Epochs}: loss {epoch.MeanLoss:F4}, {epoch.ImagesPerSecond:N0} images/s, {Format(epoch.TrainingTime)}{accuracy}"));
         }
     }

@@ -19,6 +19,11 @@ internal static class TrainerSetup
         Checks.OneOf(settings, training.Optimizer, "adam", "adamw", "sgd");
         Checks.OneOf(settings, training.Schedule, "constant", "step", "multistep", "cosine");
         Checks.OutputFolder(settings, training.Output);
+        if ((settings.Get(training.Mixup) != 0 || settings.Get(training.CutMix) != 0) && !settings.Get(training.Augment))
+        {
+            throw new UsageException($"{settings.Origin(settings.Get(training.Mixup) != 0 ? training.Mixup : training.CutMix)} mixes augmented batches: add {settings.Origin(training.Augment)}.");
+        }
+
         try
         {
             _ = DeviceOptions.Parse(settings.Get(runtime.Device));
@@ -43,6 +48,8 @@ internal static class TrainerSetup
                 nameof(OptimizationOptions.WeightDecay) => training.WeightDecay,
                 nameof(ScheduleOptions.WarmupEpochs) => training.Warmup,
                 nameof(DeviceOptions.Threads) => runtime.Threads,
+                nameof(AugmentationOptions.MixupAlpha) => training.Mixup,
+                nameof(AugmentationOptions.CutMixAlpha) => training.CutMix,
                 _ => null,
             };
             var message = ErrorText.OneLine(e.Message);
@@ -58,6 +65,17 @@ internal static class TrainerSetup
         device.Threads = settings.GetOrNull(runtime.Threads);
         return device;
     }
+
+    /// <summary>Pad-and-crop and flip for small images; from 64 pixels on, torchvision's random-resized crop; mixing as asked.</summary>
+    private static AugmentationOptions Augmentation(RunSettings settings, DataOptions data, TrainingOptions training) => new()
+    {
+        Padding = settings.Get(data.ImageSize) >= RandomResizedCropFrom ? 0 : 4,
+        RandomResizedCrop = settings.Get(data.ImageSize) >= RandomResizedCropFrom,
+        MixupAlpha = settings.Get(training.Mixup),
+        CutMixAlpha = settings.Get(training.CutMix),
+    };
+
+    private const int RandomResizedCropFrom = 64;
 
     public static TrainerOptions For(RunSettings settings, DataOptions data, TrainingOptions training, RuntimeOptions runtime)
     {
@@ -82,7 +100,7 @@ internal static class TrainerSetup
                 "cosine" => new ScheduleOptions { Kind = ScheduleKind.Cosine, WarmupEpochs = warmup },
                 _ => new ScheduleOptions { WarmupEpochs = warmup },
             },
-            Augmentation = settings.Get(training.Augment) ? new AugmentationOptions() : null,
+            Augmentation = settings.Get(training.Augment) ? Augmentation(settings, data, training) : null,
             EvaluateEveryEpoch = settings.Get(training.EvalEveryEpoch),
             Checkpoints = new CheckpointOptions
             {
