@@ -367,7 +367,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
             session.Identity = new RunIdentity(phase, loss.Description, Options.Epochs, Options.BatchSize, Options.Seed, train.Count, session.Parameters,
                 TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? fingerprinted.Fingerprint : null,
                 GradientAccumulationSteps: Options.GradientAccumulationSteps,
-                TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : session.TeacherPrecision);
+                TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : session.TeacherPrecision,
+                LearningRate: Options.OptimizerFactory is null ? Options.Optimizer.LearningRate : session.Optimizer.ParamGroups.First().LearningRate,
+                WeightDecay: Options.OptimizerFactory is null ? Options.Optimizer.WeightDecay : null,
+                Optimizer: Options.OptimizerFactory is null ? Options.Optimizer.Kind.ToString() : session.Optimizer.GetType().Name,
+                Schedule: Options.SchedulerFactory is null ? Options.Schedule.Kind.ToString() : session.Scheduler!.GetType().Name);
 
             // Built-in callbacks, which the options switch on: the best epoch (always), early stopping, checkpoints.
             session.Run = new RunState();

@@ -97,6 +97,35 @@ public sealed class ToolAppTests : IDisposable
         File.Exists(sandbox.PathOf("run/teacher.weights")).Should().BeTrue();
     }
 
+    [Theory]
+    [InlineData("epoch 2/2", "evaluating", "results.json was not written")]
+    [InlineData("Weights: ", "exporting", "results.json and the ONNX file were not written")]
+    public async Task Ctrl_C_in_the_final_evaluation_or_export_writes_no_partial_output_and_resume_only_finishes_it(string marker, string step, string notWritten)
+    {
+        var images = sandbox.WriteImageFolder();
+        string[] args = ["teacher", "--images", images, "--epochs", "2", "--batch-size", "4", "--output", sandbox.PathOf("run"), "--export", sandbox.PathOf("run/teacher.onnx")];
+        using var cancellation = new CancellationTokenSource();
+
+        // The last epoch's line is printed once the training is checkpointed, just before the evaluation;
+        // the "Weights:" line just before the export.
+        using var output = new CancelOnLine(marker, cancellation);
+        using var error = new StringWriter();
+        var code = await ToolApp.RunAsync(args, output, error, cancellation.Token);
+
+        code.Should().Be(ExitCodes.Interrupted, error.ToString());
+        error.ToString().Should().Contain($"Interrupted while {step} the trained model: its training is finished and kept (weights in {sandbox.PathOf("run/teacher.weights")}")
+            .And.Contain(notWritten).And.Contain("Continue with: distill teacher");
+        File.Exists(sandbox.PathOf("run/results.json")).Should().BeFalse();
+        File.Exists(sandbox.PathOf("run/teacher.onnx")).Should().BeFalse("the export stops at its next module and writes nothing");
+        Directory.EnumerateFiles(sandbox.PathOf("run"), "*.tmp", SearchOption.AllDirectories).Should().BeEmpty();
+
+        var resumed = await ToolSandbox.RunAsync([.. args, "--resume"]);
+        resumed.ExitCode.Should().Be(0, resumed.ToString());
+        resumed.Output.Should().NotContain("epoch 1/2").And.NotContain("epoch 2/2");
+        File.Exists(sandbox.PathOf("run/results.json")).Should().BeTrue();
+        File.Exists(sandbox.PathOf("run/teacher.onnx")).Should().BeTrue();
+    }
+
     /// <summary>A writer that cancels when a line containing <paramref name="marker"/> is written.</summary>
     private sealed class CancelOnLine(string marker, CancellationTokenSource cancellation) : StringWriter
     {
