@@ -19,6 +19,7 @@ internal static class TrainerSetup
         Checks.OneOf(settings, training.Optimizer, "adam", "adamw", "sgd");
         Checks.OneOf(settings, training.Schedule, "constant", "step", "multistep", "cosine");
         Checks.OutputFolder(settings, training.Output);
+        Checks.OutputFile(settings, training.Export);
         try
         {
             _ = DeviceOptions.Parse(settings.Get(runtime.Device));

@@ -74,7 +74,17 @@ internal static class TrainingRun
             {
                 step = "exporting";
                 using var images = OnnxExport.CheckImages(data.Test);
-                output.Result(OnnxExport.ExportAndCheck(model, exportPath, data.Train.ClassNames, data.Train.Normalization, imageSize, images, cancellationToken));
+                try
+                {
+                    output.Result(OnnxExport.ExportAndCheck(model, exportPath, data.Train.ClassNames, data.Train.Normalization, imageSize, images, cancellationToken));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Outputs are independent: the run's results are still written, then the failure is reported (exit 1).
+                    WriteResults(folder, command, modelName, ModelFactory.CountParameters(model), result, evaluation, weights, onnx: null);
+                    throw;
+                }
+
                 onnx = Path.GetFullPath(exportPath);
             }
 

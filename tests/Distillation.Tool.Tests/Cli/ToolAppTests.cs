@@ -53,6 +53,13 @@ public sealed class ToolAppTests : IDisposable
             (["eval", "--images", images], "Give the model"),
             (["logits", "--images", images, "--shard", "3/3"], "shard 3 does not exist"),
             (["logits", "--images", images, "--teacher-onnx", fake, "--shard", "0/3", "--output", images + "/shards"], "is inside the image folder"),
+
+            // Hostile inputs of the tool (docs/reliability-round3.md, T16, T17, T31-T33): each was found only after the config was written, or after training.
+            (["teacher", "--images", images, "--model", "resnet20", "--image-size", "100000"], "--image-size must be from 1 to 8192, was 100000."),
+            (["student", "--images", images, "--teacher-onnx", fake, "--temperature", "1e300"], "--temperature must be a finite number ≥ 0.0001 and ≤ 10000, was 1E+300."),
+            (["teacher", "--images", images, "--export", images], $"--export {images} is a folder; give the file to write."),
+            (["teacher", "--images", images, "--output", fake + "/run"], $"--output {fake}/run cannot be written: {fake} is a file, not a folder."),
+            (["eval", "--images", images, "--onnx", fake, "--report", fake + "/report.json"], $"--report {fake}/report.json cannot be written: {fake} is a file, not a folder."),
         };
         foreach (var (args, message) in cases)
         {
@@ -124,6 +131,37 @@ public sealed class ToolAppTests : IDisposable
         resumed.Output.Should().NotContain("epoch 1/2").And.NotContain("epoch 2/2");
         File.Exists(sandbox.PathOf("run/results.json")).Should().BeTrue();
         File.Exists(sandbox.PathOf("run/teacher.onnx")).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task An_export_that_fails_after_training_still_writes_results_json_and_names_the_file()
+    {
+        var images = sandbox.WriteImageFolder();
+        var export = sandbox.PathOf("run/teacher.onnx");
+        string[] args = ["teacher", "--images", images, "--epochs", "1", "--batch-size", "4", "--output", sandbox.PathOf("run"), "--export", export];
+
+        // The export's path turns into a folder while the model is evaluated (as a file that cannot be written would): the export fails at the end.
+        using var output = new OnLine("Weights: ", () => Directory.CreateDirectory(export));
+        using var error = new StringWriter();
+        var code = await ToolApp.RunAsync(args, output, error);
+
+        code.Should().Be(ExitCodes.Failed, error.ToString());
+        error.ToString().Trim().Split('\n').Should().ContainSingle().Which.Should().StartWith($"error: {export} was not written");
+        var results = File.ReadAllText(sandbox.PathOf("run/results.json"));
+        results.Should().Contain("\"accuracy\"").And.Contain("\"onnx\": null", "the run's results are written although the export failed");
+    }
+
+    /// <summary>A writer that runs <paramref name="action"/> once a line containing <paramref name="marker"/> is written.</summary>
+    private sealed class OnLine(string marker, Action action) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.Contains(marker, StringComparison.Ordinal) == true)
+            {
+                action();
+            }
+        }
     }
 
     /// <summary>A writer that cancels when a line containing <paramref name="marker"/> is written.</summary>
