@@ -43,6 +43,9 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     private readonly List<string> finishedRuns = [];
     private (string Name, CheckpointOptions? Checkpoints, TrainingPhase Phase)? currentRun;
 
+    /// <summary>What runs besides training (a model's evaluation or export), for the interruption message; null while a model trains.</summary>
+    private string? currentStep;
+
     /// <summary>Classes of the data: CIFAR-10's ten, or the class folders of --data-folder.</summary>
     private int classCount = Cifar10Dataset.DefaultClassNames.Count;
 
@@ -190,23 +193,32 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         Console.Error.WriteLine();
         if (currentRun is not { } run)
         {
-            Console.Error.WriteLine("Interrupted before any training: nothing to keep.");
+            Console.Error.WriteLine(currentStep is null
+                ? "Interrupted before any training: nothing to keep."
+                : $"Interrupted while {currentStep}, before any training: nothing to keep.");
             return;
         }
 
         string kept;
         try
         {
-            kept = run.Checkpoints?.LastCheckpointedEpoch(run.Phase) is { } epoch and > 0
-                ? $"epoch {epoch} of {settings.Epochs} is kept in {run.Checkpoints.LastCheckpointPath(run.Phase)}"
-                : "no epoch of it was finished, so it starts afresh";
+            var epoch = run.Checkpoints?.LastCheckpointedEpoch(run.Phase);
+            kept = currentStep is not null
+                ? epoch is > 0
+                    ? $"its training had finished and is kept in {run.Checkpoints!.LastCheckpointPath(run.Phase)} (--resume evaluates it again without training)"
+                    : "its training had finished but is not checkpointed, so --resume trains it again"
+                : epoch is > 0
+                    ? $"epoch {epoch} of {settings.Epochs} is kept in {run.Checkpoints!.LastCheckpointPath(run.Phase)}"
+                    : "no epoch of it was finished, so it starts afresh";
         }
         catch (InvalidDataException e)
         {
             kept = $"its checkpoint cannot be read ({ErrorText.OneLine(e.Message)})";
         }
 
-        Console.Error.WriteLine($"Interrupted during {run.Name}: {kept}.");
+        Console.Error.WriteLine(currentStep is null
+            ? $"Interrupted during {run.Name}: {kept}."
+            : $"Interrupted while {currentStep} (no partial file was written): {kept}.");
         if (finishedRuns.Count > 0)
         {
             Console.Error.WriteLine($"Finished and kept: {string.Join(", ", finishedRuns)}.");
@@ -344,9 +356,17 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     {
         // The sample downloads when the folder is missing (opt out with --no-download).
         var folder = Cifar10Dataset.ResolveFolder(settings.DataRoot);
-        if (Directory.Exists(folder) || !settings.Download)
+        if (Directory.Exists(folder))
         {
             return folder;
+        }
+
+        if (!settings.Download)
+        {
+            // The library's own message points to its downloader class; here the user's way is a flag.
+            throw new DatasetNotFoundException(folder,
+                $"CIFAR-10 was not found: expected the folder {folder} (data_batch_1.bin … data_batch_5.bin, test_batch.bin), and --no-download forbids fetching it. " +
+                $"Leave out --no-download to download it (about 170 MB), or give --data the folder that holds cifar-10-batches-bin/.");
         }
 
         Console.WriteLine($"CIFAR-10 not found in {settings.DataRoot}; downloading.");
@@ -374,7 +394,9 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         if (trainer.Teacher is OnnxTeacher onnx)
         {
             Console.WriteLine($"\nTeacher: {onnx.ModelPath}, run by ONNX Runtime.");
+            currentStep = "evaluating the ONNX teacher";
             var onnxEvaluation = trainer.EvaluateTeacherInDetail(data.Final, cancellationToken);
+            currentStep = null;
             reports.Add(new ModelEvaluation("Teacher", null, TrainingPhase.Teacher, new EvaluationReport(ModelEvaluation.NameOf("Teacher", null), new ModelFootprint(0, 0, 0), onnxEvaluation, null)));
             var (run, runDetails) = (onnxEvaluation, string.Create(Invariant, $"  top-5 {onnxEvaluation.Top5Accuracy:P2}, worst class {WorstClass(onnxEvaluation)}"));
             Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {run.Top1Accuracy:P2}"));
@@ -384,10 +406,11 @@ internal sealed partial class SampleRunner(SampleSettings settings)
 
         if (settings.TeacherWeights is { } weights)
         {
-            currentRun = ("loading the teacher", null, TrainingPhase.Teacher);
             teacherModule!.LoadWeights(weights, teacherLogger);
             Console.WriteLine($"\nTeacher loaded from {weights}.");
+            currentStep = $"evaluating the teacher loaded from {weights}";
             var (loaded, loadedDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, teacherModule!, trainer.Device, data, cancellationToken);
+            currentStep = null;
             Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {loaded.Top1Accuracy:P2}"));
             Console.WriteLine(loadedDetails);
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(teacherModule!), 0, null, loaded.Top1Accuracy, []);
@@ -418,7 +441,9 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             savedNote = " (weights not saved)";
         }
 
+        currentStep = "evaluating the trained teacher";
         var (evaluation, details) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, teacherModule!, trainer.Device, data, cancellationToken);
+        currentStep = null;
         Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}{savedNote}"));
         Console.WriteLine(details);
         reports.AddHistory("Teacher", result);
@@ -517,17 +542,20 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         nn.Module<Tensor, Tensor> model = result.Phase == TrainingPhase.Teacher ? trainer.Teacher.GetModule()! : trainer.Student;
 
         // The test set is evaluated once, in detail; with a validation set it was not seen before.
+        currentStep = $"evaluating \"{ModelEvaluation.NameOf(name, seed)}\"";
         var (evaluation, details) = EvaluateInDetail(name, seed, result.Phase, model, trainer.Device, data, cancellationToken);
         Console.WriteLine(string.Create(Invariant, $"{name} {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}"));
         Console.WriteLine(details);
+        currentStep = $"exporting \"{ModelEvaluation.NameOf(name, seed)}\" to ONNX";
+        ExportOnnx(name, seed, model, data, cancellationToken);
+        currentStep = null;
         reports.AddHistory(ModelEvaluation.NameOf(name, seed), result);
         finishedRuns.Add($"\"{ModelEvaluation.NameOf(name, seed)}\"");
-        ExportOnnx(name, seed, model, data);
         return SampleResults.Summarize(name, result, evaluation.Top1Accuracy);
     }
 
     /// <summary>With --export-onnx, writes the notebook's student and distilled student as ONNX files, right after training (the distillation continues from the student's weights).</summary>
-    private void ExportOnnx(string name, long? seed, nn.Module<Tensor, Tensor> model, Splits data)
+    private void ExportOnnx(string name, long? seed, nn.Module<Tensor, Tensor> model, Splits data, CancellationToken cancellationToken)
     {
         var file = (name, seed) switch
         {
@@ -544,7 +572,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         var path = Path.Combine(settings.OutputDirectory, file);
         try
         {
-            OnnxExporter.Export(model, path, new OnnxExportOptions { ClassNames = data.Test.ClassNames, Normalization = data.Test.Normalization, InputShape = [3, ImageSize, ImageSize] });
+            OnnxExporter.Export(model, path, new OnnxExportOptions { ClassNames = data.Test.ClassNames, Normalization = data.Test.Normalization, InputShape = [3, ImageSize, ImageSize] }, cancellationToken: cancellationToken);
             Console.WriteLine($"{name} exported to ONNX: {path}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -559,7 +587,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             try
             {
                 using var calibration = data.Train.Sample(Math.Min(settings.CalibrationImages, data.Train.Count), settings.Seed);
-                var report = OnnxQuantizer.Quantize(path, int8Path, calibration, new QuantizationOptions { CalibrationImages = calibration.Count });
+                var report = OnnxQuantizer.Quantize(path, int8Path, calibration, new QuantizationOptions { CalibrationImages = calibration.Count }, cancellationToken: cancellationToken);
                 var kept = report.FloatNodes.Count == 0 ? string.Empty : $"; kept in float: {string.Join(", ", report.FloatNodes.Select(n => $"{n.Name} ({n.Note})"))}";
                 Console.WriteLine(string.Create(Invariant, $"{name} quantized to int8 ({report.SizeRatio:F1}x smaller, calibrated on {calibration.Count:N0} training images): {int8Path}{kept}"));
             }
@@ -573,7 +601,12 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     private static string Notes(TrainingResult result, bool withValidation)
     {
         var notes = new List<string>();
-        if (result.ResumedAfterEpoch > 0)
+        if (result.ResumedAfterEpoch > 0 && result.ResumedAfterEpoch == result.EpochsTrained)
+        {
+            // --resume of a finished run: said plainly, so a changed setting is not thought to have trained anything.
+            notes.Add($"already complete after {result.EpochsTrained} epochs in its checkpoint: nothing was trained, --resume only evaluated it");
+        }
+        else if (result.ResumedAfterEpoch > 0)
         {
             notes.Add($"resumed after epoch {result.ResumedAfterEpoch}");
         }

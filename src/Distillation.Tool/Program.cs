@@ -5,10 +5,12 @@ using Distillation.Tool;
 // stays) and the command says how to continue; a second signal ends the process at once.
 using var cancellation = new CancellationTokenSource();
 var signalled = 0;
+PosixSignal? firstSignal = null;
 void OnSignal(PosixSignalContext context)
 {
     if (Interlocked.Increment(ref signalled) == 1)
     {
+        firstSignal = context.Signal;
         context.Cancel = true;
         Console.Error.WriteLine("\nStopping after the current batch (press Ctrl-C again to quit at once).");
         cancellation.Cancel();
@@ -17,4 +19,7 @@ void OnSignal(PosixSignalContext context)
 
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-return await ToolApp.RunAsync(args, Console.Out, Console.Error, cancellation.Token);
+var exitCode = await ToolApp.RunAsync(args, Console.Out, Console.Error, cancellation.Token);
+
+// As a shell reports a process ended by the signal: 130 for Ctrl-C (SIGINT), 143 for SIGTERM.
+return exitCode == Distillation.Tool.Cli.ExitCodes.Interrupted && firstSignal == PosixSignal.SIGTERM ? 128 + 15 : exitCode;

@@ -1,3 +1,4 @@
+using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
 using Distillation.Training;
 
@@ -147,6 +148,62 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
 
         exit.Should().Be(1);
         OneErrorLineWithoutStackTrace(error, "error: Checkpoint *teacher-last.checkpoint belongs to another run*leave out --resume to train afresh.");
+    }
+
+    [SkippableFact]
+    public async Task Resuming_a_finished_run_with_another_lr_is_refused_and_an_unchanged_resume_says_nothing_was_trained()
+    {
+        SharedData.Cifar10RootOrSkip();
+        (await SampleProcess.RunAsync(Args("--epochs", "1"))).ExitCode.Should().Be(0);
+
+        // Issue 29, case 45: this was exit 0 with every run "resumed after epoch 1", nothing trained at the new rate.
+        var (exit, _, error) = await SampleProcess.RunAsync(Args("--epochs", "1", "--resume", "--lr", "0.01"));
+
+        exit.Should().Be(1, error);
+        OneErrorLineWithoutStackTrace(error, "error: Checkpoint *teacher-last.checkpoint belongs to another run: LearningRate = 0.001 in the checkpoint, LearningRate = 0.01 in this run.*leave out --resume to train afresh.");
+
+        var (same, output, sameError) = await SampleProcess.RunAsync(Args("--epochs", "1", "--resume"));
+
+        same.Should().Be(0, sameError);
+        output.Should().Contain("Teacher test accuracy").And.Contain("already complete after 1 epochs in its checkpoint: nothing was trained");
+        output.Should().NotContain("resumed after epoch");
+    }
+
+    [Fact]
+    public async Task Missing_CIFAR10_with_no_download_names_the_samples_flag_not_a_library_class()
+    {
+        var (exit, _, error) = await SampleProcess.RunAsync(Args("--epochs", "1", "--data", Path.Combine(temp.Path, "no-data")));
+
+        exit.Should().Be(1, error);
+        OneErrorLineWithoutStackTrace(error, "error: CIFAR-10 was not found: *--no-download forbids fetching it. Leave out --no-download to download it*--data*");
+        error.Should().NotContain("Cifar10Downloader");
+    }
+
+    [SkippableFact]
+    public async Task A_signal_while_a_loaded_teacher_is_evaluated_stops_within_two_seconds_and_releases_the_lock()
+    {
+        SharedData.Cifar10RootOrSkip();
+        var weights = Path.Combine(temp.Path, "teacher.weights");
+        using (var teacher = new Distillation.Models.TeacherNet())
+        {
+            teacher.SaveWeights(weights);
+        }
+
+        // The whole test set on one thread: the teacher's evaluation takes several seconds.
+        using var sample = SampleProcess.Start(Args("--epochs", "1", "--teacher", weights, "--test-limit", "10000", "--batch-size", "64"));
+        await sample.WaitForOutputAsync("Teacher loaded from", TimeSpan.FromSeconds(120));
+        await Task.Delay(300);
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        sample.Signal(SIGTERM);
+        await sample.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        var seconds = stopwatch.Elapsed.TotalSeconds;
+        output.WriteLine($"exited {seconds:F2} s after SIGTERM");
+
+        sample.ExitCode.Should().Be(143, sample.Error);
+        sample.Output.Should().NotContain("Teacher test accuracy", "the evaluation was stopped, not finished");
+        sample.Error.Should().Contain($"Interrupted while evaluating the teacher loaded from {weights}, before any training: nothing to keep.").And.NotContain("   at ");
+        seconds.Should().BeLessThan(2.5, "the evaluation stops at its next batch");
+        File.Exists(Path.Combine(Output, OutputLock.FileName)).Should().BeFalse("the lock is released on exit");
     }
 
     [SkippableFact]

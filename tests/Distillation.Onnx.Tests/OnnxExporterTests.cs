@@ -402,6 +402,47 @@ public sealed class OnnxExporterTests
     }
 
     [Fact]
+    public void Cancellation_in_the_middle_of_an_export_stops_at_the_next_module_and_writes_nothing()
+    {
+        using var model = Sequential(
+            ("0", new TestNetworks.Doubler()),
+            ("1", new TestNetworks.Doubler()),
+            ("2", new TestNetworks.Doubler()),
+            ("3", new TestNetworks.Doubler()));
+        using var folder = new TempFolder();
+        var path = folder.File("model.onnx");
+        using var cancellation = new CancellationTokenSource();
+        var emitter = new CancellingEmitter(cancelAt: 2, cancellation);
+        var options = new OnnxExportOptions { InputShape = [4], Emitters = { [typeof(TestNetworks.Doubler)] = emitter } };
+
+        var act = () => OnnxExporter.Export(model, path, options, cancellationToken: cancellation.Token);
+
+        act.Should().Throw<OperationCanceledException>();
+        emitter.Emitted.Should().Equal(["0", "1"], "the modules after the signal are not exported");
+        Directory.GetFiles(folder.Path).Should().BeEmpty("no partial or temporary file is left");
+    }
+
+    /// <summary>Exports <see cref="TestNetworks.Doubler"/> as the Doubler emitter does, and cancels the export after the <c>cancelAt</c>-th module, as a signal arriving mid-export would.</summary>
+    private sealed class CancellingEmitter(int cancelAt, CancellationTokenSource cancellation) : IOnnxModuleEmitter
+    {
+        private readonly TestNetworks.DoublerEmitter inner = new();
+
+        public List<string> Emitted { get; } = [];
+
+        public OnnxValue Emit(OnnxEmitContext context, Module layer, OnnxValue input)
+        {
+            Emitted.Add(context.ModulePath);
+            var output = inner.Emit(context, layer, input);
+            if (Emitted.Count == cancelAt)
+            {
+                cancellation.Cancel();
+            }
+
+            return output;
+        }
+    }
+
+    [Fact]
     public void An_empty_model_still_has_its_named_output()
     {
         using var model = Sequential(("0", Identity()), ("1", Dropout(0.2)));

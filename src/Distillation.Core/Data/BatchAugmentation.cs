@@ -71,8 +71,9 @@ public sealed class AugmentationOptions
     /// <summary>Whether batches are mixed (mixup or CutMix).</summary>
     internal bool Mixes => MixupAlpha > 0 || CutMixAlpha > 0;
 
-    /// <summary>The mixing for a run's identity: null when off, so runs without it keep their identity.</summary>
-    internal string? MixingIdentity => Mixes ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"mixup {MixupAlpha:R}, cutmix {CutMixAlpha:R}") : null;
+    /// <summary>The augmentation in a run's identity: what its draws depend on, so a resume with other settings is refused.</summary>
+    internal string Identity => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{(RandomResizedCrop ? $"random-resized crop {CropScaleMin:R} to {CropScaleMax:R}" : $"pad-and-crop {Padding}{(PadWithBlack ? " black" : "")}")}{(HorizontalFlip ? ", flip" : "")}{(MixupAlpha > 0 ? $", mixup {MixupAlpha:R}" : "")}{(CutMixAlpha > 0 ? $", cutmix {CutMixAlpha:R}" : "")}");
 
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>

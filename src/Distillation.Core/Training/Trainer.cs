@@ -382,7 +382,11 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 TeacherWeights: session.Teacher is { } fingerprinted && Options.Checkpoints is not null ? fingerprinted.Fingerprint : null,
                 GradientAccumulationSteps: Options.GradientAccumulationSteps,
                 TeacherPrecision: session.Teacher is null ? TeacherPrecision.Float32 : session.TeacherPrecision,
-                Mixing: Options.Augmentation?.MixingIdentity);
+                LearningRate: Options.OptimizerFactory is null ? Options.Optimizer.LearningRate : session.Optimizer.ParamGroups.First().LearningRate,
+                WeightDecay: Options.OptimizerFactory is null ? Options.Optimizer.WeightDecay : null,
+                Optimizer: Options.OptimizerFactory is null ? Options.Optimizer.Kind.ToString() : session.Optimizer.GetType().Name,
+                Schedule: Options.SchedulerFactory is null ? Options.Schedule.Kind.ToString() : session.Scheduler!.GetType().Name,
+                Augmentation: Options.Augmentation?.Identity ?? "none");
 
             // Built-in callbacks, which the options switch on: the best epoch (always), early stopping, checkpoints.
             session.Run = new RunState();

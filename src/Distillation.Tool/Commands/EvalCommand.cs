@@ -48,6 +48,7 @@ internal sealed class EvalCommand() : ToolCommand(
 
         Checks.ExistingFile(settings, Weights);
         Checks.ExistingFile(settings, Onnx);
+        Checks.OutputFile(settings, Report);
         if (settings.GetText(Weights) is not null)
         {
             ModelFactory.Check(settings.Get(Model), settings.Get(Data.ImageSize), settings.Origin(Model));

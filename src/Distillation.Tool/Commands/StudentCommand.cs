@@ -64,7 +64,7 @@ internal sealed class StudentCommand() : ToolCommand(
         output.Progress($"Distilling {settings.Get(Student)} ({ModelFactory.CountParameters(student):N0} parameters) from {Describe(teacher)} with {loss.Name} on {trainer.Device}, {get_num_threads()} CPU threads:");
         var result = TrainingRun.Train(() => trainer.Distill(data.Train, data.Test, loss, output, cancellationToken), TrainingPhase.Distillation, options, context, cancellationToken);
 
-        TrainingRun.Finish(folder, Name, settings.Get(Student), "student.weights", "Student test", student, data, trainer.Device, imageSize, settings.GetText(Training.Export), result, output, cancellationToken);
+        TrainingRun.Finish(folder, Name, settings.Get(Student), "student.weights", "Student test", student, data, trainer.Device, imageSize, settings.GetText(Training.Export), result, output, context, cancellationToken);
         return ExitCodes.Success;
     }
 

@@ -46,7 +46,7 @@ internal sealed class TeacherCommand() : ToolCommand(
         output.Progress($"Training {settings.Get(Model)} ({ModelFactory.CountParameters(model):N0} parameters) on {trainer.Device}, {get_num_threads()} CPU threads:");
         var result = TrainingRun.Train(() => trainer.TrainTeacher(data.Train, data.Test, output, cancellationToken), TrainingPhase.Teacher, options, context, cancellationToken);
 
-        TrainingRun.Finish(folder, Name, settings.Get(Model), "teacher.weights", "Teacher test", model, data, trainer.Device, settings.Get(Data.ImageSize), settings.GetText(Training.Export), result, output, cancellationToken);
+        TrainingRun.Finish(folder, Name, settings.Get(Model), "teacher.weights", "Teacher test", model, data, trainer.Device, settings.Get(Data.ImageSize), settings.GetText(Training.Export), result, output, context, cancellationToken);
         return ExitCodes.Success;
     }
 }

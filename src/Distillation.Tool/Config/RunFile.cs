@@ -20,6 +20,11 @@ internal static class RunFile
     /// <exception cref="UsageException">The file is missing, is not YAML, is not a mapping of scalars, or holds an unknown key or a value of the wrong type; the message names the file and line.</exception>
     public static IReadOnlyDictionary<string, (object? Value, int Line)> Read(string path, IReadOnlyList<ToolOption> options)
     {
+        if (Directory.Exists(path))
+        {
+            throw new UsageException($"--config {path} is a folder; give the YAML run file (e.g. the config.yaml a run wrote).");
+        }
+
         string text;
         try
         {
@@ -59,7 +64,7 @@ internal static class RunFile
             if (!byKey.TryGetValue(key, out var option))
             {
                 throw new UsageException(string.Create(CultureInfo.InvariantCulture,
-                    $"{path}, line {line}: unknown key '{key}'; did you mean '{Nearest(key, byKey.Keys)}'?"));
+                    $"{path}, line {line}: unknown key '{key}'; did you mean '{Nearest(key, options)}'?"));
             }
 
             if (valueNode is not YamlScalarNode scalar)
@@ -123,6 +128,32 @@ internal static class RunFile
         }
 
         return quoted.Append('"').ToString();
+    }
+
+    /// <summary>
+    /// The option a misspelled or spelled-out key most likely means: the one whose description holds
+    /// the key's words (<c>learning-rate</c> → <c>lr</c>, "Peak learning rate"), else the valid
+    /// key with the fewest edits from it.
+    /// </summary>
+    internal static string Nearest(string key, IReadOnlyList<ToolOption> options)
+    {
+        var words = key.ToLowerInvariant().Split(['-', '_', ' ', '.'], StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length > 1)
+        {
+            // The words as a phrase first ("learning rate" is --lr's, "learning-rate schedule" is not), then each word anywhere.
+            var phrase = string.Join(' ', words);
+            if (options.Where(o => o.Description.Contains(phrase, StringComparison.OrdinalIgnoreCase)).ToList() is [var byPhrase])
+            {
+                return byPhrase.Key;
+            }
+
+            if (options.Where(o => words.All(w => o.Description.Contains(w, StringComparison.OrdinalIgnoreCase))).ToList() is [var byWords])
+            {
+                return byWords.Key;
+            }
+        }
+
+        return Nearest(key, options.Select(o => o.Key));
     }
 
     /// <summary>The valid key with the fewest edits from <paramref name="key"/>.</summary>

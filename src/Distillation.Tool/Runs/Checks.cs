@@ -73,12 +73,48 @@ internal static class Checks
         }
     }
 
-    /// <summary>An output folder: not an existing file.</summary>
+    /// <summary>An output folder: not an existing file, and creatable (no file where one of its parent folders would be).</summary>
     public static void OutputFolder(RunSettings settings, ToolOption<string> option)
     {
         if (File.Exists(settings.Get(option)))
         {
             throw new UsageException($"{settings.Origin(option)} {settings.Get(option)} is a file; give a folder (it is created when missing).");
+        }
+
+        CreatableParents(settings.Origin(option), settings.Get(option));
+    }
+
+    /// <summary>An output file: not an existing folder, and its folder creatable; checked before any work, so a run does not fail at its end.</summary>
+    public static void OutputFile(RunSettings settings, ToolOption<string?> option)
+    {
+        if (settings.GetText(option) is not { } path)
+        {
+            return;
+        }
+
+        if (Directory.Exists(path))
+        {
+            throw new UsageException($"{settings.Origin(option)} {path} is a folder; give the file to write.");
+        }
+
+        CreatableParents(settings.Origin(option), path);
+    }
+
+    /// <summary>Refuses a path under an existing file: no folder can be created there, by anyone (root included).</summary>
+    private static void CreatableParents(string origin, string path)
+    {
+        var full = Path.GetFullPath(path);
+        for (var parent = Path.GetDirectoryName(full); parent is not null; parent = Path.GetDirectoryName(parent))
+        {
+            if (Directory.Exists(parent))
+            {
+                return;
+            }
+
+            if (File.Exists(parent))
+            {
+                throw new UsageException($"{origin} {path} cannot be written: {parent} is a file, not a folder.");
+            }
         }
     }
 }

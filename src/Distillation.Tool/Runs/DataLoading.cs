@@ -60,6 +60,19 @@ internal static class DataLoading
         {
             throw new UsageException($"{settings.Origin(data.Images)} {images} is not a folder.");
         }
+        else
+        {
+            try
+            {
+                FolderOptions(settings, data).Validate();
+            }
+            catch (ArgumentOutOfRangeException e) when (e.ParamName == nameof(ImageFolderOptions.ImageSize))
+            {
+                // "ImageSize must be …" becomes "--image-size must be …", before anything is written.
+                var message = ErrorText.OneLine(e.Message);
+                throw new UsageException(settings.Origin(data.ImageSize) + (message.StartsWith(e.ParamName + " ", StringComparison.Ordinal) ? message[e.ParamName.Length..] : ": " + message));
+            }
+        }
     }
 
     /// <summary>The image folder's options, shared by the resident and the streamed load (the same files in the same order).</summary>

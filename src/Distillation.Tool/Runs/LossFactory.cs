@@ -85,6 +85,19 @@ internal sealed class LossOptions
         {
             throw new UsageException($"{settings.Origin(HardWeight)} and every weight of {settings.Origin(Loss)} are 0: there is nothing to optimize.");
         }
+
+        // The terms' own range checks (a temperature of 1e300, a weight beyond 1e6), before the output folder is written.
+        try
+        {
+            using var objective = Create(settings);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            var message = ErrorText.OneLine(e.Message);
+            throw new UsageException(e.ParamName == "temperature" && message.StartsWith("temperature ", StringComparison.Ordinal)
+                ? settings.Origin(Temperature) + message["temperature".Length..]
+                : $"{settings.Origin(Loss)}: {message}");
+        }
     }
 
     /// <summary>Builds the objective: cross-entropy with --hard-weight, then each term.</summary>

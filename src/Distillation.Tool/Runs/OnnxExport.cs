@@ -15,11 +15,12 @@ internal static class OnnxExport
 
     /// <summary>Exports, then runs both on <paramref name="images"/> (normalized, [B, 3, S, S]); returns the line to print.</summary>
     /// <exception cref="InvalidDataException">ONNX Runtime's logits differ from TorchSharp's beyond <see cref="Tolerance"/>.</exception>
-    public static string ExportAndCheck(nn.Module<Tensor, Tensor> model, string path, IReadOnlyList<string> classNames, ImageNormalization normalization, int imageSize, Tensor images)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the export stops at its next module and writes nothing.</exception>
+    public static string ExportAndCheck(nn.Module<Tensor, Tensor> model, string path, IReadOnlyList<string> classNames, ImageNormalization normalization, int imageSize, Tensor images, CancellationToken cancellationToken = default)
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        OnnxExporter.Export(model, full, new OnnxExportOptions { ClassNames = classNames, Normalization = normalization, InputShape = [3, imageSize, imageSize] });
+        OnnxExporter.Export(model, full, new OnnxExportOptions { ClassNames = classNames, Normalization = normalization, InputShape = [3, imageSize, imageSize] }, cancellationToken: cancellationToken);
 
         using var scope = NewDisposeScope();
         var device = model.parameters().FirstOrDefault()?.device ?? CPU;

@@ -19,6 +19,7 @@ internal static class TrainerSetup
         Checks.OneOf(settings, training.Optimizer, "adam", "adamw", "sgd");
         Checks.OneOf(settings, training.Schedule, "constant", "step", "multistep", "cosine");
         Checks.OutputFolder(settings, training.Output);
+        Checks.OutputFile(settings, training.Export);
         if ((settings.Get(training.Mixup) != 0 || settings.Get(training.CutMix) != 0) && !settings.Get(training.Augment))
         {
             throw new UsageException($"{settings.Origin(settings.Get(training.Mixup) != 0 ? training.Mixup : training.CutMix)} mixes augmented batches: add {settings.Origin(training.Augment)}.");

@@ -54,25 +54,49 @@ internal static class TrainingRun
     /// After a training command's run: saves the model's weights as <paramref name="weightsName"/> in
     /// <paramref name="folder"/>, evaluates it on the test set and prints that, exports it to ONNX and
     /// checks it in ONNX Runtime when <paramref name="exportPath"/> is given, and writes results.json.
+    /// Cancelled, it stops at the evaluation's next batch or the export's next module, says what was
+    /// kept, writes no results.json and no ONNX file, and lets the cancellation go on.
     /// </summary>
     public static void Finish(
         string folder, string command, string modelName, string weightsName, string title, TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> model,
-        LoadedData data, TorchSharp.torch.Device device, int imageSize, string? exportPath, TrainingResult result, ToolOutput output, CancellationToken cancellationToken)
+        LoadedData data, TorchSharp.torch.Device device, int imageSize, string? exportPath, TrainingResult result, ToolOutput output, ToolContext context, CancellationToken cancellationToken)
     {
         var weights = Path.Combine(folder, weightsName);
         model.SaveWeights(weights);
-        var evaluation = Evaluator.EvaluateDetailed(model, data.Test, device, cancellationToken: cancellationToken);
-        output.PrintEvaluation(title, evaluation, tables: false);
-        output.Result($"Weights: {weights}");
-        string? onnx = null;
-        if (exportPath is not null)
+        var step = "evaluating";
+        try
         {
-            using var images = OnnxExport.CheckImages(data.Test);
-            output.Result(OnnxExport.ExportAndCheck(model, exportPath, data.Train.ClassNames, data.Train.Normalization, imageSize, images));
-            onnx = Path.GetFullPath(exportPath);
-        }
+            var evaluation = Evaluator.EvaluateDetailed(model, data.Test, device, cancellationToken: cancellationToken);
+            output.PrintEvaluation(title, evaluation, tables: false);
+            output.Result($"Weights: {weights}");
+            string? onnx = null;
+            if (exportPath is not null)
+            {
+                step = "exporting";
+                using var images = OnnxExport.CheckImages(data.Test);
+                try
+                {
+                    output.Result(OnnxExport.ExportAndCheck(model, exportPath, data.Train.ClassNames, data.Train.Normalization, imageSize, images, cancellationToken));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Outputs are independent: the run's results are still written, then the failure is reported (exit 1).
+                    WriteResults(folder, command, modelName, ModelFactory.CountParameters(model), result, evaluation, weights, onnx: null);
+                    throw;
+                }
 
-        WriteResults(folder, command, modelName, ModelFactory.CountParameters(model), result, evaluation, weights, onnx);
+                onnx = Path.GetFullPath(exportPath);
+            }
+
+            WriteResults(folder, command, modelName, ModelFactory.CountParameters(model), result, evaluation, weights, onnx);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The training is done and checkpointed: say so, so that --resume is known to only evaluate and export again.
+            context.Error.WriteLine($"Interrupted while {step} the trained model: its training is finished and kept (weights in {weights}, the last epoch in the run's checkpoint); " +
+                $"results.json{(step == "exporting" ? " and the ONNX file were" : " was")} not written.");
+            throw;
+        }
     }
 
     /// <summary>Writes results.json: the model, its training and its test evaluation.</summary>

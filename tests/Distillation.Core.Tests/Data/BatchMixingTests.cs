@@ -284,6 +284,6 @@ public sealed class BatchMixingTests : IDisposable
 
         var other = Options(epochs: 1, checkpoints: true, resume: true, mixup: 0.2);
         new Trainer<TinyNet, TinyNet>(teacherNet, student, other).Invoking(t => t.Distill(train, loss: new KLDivergenceLoss(4)))
-            .Should().Throw<CheckpointMismatchException>().WithMessage("*Mixing = mixup 0.4, cutmix 1 in the checkpoint, Mixing = mixup 0.2, cutmix 1 in this run*");
+            .Should().Throw<CheckpointMismatchException>().WithMessage("*Augmentation = pad-and-crop 1, flip, mixup 0.4, cutmix 1 in the checkpoint, Augmentation = pad-and-crop 1, flip, mixup 0.2, cutmix 1 in this run*");
     }
 }

@@ -225,6 +225,35 @@ public sealed class DetailedEvaluationTests
     }
 
     [Fact]
+    public void Cancellation_in_the_middle_of_an_evaluation_stops_it_at_the_next_batch()
+    {
+        using var scope = NewDisposeScope();
+        using var data = Indexed(HandLabels, SixClasses);
+        using var model = new LookupNet(HandLogits());
+        using var cancellation = new CancellationTokenSource();
+
+        // Ten images in batches of two: a signal arrives while the second of five batches runs.
+        var act = () => Evaluator.EvaluateDetailed(
+            (batch, _) =>
+            {
+                var logits = model.call(batch.Images);
+                if (model.Calls.Count == 2)
+                {
+                    cancellation.Cancel();
+                }
+
+                return logits;
+            },
+            data,
+            CPU,
+            batchSize: 2,
+            cancellation.Token);
+
+        act.Should().Throw<OperationCanceledException>();
+        model.Calls.Should().HaveCount(2, "the batches after the signal are not run");
+    }
+
+    [Fact]
     public void Logits_that_do_not_match_the_classes_are_rejected()
     {
         using var scope = NewDisposeScope();

@@ -56,6 +56,13 @@ public sealed class ToolAppTests : IDisposable
             (["eval", "--images", images], "Give the model"),
             (["logits", "--images", images, "--shard", "3/3"], "shard 3 does not exist"),
             (["logits", "--images", images, "--teacher-onnx", fake, "--shard", "0/3", "--output", images + "/shards"], "is inside the image folder"),
+
+            // Hostile inputs of the tool (docs/reliability-round3.md, T16, T17, T31-T33): each was found only after the config was written, or after training.
+            (["teacher", "--images", images, "--model", "resnet20", "--image-size", "100000"], "--image-size must be from 1 to 8192, was 100000."),
+            (["student", "--images", images, "--teacher-onnx", fake, "--temperature", "1e300"], "--temperature must be a finite number ≥ 0.0001 and ≤ 10000, was 1E+300."),
+            (["teacher", "--images", images, "--export", images], $"--export {images} is a folder; give the file to write."),
+            (["teacher", "--images", images, "--output", fake + "/run"], $"--output {fake}/run cannot be written: {fake} is a file, not a folder."),
+            (["eval", "--images", images, "--onnx", fake, "--report", fake + "/report.json"], $"--report {fake}/report.json cannot be written: {fake} is a file, not a folder."),
         };
         foreach (var (args, message) in cases)
         {
@@ -98,6 +105,66 @@ public sealed class ToolAppTests : IDisposable
         resumed.ExitCode.Should().Be(0, resumed.ToString());
         resumed.Output.Should().NotContain("epoch 1/3").And.Contain("epoch 2/3").And.Contain("epoch 3/3");
         File.Exists(sandbox.PathOf("run/teacher.weights")).Should().BeTrue();
+    }
+
+    [Theory]
+    [InlineData("epoch 2/2", "evaluating", "results.json was not written")]
+    [InlineData("Weights: ", "exporting", "results.json and the ONNX file were not written")]
+    public async Task Ctrl_C_in_the_final_evaluation_or_export_writes_no_partial_output_and_resume_only_finishes_it(string marker, string step, string notWritten)
+    {
+        var images = sandbox.WriteImageFolder();
+        string[] args = ["teacher", "--images", images, "--epochs", "2", "--batch-size", "4", "--output", sandbox.PathOf("run"), "--export", sandbox.PathOf("run/teacher.onnx")];
+        using var cancellation = new CancellationTokenSource();
+
+        // The last epoch's line is printed once the training is checkpointed, just before the evaluation;
+        // the "Weights:" line just before the export.
+        using var output = new CancelOnLine(marker, cancellation);
+        using var error = new StringWriter();
+        var code = await ToolApp.RunAsync(args, output, error, cancellation.Token);
+
+        code.Should().Be(ExitCodes.Interrupted, error.ToString());
+        error.ToString().Should().Contain($"Interrupted while {step} the trained model: its training is finished and kept (weights in {sandbox.PathOf("run/teacher.weights")}")
+            .And.Contain(notWritten).And.Contain("Continue with: distill teacher");
+        File.Exists(sandbox.PathOf("run/results.json")).Should().BeFalse();
+        File.Exists(sandbox.PathOf("run/teacher.onnx")).Should().BeFalse("the export stops at its next module and writes nothing");
+        Directory.EnumerateFiles(sandbox.PathOf("run"), "*.tmp", SearchOption.AllDirectories).Should().BeEmpty();
+
+        var resumed = await ToolSandbox.RunAsync([.. args, "--resume"]);
+        resumed.ExitCode.Should().Be(0, resumed.ToString());
+        resumed.Output.Should().NotContain("epoch 1/2").And.NotContain("epoch 2/2");
+        File.Exists(sandbox.PathOf("run/results.json")).Should().BeTrue();
+        File.Exists(sandbox.PathOf("run/teacher.onnx")).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task An_export_that_fails_after_training_still_writes_results_json_and_names_the_file()
+    {
+        var images = sandbox.WriteImageFolder();
+        var export = sandbox.PathOf("run/teacher.onnx");
+        string[] args = ["teacher", "--images", images, "--epochs", "1", "--batch-size", "4", "--output", sandbox.PathOf("run"), "--export", export];
+
+        // The export's path turns into a folder while the model is evaluated (as a file that cannot be written would): the export fails at the end.
+        using var output = new OnLine("Weights: ", () => Directory.CreateDirectory(export));
+        using var error = new StringWriter();
+        var code = await ToolApp.RunAsync(args, output, error);
+
+        code.Should().Be(ExitCodes.Failed, error.ToString());
+        error.ToString().Trim().Split('\n').Should().ContainSingle().Which.Should().StartWith($"error: {export} was not written");
+        var results = File.ReadAllText(sandbox.PathOf("run/results.json"));
+        results.Should().Contain("\"accuracy\"").And.Contain("\"onnx\": null", "the run's results are written although the export failed");
+    }
+
+    /// <summary>A writer that runs <paramref name="action"/> once a line containing <paramref name="marker"/> is written.</summary>
+    private sealed class OnLine(string marker, Action action) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.Contains(marker, StringComparison.Ordinal) == true)
+            {
+                action();
+            }
+        }
     }
 
     /// <summary>A writer that cancels when a line containing <paramref name="marker"/> is written.</summary>

@@ -94,6 +94,26 @@ public sealed class RunFileTests : IDisposable
         act.Should().Throw<UsageException>().WithMessage($"*{message}*");
     }
 
+    [Theory]
+    [InlineData("learning-rate: 0.1", "lr")]
+    [InlineData("weight_decay: 0.1", "weight-decay")]
+    [InlineData("temprature: 4", "temperature")]
+    public void A_key_spelled_out_in_words_suggests_the_option_those_words_describe(string line, string suggested)
+    {
+        // Hostile-input case 2 of the tool (docs/reliability-round3.md): 'learning-rate' was answered with "did you mean 'augment'?".
+        var file = sandbox.PathOf("words.yaml");
+        File.WriteAllText(file, line + "\n");
+        var act = () => Resolve(new StudentCommand(), [], file);
+        act.Should().Throw<UsageException>().WithMessage($"*did you mean '{suggested}'?");
+    }
+
+    [Fact]
+    public void A_folder_given_as_the_run_file_is_named_as_a_folder()
+    {
+        var act = () => Resolve(new StudentCommand(), [], sandbox.Root);
+        act.Should().Throw<UsageException>().WithMessage($"--config {sandbox.Root} is a folder; give the YAML run file*");
+    }
+
     [Fact]
     public async Task The_tool_refuses_a_misspelled_key_as_bad_input_in_one_line()
     {

@@ -1,3 +1,4 @@
+using Distillation.IO;
 using Distillation.Serialization;
 using Microsoft.Extensions.Logging;
 using TorchSharp;
@@ -27,10 +28,10 @@ internal sealed partial class CheckpointCallback(CheckpointOptions options) : IT
         }
 
         var saved = RunCheckpoint.ReadHeader(path);
-        if (saved.Identity != identity)
+        if (Differences(saved.Identity, identity) is { Length: > 0 } differences)
         {
             throw new CheckpointMismatchException(
-                $"Checkpoint {path} belongs to another run: {Differences(saved.Identity, identity)}. Use another checkpoint folder, or turn Resume off to start afresh." +
+                $"Checkpoint {path} belongs to another run: {differences}. Use another checkpoint folder, or turn Resume off to start afresh." +
                 (saved.Identity.TeacherWeights != identity.TeacherWeights ? " The teacher's weights differ." : ""));
         }
 
@@ -55,12 +56,18 @@ internal sealed partial class CheckpointCallback(CheckpointOptions options) : IT
         LogCheckpointWritten(session.Logger, session.Phase, run.CompletedEpochs, path);
     }
 
-    /// <summary>The settings that differ, each as the checkpoint has it and as this run has it (the teacher's digest is named, not printed).</summary>
+    /// <summary>
+    /// The settings that differ, each as the checkpoint has it and as this run has it (the teacher's
+    /// digest is named, not printed); empty when the checkpoint belongs to this run. A setting the
+    /// checkpoint does not record (written before it was part of the identity) is not compared.
+    /// </summary>
     internal static string Differences(RunIdentity saved, RunIdentity current)
     {
-        var differences = typeof(RunIdentity).GetProperties()
-            .Where(p => p.Name != "EqualityContract" && p.Name != nameof(RunIdentity.TeacherWeights) && !Equals(p.GetValue(saved), p.GetValue(current)))
-            .Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{p.Name} = {p.GetValue(saved)} in the checkpoint, {p.Name} = {p.GetValue(current)} in this run"))
+        var differences = typeof(RunIdentity).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.Name != "EqualityContract" && p.Name != nameof(RunIdentity.TeacherWeights))
+            .Where(p => !(RunIdentity.Recorded.Contains(p.Name) && p.GetValue(saved) is null))
+            .Where(p => !Equals(p.GetValue(saved), p.GetValue(current)))
+            .Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{p.Name} = {Printable(p.GetValue(saved))} in the checkpoint, {p.Name} = {Printable(p.GetValue(current))} in this run"))
             .ToList();
         if (saved.TeacherWeights != current.TeacherWeights)
         {
@@ -69,6 +76,9 @@ internal sealed partial class CheckpointCallback(CheckpointOptions options) : IT
 
         return string.Join("; ", differences);
     }
+
+    // A checkpoint's strings come from a file: printed, they must not move the cursor or ring.
+    private static string Printable(object? value) => PrintableText.Of(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{value}"));
 
     /// <summary>Restores from the checkpoint; when it turns out damaged midway, puts the model and the loss's parameters back as they were.</summary>
     private static Dictionary<string, Tensor>? RestoreOrRollBack(string path, nn.Module model, IReadOnlyList<Parameter> lossParameters, optim.Optimizer optimizer)

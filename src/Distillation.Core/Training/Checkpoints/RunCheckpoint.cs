@@ -288,7 +288,8 @@ internal sealed class RunCheckpoint
         string? problem =
             // The identity is printed when it does not match: it must not carry terminal control characters.
             PrintableText.Of(identity.LossName, 200) != identity.LossName || PrintableText.Of(identity.TeacherWeights, 200) != (identity.TeacherWeights ?? "")
-                ? "the run's loss name or teacher fingerprint is not printable text"
+                || PrintableText.Of(identity.Optimizer, 200) != (identity.Optimizer ?? "") || PrintableText.Of(identity.Schedule, 200) != (identity.Schedule ?? "")
+                ? "the run's loss name, teacher fingerprint, optimizer or schedule is not printable text"
             : identity.Epochs < 1 || identity.BatchSize < 1 || identity.TrainCount < 0 || identity.ModelParameters < 0 ? $"the run's identity is out of range ({identity})"
             : header.LossParameterCount < 0 ? $"LossParameterCount is {header.LossParameterCount}"
             : progress.CompletedEpochs < 0 || progress.CompletedEpochs > identity.Epochs ? $"CompletedEpochs is {progress.CompletedEpochs} of {identity.Epochs}"
@@ -326,9 +327,18 @@ internal sealed class RunCheckpoint
 
 /// <summary>
 /// What identifies a run for resuming. <see cref="TeacherPrecision"/> is the precision the teacher
-/// ran in, never Auto: a run resumed where Auto chooses the other precision is refused.
+/// ran in, never Auto: a run resumed where Auto chooses the other precision is refused. The
+/// optimizer, its learning rate and weight decay and the schedule's kind are part of it as well: a
+/// resume with another learning rate would train its remaining epochs at it on an optimizer state
+/// of the old one (and a finished run would train nothing at it), so it is refused naming the setting;
+/// so is the augmentation (crop, flip, mixing: "none" when off), whose draws a resume replays.
 /// </summary>
-internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights, int GradientAccumulationSteps = 1, TeacherPrecision TeacherPrecision = TeacherPrecision.Float32, string? Mixing = null);
+internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights, int GradientAccumulationSteps = 1, TeacherPrecision TeacherPrecision = TeacherPrecision.Float32,
+    double? LearningRate = null, double? WeightDecay = null, string? Optimizer = null, string? Schedule = null, string? Augmentation = null)
+{
+    /// <summary>The settings a checkpoint records only since they became part of the identity: one that lacks them is compared on the others.</summary>
+    internal static readonly IReadOnlySet<string> Recorded = new HashSet<string>(StringComparer.Ordinal) { nameof(LearningRate), nameof(WeightDecay), nameof(Optimizer), nameof(Schedule), nameof(Augmentation) };
+}
 
 /// <summary>A run's state after <see cref="CompletedEpochs"/> epochs, besides tensors.</summary>
 internal sealed record RunProgress(

@@ -153,6 +153,59 @@ public sealed class CheckpointTests : IDisposable
         act.Should().Throw<CheckpointMismatchException>().WithMessage("*Epochs = 2*Epochs = 3*");
     }
 
+    [Theory]
+    [InlineData("lr", "*LearningRate = 0.01 in the checkpoint, LearningRate = 0.02 in this run*")]
+    [InlineData("weight decay", "*WeightDecay = 0.01 in the checkpoint, WeightDecay = 0 in this run*")]
+    [InlineData("optimizer", "*Optimizer = AdamW in the checkpoint, Optimizer = Sgd in this run*")]
+    [InlineData("schedule", "*Schedule = Cosine in the checkpoint, Schedule = Constant in this run*")]
+    public void A_finished_run_resumed_with_another_optimizer_setting_is_refused_naming_it(string setting, string message)
+    {
+        using var train = Quadrants.Create(64, seed: 1);
+        NewTrainer(Options(epochs: 2), initSeed: 3).TrainStudent(train);
+        var options = Options(epochs: 2, resume: true);
+        switch (setting)
+        {
+            case "lr": options.Optimizer.LearningRate = 0.02; break;
+            case "weight decay": options.Optimizer.WeightDecay = 0; break;
+            case "optimizer": options.Optimizer.Kind = OptimizerKind.Sgd; break;
+            default: options.Schedule = new ScheduleOptions(); break;
+        }
+
+        // Before, the finished run came back as trained, and an unfinished one went on at the new rate on the old optimizer state.
+        var act = () => NewTrainer(options, initSeed: 3).TrainStudent(train);
+
+        act.Should().Throw<CheckpointMismatchException>().WithMessage(message).Which.Message.Should().NotContain("Epochs =");
+    }
+
+    private static readonly string[] RecordedSettings = ["LearningRate", "WeightDecay", "Optimizer", "Schedule"];
+
+    [Fact]
+    public void A_checkpoint_written_before_the_optimizer_settings_were_recorded_still_resumes()
+    {
+        using var train = Quadrants.Create(64, seed: 1);
+        var first = NewTrainer(Options(epochs: 2), initSeed: 3).TrainStudent(train);
+        var path = Options().Checkpoints!.LastCheckpointPath(TrainingPhase.StudentAlone);
+        CheckpointFiles.Header(path).Should().Contain("\"LearningRate\":0.01");
+        CheckpointFiles.Rewrite(path, header =>
+        {
+            var json = System.Text.Json.Nodes.JsonNode.Parse(header)!;
+            var identity = json["Identity"]!.AsObject();
+            foreach (var name in RecordedSettings)
+            {
+                identity.Remove(name).Should().BeTrue(name);
+            }
+
+            return json.ToJsonString();
+        });
+
+        var options = Options(epochs: 2, resume: true);
+        options.Optimizer.LearningRate = 0.02;
+        var resumed = NewTrainer(options, initSeed: 5).TrainStudent(train);
+
+        resumed.ResumedAfterEpoch.Should().Be(2, "an older checkpoint is compared on the settings it records");
+        resumed.History.Select(r => r.MeanLoss).Should().Equal(first.History.Select(r => r.MeanLoss));
+    }
+
     [Fact]
     public void Distillation_resumed_with_another_teacher_is_refused()
     {

@@ -92,6 +92,44 @@ public sealed class TeacherOutputCacheTests : IDisposable
     }
 
     [Fact]
+    public void Cancellation_while_the_cache_is_built_stops_at_the_next_batch_and_writes_no_cache_file()
+    {
+        using var train = Quadrants.Create(150, seed: 1);
+        manual_seed(100);
+        using var teacher = new TinyNet(16);
+        using var cancellation = new CancellationTokenSource();
+        var cacheBatches = 0;
+        var callsAfterCancel = 0;
+
+        // The cache is built in batches of 10 (the evaluation batch size; training batches are 32): a signal arrives in the second.
+        var hook = teacher.register_forward_hook((_, input, output) =>
+        {
+            if (cancellation.IsCancellationRequested)
+            {
+                callsAfterCancel++;
+            }
+            else if (input.shape[0] == 10 && ++cacheBatches == 2)
+            {
+                cancellation.Cancel();
+            }
+
+            return output;
+        });
+        manual_seed(3);
+        var options = Options(new TeacherOutputOptions { Directory = folder.Path, Precision = TeacherPrecision.Float32 });
+        options.EvaluationBatchSize = 10;
+        var trainer = new Trainer<TinyNet, TinyNet>(teacher, new TinyNet(4), options);
+
+        var act = () => trainer.Distill(train, loss: new KLDivergenceLoss(), cancellationToken: cancellation.Token);
+
+        act.Should().Throw<OperationCanceledException>();
+        hook.remove();
+        cacheBatches.Should().Be(2);
+        callsAfterCancel.Should().Be(0, "the other 13 batches of the cache are not computed");
+        Directory.GetFiles(folder.Path).Should().BeEmpty("no cache file, whole or partial, is written");
+    }
+
+    [Fact]
     public void The_cache_on_disk_is_reused_and_a_damaged_file_is_rebuilt()
     {
         using var train = Quadrants.Create(150, seed: 1);
