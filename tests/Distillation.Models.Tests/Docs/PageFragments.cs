@@ -2,11 +2,12 @@ using Distillation.Data;
 using Distillation.Models.Zoo;
 using Distillation.Serialization;
 using Distillation.Training;
+using static TorchSharp.torch;
 
 namespace Distillation.Models.Tests.Docs;
 
-// Examples of docs/training.md and docs/models.md that read or write files by relative paths (a
-// checkpoint folder, state dicts): compiled here, so they cannot drift from the API, but not run
+// Examples of docs/training.md, docs/models.md and docs/your-data.md that read or write files by relative paths (a
+// checkpoint folder, state dicts, an image folder): compiled here, so they cannot drift from the API, but not run
 // (DocSnippetTests checks that the pages hold each region verbatim, indentation removed).
 internal static class PageFragments
 {
@@ -37,6 +38,27 @@ internal static class PageFragments
         student.SaveSafetensors("student-dotnet.safetensors");           // back to Python: safetensors.torch.load_file
         student.LoadPyTorchStateDict("student.pth");                     // torch.save(model.state_dict(), ...), via TorchSharp.PyBridge
         // docs:end TrainingPageStateDicts
+    }
+
+    public static void ImageFolder()
+    {
+        // docs:begin YourDataPageImageFolder
+        var options = new ImageFolderOptions
+        {
+            ImageSize = 32,                                       // every image becomes 3×32×32
+            Resize = ImageResizeMode.ShorterSideThenCenterCrop,   // or Stretch
+            Normalization = ImageNormalization.ImageNet,          // the default
+            TestFraction = 0.2, SplitSeed = 42,                   // used only when there is no train/ and test/
+        };
+        var (train, test) = ImageFolderDataset.LoadSplits("photos", options,
+            new Progress<ImageFolderProgress>(p => Console.Write($"\r{p.Decoded}/{p.Total}")));
+        using (train) using (test)
+        {
+            manual_seed(42);
+            var trainer = new Trainer<TeacherNet, StudentNet>(new TeacherNet(train.ClassNames.Count), new StudentNet(train.ClassNames.Count), new TrainerOptions());
+            trainer.TrainTeacher(train, test);
+        }
+        // docs:end YourDataPageImageFolder
     }
 
     public static void Zoo()
