@@ -17,8 +17,12 @@
 #   eng/install-native-deps.sh            install (as root), after printing the plan
 #   eng/install-native-deps.sh --dry-run  print the plan only, from a throwaway apt state: no file
 #                                         of the system is written, nothing is installed
+#   eng/install-native-deps.sh --check    exit 0 where the symbol is present (or not Linux), 1 where
+#                                         it is missing; prints nothing (the build's check, eng/NativePrerequisite.targets)
 #   eng/install-native-deps.sh --summarize-simulation < apt-get-s-output
 #                                         the plan's listing of an `apt-get -s` output (for tests)
+#
+# INSTALL_NATIVE_DEPS_LIBSTDCXX (colon-separated paths) replaces the libraries looked at, for tests.
 set -euo pipefail
 
 readonly required_symbol="GLIBCXX_3.4.32"
@@ -102,15 +106,21 @@ dry_run_plan() {
 }
 
 dry_run=0
+check_only=0
 case "${1:-}" in
   "") ;;
   --dry-run) dry_run=1 ;;
+  --check) check_only=1 ;;
   --summarize-simulation) summarize_simulation; exit 0 ;;
-  *) log "unknown argument '$1': use --dry-run, or nothing to install."; exit 2 ;;
+  *) log "unknown argument '$1': use --dry-run, --check, or nothing to install."; exit 2 ;;
 esac
 
 # Every libstdc++.so.6 the dynamic loader knows about (ldconfig), plus the usual paths as a fallback.
 find_libstdcxx() {
+  if [ -n "${INSTALL_NATIVE_DEPS_LIBSTDCXX:-}" ]; then
+    tr ':' '\n' <<<"$INSTALL_NATIVE_DEPS_LIBSTDCXX"
+    return
+  fi
   {
     ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 / {print $NF}'
     ls /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib/aarch64-linux-gnu/libstdc++.so.6 \
@@ -123,7 +133,7 @@ has_required_symbol() {
   while read -r lib; do
     [ -n "$lib" ] || continue
     # grep -a over the binary avoids depending on binutils' strings.
-    if grep -aq "$required_symbol" "$(readlink -f "$lib")"; then
+    if grep -aq "$required_symbol" "$(readlink -f "$lib")" 2>/dev/null; then
       return 0
     fi
   done < <(find_libstdcxx)
@@ -131,8 +141,13 @@ has_required_symbol() {
 }
 
 if [ "$(uname -s)" != "Linux" ]; then
-  log "not Linux: nothing to do."
+  [ "$check_only" = 1 ] || log "not Linux: nothing to do."
   exit 0
+fi
+
+if [ "$check_only" = 1 ]; then
+  has_required_symbol
+  exit
 fi
 
 # INSTALL_NATIVE_DEPS_ASSUME_MISSING=1 (with --dry-run only) computes the plan where nothing is needed, to test it.
@@ -156,9 +171,18 @@ if [ "$dry_run" = 1 ]; then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  log "Debian 12 needs libstdc++6 from Debian 13 (trixie): run this script as root (sudo $0)."
+  log "Debian 12 needs libstdc++6 from Debian 13 (trixie): run this script as root: bash $0"
   log "To see first what it would change (libc6 and other core packages come along), run $0 --dry-run."
   exit 1
+fi
+
+# Builds of several projects may run this at once (eng/NativePrerequisite.targets): one installs,
+# the others wait, then find the symbol present.
+exec 9>/var/lock/distillation-install-native-deps.lock
+flock 9
+if has_required_symbol; then
+  log "$required_symbol present (installed meanwhile): nothing to do."
+  exit 0
 fi
 
 # Say what will change before changing anything: apt's own simulation, in a throwaway state.

@@ -16,7 +16,7 @@ public sealed class SampleRecipeTests : IDisposable
 
     private string[] Args(params string[] more) =>
     [
-        "--data", SharedData.Cifar10Root() ?? Path.Combine(temp.Path, "no-data"), "--no-download", "--output", Path.Combine(temp.Path, "run"),
+        "--data", CifarFiles.OfficialSizeRoot, "--no-download", "--output", Path.Combine(temp.Path, "run"),
         "--train-limit", "200", "--test-limit", "40", "--batch-size", "20", "--threads", "1", "--no-speed", "--no-charts", .. more,
     ];
 
@@ -37,10 +37,9 @@ public sealed class SampleRecipeTests : IDisposable
         output.Should().NotContain("Training");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task The_airbench_recipe_trains_the_airbench_teacher_and_gives_the_control_its_own_rate_and_decay()
     {
-        SharedData.Cifar10RootOrSkip();
 
         var (exit, output, error) = await SampleProcess.RunAsync(Args(
             "--recipe", "airbench", "--validation", "40", "--teacher-epochs", "1", "--epochs", "1", "--seeds", "1", "--control-lr", "0.02", "--control-weight-decay", "0.001"));
@@ -62,10 +61,9 @@ public sealed class SampleRecipeTests : IDisposable
         run.GetProperty("distilled").GetProperty("epochs")[0].GetProperty("learningRate").GetDouble().Should().BeApproximately(0.05, 1e-12, "the distilled student keeps the recipe's rate");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task A_recipe_on_a_validation_split_trains_control_and_distilled_per_seed_and_never_touches_the_test_set()
     {
-        SharedData.Cifar10RootOrSkip();
 
         var (exit, output, error) = await SampleProcess.RunAsync(Args("--recipe", "strong", "--validation", "40", "--teacher-epochs", "1", "--epochs", "2", "--seeds", "1,2"));
 

@@ -20,7 +20,7 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
     private string Output => Path.Combine(temp.Path, "run");
 
     /// <summary>
-    /// The shared CIFAR-10 sliced to 200 training and 40 test images (an epoch of the teacher is
+    /// Official-size CIFAR-format files written by the tests (<see cref="CifarFiles"/>) sliced to 200 training and 40 test images (an epoch of the teacher is
     /// about a second on one thread), with <paramref name="more"/> added or overriding (an option
     /// followed by a value replaces the default of that option).
     /// </summary>
@@ -28,7 +28,7 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
     {
         var options = new List<(string Name, string? Value)>
         {
-            ("--data", SharedData.Cifar10Root() ?? Path.Combine(temp.Path, "no-data")), ("--no-download", null), ("--output", Output),
+            ("--data", CifarFiles.OfficialSizeRoot), ("--no-download", null), ("--output", Output),
             ("--train-limit", "200"), ("--test-limit", "40"), ("--batch-size", "20"), ("--threads", "1"), ("--no-speed", null), ("--no-charts", null),
         };
         for (var i = 0; i < more.Length; i++)
@@ -61,7 +61,6 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
     [InlineData(SIGTERM, 143)]
     public async Task A_signal_stops_between_batches_says_what_was_kept_and_how_to_resume(int signal, int exitCode)
     {
-        SharedData.Cifar10RootOrSkip();
         if (signal == SIGINT)
         {
             SkipWhereSigintIsIgnored();
@@ -90,7 +89,6 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
     [SkippableFact]
     public async Task A_second_Ctrl_C_ends_the_process_at_once()
     {
-        SharedData.Cifar10RootOrSkip();
         SkipWhereSigintIsIgnored();
         // One batch of 1,000 images: several seconds, so the second signal arrives mid-batch.
         using var sample = SampleProcess.Start(Args("--epochs", "200", "--train-limit", "1000", "--batch-size", "1000"));
@@ -107,10 +105,9 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         sample.ExitCode.Should().Be(130, "killed by SIGINT");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task A_second_run_on_the_same_output_folder_is_refused_naming_the_process()
     {
-        SharedData.Cifar10RootOrSkip();
         using var first = SampleProcess.Start(Args("--epochs", "200"));
         await first.WaitForOutputAsync("Training the teacher", TimeSpan.FromSeconds(120));
 
@@ -122,10 +119,9 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         await first.WaitForExitAsync(TimeSpan.FromSeconds(60));
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task A_stale_lock_of_a_process_that_is_gone_is_taken_over()
     {
-        SharedData.Cifar10RootOrSkip();
         Directory.CreateDirectory(Output);
         // A process id above the kernel's limit (4,194,304) never runs.
         await File.WriteAllTextAsync(Path.Combine(Output, OutputLock.FileName), "99999999 2020-01-01T00:00:00.0000000Z\n");
@@ -138,10 +134,9 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         File.Exists(Path.Combine(Output, OutputLock.FileName)).Should().BeFalse();
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task Resuming_with_other_settings_is_one_line_naming_the_checkpoint()
     {
-        SharedData.Cifar10RootOrSkip();
         (await SampleProcess.RunAsync(Args("--epochs", "1"))).ExitCode.Should().Be(0);
 
         var (exit, _, error) = await SampleProcess.RunAsync(Args("--epochs", "2", "--resume"));
@@ -150,10 +145,9 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         OneErrorLineWithoutStackTrace(error, "error: Checkpoint *teacher-last.checkpoint belongs to another run*leave out --resume to train afresh.");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task Resuming_a_finished_run_with_another_lr_is_refused_and_an_unchanged_resume_says_nothing_was_trained()
     {
-        SharedData.Cifar10RootOrSkip();
         (await SampleProcess.RunAsync(Args("--epochs", "1"))).ExitCode.Should().Be(0);
 
         // Issue 29, case 45: this was exit 0 with every run "resumed after epoch 1", nothing trained at the new rate.
@@ -179,10 +173,9 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         error.Should().NotContain("Cifar10Downloader");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task A_signal_while_a_loaded_teacher_is_evaluated_stops_within_two_seconds_and_releases_the_lock()
     {
-        SharedData.Cifar10RootOrSkip();
         var weights = Path.Combine(temp.Path, "teacher.weights");
         using (var teacher = new Distillation.Models.TeacherNet())
         {
@@ -206,10 +199,9 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         File.Exists(Path.Combine(Output, OutputLock.FileName)).Should().BeFalse("the lock is released on exit");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task A_flipped_bit_in_a_checkpoint_is_refused_and_the_teacher_weights_are_not_overwritten()
     {
-        SharedData.Cifar10RootOrSkip();
         (await SampleProcess.RunAsync(Args("--epochs", "1"))).ExitCode.Should().Be(0);
         var checkpoint = Path.Combine(Output, "checkpoints", "main", "teacher-last.checkpoint");
         var weights = Path.Combine(Output, "teacher.weights");
@@ -225,10 +217,9 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         (await File.ReadAllBytesAsync(weights)).Should().Equal(weightsBefore);
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task A_checkpoint_given_as_teacher_says_so_and_points_to_resume()
     {
-        SharedData.Cifar10RootOrSkip();
         (await SampleProcess.RunAsync(Args("--epochs", "1"))).ExitCode.Should().Be(0);
         var checkpoint = Path.Combine(Output, "checkpoints", "main", "teacher-last.checkpoint");
 
@@ -238,10 +229,9 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         OneErrorLineWithoutStackTrace(error, $"error: --teacher {checkpoint} is a training checkpoint, not a weights file*--resume*");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task A_teacher_file_of_binary_garbage_is_named_without_echoing_it()
     {
-        SharedData.Cifar10RootOrSkip();
         var garbage = Path.Combine(temp.Path, "garbage.weights");
         var bytes = new byte[4096];
         new Random(5).NextBytes(bytes);
@@ -288,10 +278,9 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         output.Should().NotContain("Training the teacher", "the folder is taken (and so proved writable) before any training");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task A_validation_set_as_large_as_the_data_is_reported_in_the_samples_terms()
     {
-        SharedData.Cifar10RootOrSkip();
         var (exit, output, error) = await SampleProcess.RunAsync(Args("--epochs", "1", "--validation", "100000"));
 
         exit.Should().Be(2);

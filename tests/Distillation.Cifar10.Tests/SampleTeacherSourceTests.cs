@@ -15,7 +15,7 @@ public sealed class SampleTeacherSourceTests : IDisposable
 
     private string[] Args(params string[] more) =>
     [
-        "--data", SharedData.Cifar10Root() ?? Path.Combine(temp.Path, "no-data"), "--no-download", "--output", Path.Combine(temp.Path, "run"),
+        "--data", CifarFiles.OfficialSizeRoot, "--no-download", "--output", Path.Combine(temp.Path, "run"),
         "--train-limit", "200", "--test-limit", "40", "--batch-size", "20", "--threads", "1", "--no-speed", "--no-charts", "--epochs", "1", .. more,
     ];
 
@@ -62,10 +62,9 @@ public sealed class SampleTeacherSourceTests : IDisposable
         OneErrorLine(runs[2].Error, "error: --teacher-logits holds logits of the un-augmented training images; leave out --augment.*");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task Precomputed_logits_distill_without_a_teacher_and_a_row_count_mismatch_names_both_counts()
     {
-        SharedData.Cifar10RootOrSkip();
         var logits = Path.Combine(temp.Path, "logits.safetensors");
         var wrong = Path.Combine(temp.Path, "wrong.safetensors");
         using (var scope = NewDisposeScope())
@@ -84,10 +83,9 @@ public sealed class SampleTeacherSourceTests : IDisposable
         OneErrorLine(mismatch.Error, $"error: --teacher-logits {wrong} holds 150 rows, but the training set has 200 images*");
     }
 
-    [SkippableFact]
+    [Fact]
     public async Task An_ONNX_teacher_is_evaluated_through_ONNX_Runtime_and_distilled_from()
     {
-        SharedData.Cifar10RootOrSkip();
         var model = Path.Combine(temp.Path, "teacher.onnx");
         manual_seed(3);
         using (var teacher = new TeacherNet())

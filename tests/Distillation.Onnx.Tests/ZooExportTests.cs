@@ -53,7 +53,9 @@ public sealed class ZooExportTests
     [MemberData(nameof(ZooModelsForRealImages))]
     public void Zoo_model_matches_torchsharp_on_real_cifar10_batches_of_1_and_7(string name)
     {
-        var (calibration, one, seven) = CifarImages.Value ?? throw new SkipException("The shared CIFAR-10 copy is not beside this checkout.");
+        var (calibration, one, seven) = CifarImages.Value ?? throw new SkipException(
+            "Needs the real CIFAR-10 images (../shared/datasets/cifar-10-batches-bin, absent here): it measures ONNX Runtime against TorchSharp on natural images, "
+            + "batch norm calibrated on them, for results/onnx/; random inputs are checked by Zoo_model_matches_torchsharp_on_random_batches_of_1_and_7_at_its_smallest_input.");
         var info = ModelZoo.Get(name);
         manual_seed(51);
         using var model = info.Create(Cifar10Dataset.DefaultClassNames.Count);

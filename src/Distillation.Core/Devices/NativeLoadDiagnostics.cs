@@ -35,8 +35,8 @@ internal static class NativeLoadDiagnostics
 
     internal const string LibStdCxxFix =
         "libtorch 2.10 needs libstdc++ from GCC 13.2 or later (symbol version " + RequiredLibStdCxxSymbol + "). " +
-        "Ubuntu 24.04+, Debian 13+ and Fedora 39+ have it; on Debian 12 run 'sudo eng/install-native-deps.sh' " +
-        "from the Distillation repository, which installs libstdc++6 from Debian 13.";
+        "Ubuntu 24.04+, Debian 13+ and Fedora 39+ have it; on Debian 12 run 'bash eng/install-native-deps.sh' " +
+        "as root from the Distillation repository (its build does that for you as root), which installs libstdc++6 from Debian 13.";
 
     /// <summary>Diagnoses a native-load failure from the evidence.</summary>
     /// <param name="evidence">What was observed.</param>

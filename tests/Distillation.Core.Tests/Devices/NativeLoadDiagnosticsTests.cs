@@ -42,7 +42,8 @@ public class NativeLoadDiagnosticsTests
         diagnosis.Cause.Should().Be(NativeLoadFailureCause.LibStdCxxTooOld);
         diagnosis.Message.Should()
             .Contain("GLIBCXX_3.4.32")
-            .And.Contain("eng/install-native-deps.sh")
+            .And.Contain("'bash eng/install-native-deps.sh' as root")
+            .And.NotContain("sudo", "the user may be root, with no sudo (issue 27)")
             .And.Contain("GCC 13.2")
             .And.Contain("version `GLIBCXX_3.4.32' not found");
     }

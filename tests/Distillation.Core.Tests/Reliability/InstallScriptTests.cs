@@ -101,6 +101,6 @@ public sealed class InstallScriptTests
         var (exit, _, error) = Run(string.Empty, "--yes");
 
         exit.Should().Be(2);
-        error.Trim().Should().Be("install-native-deps: unknown argument '--yes': use --dry-run, or nothing to install.");
+        error.Trim().Should().Be("install-native-deps: unknown argument '--yes': use --dry-run, --check, or nothing to install.");
     }
 }

@@ -149,7 +149,7 @@ public sealed class Cifar10DatasetTests : IDisposable
     [SkippableFact]
     public void Shared_copy_loads_all_60000_records_balanced_by_class()
     {
-        var root = SharedData.Cifar10RootOrSkip();
+        var root = SharedData.Cifar10RootOrSkip("it checks the shared copy itself (60,000 records, balanced, the first labels its README gives).");
 
         using var train = Cifar10Dataset.Load(root, Cifar10Split.Train);
         using var test = Cifar10Dataset.Load(root, Cifar10Split.Test);
