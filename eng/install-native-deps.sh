@@ -178,8 +178,13 @@ fi
 
 # Builds of several projects may run this at once (eng/NativePrerequisite.targets): one installs,
 # the others wait, then find the symbol present.
-exec 9>/var/lock/distillation-install-native-deps.lock
-flock 9
+# /var/lock (a link to /run/lock) may be missing in a minimal container: then the temporary folder.
+lock_dir=/var/lock
+{ [ -d "$lock_dir" ] && [ -w "$lock_dir" ]; } || lock_dir="${TMPDIR:-/tmp}"
+exec 9>"$lock_dir/distillation-install-native-deps.lock"
+if command -v flock >/dev/null 2>&1; then
+  flock 9
+fi
 if has_required_symbol; then
   log "$required_symbol present (installed meanwhile): nothing to do."
   exit 0
