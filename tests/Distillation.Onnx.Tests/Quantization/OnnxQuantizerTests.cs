@@ -275,6 +275,44 @@ public sealed class OnnxQuantizerTests
     }
 
     [Fact]
+    public void Entropy_calibration_is_recorded_and_gives_nearly_the_fp32_outputs()
+    {
+        manual_seed(21);
+        using var model = ResidualNet();
+        using var folder = new TempFolder();
+        var fp32 = Export(model, folder);
+        var int8 = folder.File("model.entropy.onnx");
+        var minMax = folder.File("model.minmax.onnx");
+        var calibration = Batches(4, 32, seed: 1);
+
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, calibration, new QuantizationOptions { Method = CalibrationMethod.Entropy, HistogramBins = 1024 });
+        OnnxQuantizer.QuantizeWithTensors(fp32, minMax, calibration, new QuantizationOptions());
+
+        report.Method.Should().Be("entropy (KL divergence, 1024-bin histogram, 255 steps)");
+        Read(int8).MetadataProps.Single(p => p.Key == QuantizationMetadataKeys.CalibrationMethod).Value.Should().Be(report.Method);
+        var scales = ActivationScales(int8);
+        var minMaxScales = ActivationScales(minMax);
+        scales.Keys.Should().BeEquivalentTo(minMaxScales.Keys);
+        scales.Should().OnlyContain(p => p.Value <= minMaxScales[p.Key] * (1 + 1e-6), "a range inside [min, max] has finer steps");
+        scales.Should().Contain(p => p.Value < minMaxScales[p.Key] * 0.999, "some tensor has a tail worth clipping");
+        using var fp32Session = OpenSession(fp32);
+        using var int8Session = OpenSession(int8);
+        using var input = Batches(1, 200, seed: 2)[0];
+        var (expected, _) = Run(fp32Session, input);
+        var (actual, _) = Run(int8Session, input);
+        MaxAbsDiff(expected, actual).Should().BeLessThan(0.05f * (expected.Max() - expected.Min()));
+        calibration.ForEach(t => t.Dispose());
+    }
+
+    /// <summary>The scale of every activation QuantizeLinear, by the tensor it quantizes.</summary>
+    private static Dictionary<string, float> ActivationScales(string path)
+    {
+        var graph = Read(path).Graph;
+        return graph.Node.Where(n => n.OpType == "QuantizeLinear")
+            .ToDictionary(n => n.Input[0], n => BitConverter.ToSingle(graph.Initializer.Single(t => t.Name == n.Input[1]).RawData.Span));
+    }
+
+    [Fact]
     public void Signed_activations_use_int8_zero_points_and_still_fuse()
     {
         manual_seed(18);
