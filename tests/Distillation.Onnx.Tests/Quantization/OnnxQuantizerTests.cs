@@ -147,6 +147,40 @@ public sealed class OnnxQuantizerTests
     }
 
     [Fact]
+    public void The_zoo_resnet20_is_quantized_whole_and_runs_on_integer_kernels()
+    {
+        manual_seed(22);
+        using var model = Models.Zoo.ModelZoo.Create("resnet20", classes: 10);
+        TestNetworks.RandomizeBatchNormStatistics(model);
+        model.eval();
+        using var folder = new TempFolder();
+        var fp32 = folder.File("resnet20.onnx");
+        OnnxExporter.Export(model, fp32);
+        var int8 = folder.File("resnet20.int8.onnx");
+        using var generator = new Generator(23);
+        var calibration = new List<Tensor> { randn([8, 3, 32, 32], generator: generator), randn([8, 3, 32, 32], generator: generator) };
+
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, calibration);
+
+        // 19 convolutions and 2 projection shortcuts, 9 residual sums, the pool, the classifier; every BatchNorm folded.
+        report.QuantizedNodes.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count()).Should().Equal(
+            new Dictionary<string, int> { ["Conv"] = 21, ["Add"] = 9, ["GlobalAveragePool"] = 1, ["Gemm"] = 1 });
+        report.FoldedNodes.Should().HaveCount(21).And.OnlyContain(n => n.OpType == "BatchNormalization");
+        report.FloatNodes.Should().BeEmpty();
+        var ops = OptimizedOpTypes(int8, folder.File("optimized.onnx"));
+        ops.Count(op => op == "QLinearConv").Should().Be(21);
+        ops.Count(op => op == "QLinearAdd").Should().Be(9);
+        ops.Should().NotContain(["Conv", "FusedConv", "Add", "Relu", "DequantizeLinear"], "every node runs on 8-bit values");
+        ops.Should().ContainSingle(op => op == "QuantizeLinear");
+        using var fp32Session = OpenSession(fp32);
+        using var int8Session = OpenSession(int8);
+        var (expected, _) = Run(fp32Session, calibration[0]);
+        var (actual, _) = Run(int8Session, calibration[0]);
+        MaxAbsDiff(expected, actual).Should().BeLessThan(0.1f * (expected.Max() - expected.Min()));
+        calibration.ForEach(t => t.Dispose());
+    }
+
+    [Fact]
     public void A_conv_with_fewer_input_channels_than_asked_stays_float_and_its_output_is_quantized()
     {
         manual_seed(24);
