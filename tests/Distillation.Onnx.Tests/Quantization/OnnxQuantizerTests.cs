@@ -1,5 +1,6 @@
 using Distillation.Data;
 using Distillation.Onnx.Quantization;
+using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using TorchSharp;
@@ -178,6 +179,70 @@ public sealed class OnnxQuantizerTests
         var (actual, _) = Run(int8Session, calibration[0]);
         MaxAbsDiff(expected, actual).Should().BeLessThan(0.1f * (expected.Max() - expected.Min()));
         calibration.ForEach(t => t.Dispose());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_batch_norm_after_a_linear_layer_is_folded_into_its_gemm(bool transposedWeight)
+    {
+        manual_seed(24);
+        using var model = Sequential(
+            ("0", Flatten()),
+            ("1", Linear(3 * 16 * 16, 32)),
+            ("2", BatchNorm1d(32)),
+            ("3", ReLU()),
+            ("4", Linear(32, 10)));
+        TestNetworks.RandomizeBatchNormStatistics(model);
+        using var folder = new TempFolder();
+        var fp32 = Export(model, folder);
+        var source = Read(fp32);
+        if (!transposedWeight)
+        {
+            // The same Gemm with B stored [in, out] (transB = 0), as other exporters write it.
+            StoreFirstGemmUntransposed(source.Graph);
+            fp32 = folder.File("untransposed.onnx");
+            File.WriteAllBytes(fp32, source.ToByteArray());
+        }
+
+        var prepared = source.Clone();
+        var folded = GraphPreparation.Prepare(prepared.Graph);
+        var preparedPath = folder.File("prepared.onnx");
+        File.WriteAllBytes(preparedPath, prepared.ToByteArray());
+
+        folded.Should().ContainSingle().Which.Note.Should().StartWith("folded into the Gemm");
+        prepared.Graph.Node.Select(n => n.OpType).Should().Equal("Flatten", "Gemm", "Relu", "Gemm");
+        using var input = Batches(1, 20, seed: 25)[0];
+        using var fp32Session = OpenSession(fp32);
+        using var preparedSession = OpenSession(preparedPath);
+        var (expected, _) = Run(fp32Session, input);
+        var (actual, _) = Run(preparedSession, input);
+        MaxAbsDiff(expected, actual).Should().BeLessThan(1e-4f * (expected.Max() - expected.Min()), "folding changes only the rounding");
+
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, folder.File("model.int8.onnx"), Batches(2, 16, seed: 26));
+        report.QuantizedNodes.Select(n => n.OpType).Should().Equal("Gemm", "Gemm");
+        report.FloatNodes.Select(n => n.OpType).Should().Equal(["Flatten"], "it runs on the float input, before the first quantization");
+        report.FoldedNodes.Should().ContainSingle(n => n.OpType == "BatchNormalization");
+    }
+
+    private static void StoreFirstGemmUntransposed(GraphProto graph)
+    {
+        var gemm = graph.Node.First(n => n.OpType == "Gemm");
+        var weight = graph.Initializer.Single(t => t.Name == gemm.Input[1]);
+        var (rows, columns) = ((int)weight.Dims[0], (int)weight.Dims[1]);
+        var values = TensorProtos.ReadFloats(weight);
+        var transposed = new float[values.Length];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var c = 0; c < columns; c++)
+            {
+                transposed[(c * rows) + r] = values[(r * columns) + c];
+            }
+        }
+
+        graph.Initializer.Remove(weight);
+        graph.Initializer.Add(TensorProtos.Floats(weight.Name, transposed, [columns, rows]));
+        gemm.Attribute.Single(a => a.Name == "transB").I = 0;
     }
 
     [Fact]
