@@ -3,7 +3,7 @@
 
 An independent numpy implementation of the method EntropyCalibration.cs documents (TensorRT's and
 ONNX Runtime's calibrator: reference P with the outliers saturated into the window's end bins,
-candidate Q merged into `steps` groups and spread over P's non-empty bins, eps = 1e-4 smoothing,
+candidate Q merged into `steps` groups as even as whole bins allow and spread over P's non-empty bins, eps = 1e-4 smoothing,
 KL(P || Q) of the normalized counts), applied to small histograms. It prints every candidate's
 divergence and the chosen window; tests/Distillation.Onnx.Tests/Quantization/EntropyCalibrationTests.cs
 holds the printed values. Run with Debian's numpy (python3-numpy):
@@ -31,11 +31,10 @@ def divergence(hist, start, width, steps):
     p = window.copy()
     p[0] += hist[:start].sum()
     p[-1] += hist[start + width:].sum()
-    merged = width // steps
     q = np.zeros(width)
     for group in range(steps):
-        lo = group * merged
-        hi = width if group == steps - 1 else lo + merged
+        lo = group * width // steps
+        hi = (group + 1) * width // steps
         occupied = np.count_nonzero(p[lo:hi])
         if occupied:
             q[lo:hi] = np.where(p[lo:hi] != 0, window[lo:hi].sum() / occupied, 0.0)

@@ -14,15 +14,16 @@ internal sealed record EntropyWindow(int Start, int End, double[] Divergences);
 /// <item>P, the reference: the window's counts, with everything outside added to its first and last bin
 /// (values beyond the range saturate there).</item>
 /// <item>Q, the candidate: the window's counts (without the outliers) merged into
-/// <c>quantizedBins</c> groups of equal width (the last group takes the remainder), each group's count
-/// then spread evenly over the bins of the group where P is not zero.</item>
+/// <c>quantizedBins</c> groups as equal as whole bins allow, each group's count then spread evenly
+/// over the bins of the group where P is not zero.</item>
 /// <item>Both smoothed (ε = 0.0001 moved onto their empty bins, so the logarithm is defined), normalized,
 /// and compared by KL(P‖Q) = Σ P log(P / Q).</item>
 /// </list>
 /// The windows grow around the bin holding zero, keeping its place in the window, so that the range
 /// they give keeps the asymmetric zero point the full range has. Where ONNX Runtime's Python
-/// calibrator divides Q's counts in integers and spreads them over empty bins too, this keeps them
-/// exact and puts nothing where P is empty (as TensorRT and MXNet do), so P and Q hold the same count.
+/// calibrator divides Q's counts in integers, spreads them over empty bins too and adds the remainder
+/// bins to the last group, this keeps them exact, puts nothing where P is empty (as TensorRT and MXNet
+/// do; P and Q then hold the same count) and spreads the remainder over all groups.
 /// </summary>
 internal static class EntropyCalibration
 {
@@ -85,11 +86,12 @@ internal static class EntropyCalibration
         p[0] += before[start];
         p[width - 1] += before[histogram.Length] - before[start + width];
 
-        var merged = width / quantizedBins;
         for (var group = 0; group < quantizedBins; group++)
         {
-            var from = group * merged;
-            var to = group == quantizedBins - 1 ? width : from + merged;
+            // Groups as even as whole bins allow (bins ⌊j·w/n⌋ to ⌊(j+1)·w/n⌋): the remainder spread over
+            // the groups, not all added to the last (which made widths that are multiples of n look best).
+            var from = (int)((long)group * width / quantizedBins);
+            var to = (int)((long)(group + 1) * width / quantizedBins);
             double count = before[start + to] - before[start + from];
             var occupied = 0;
             for (var i = from; i < to; i++)

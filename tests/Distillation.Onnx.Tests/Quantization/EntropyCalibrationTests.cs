@@ -26,8 +26,8 @@ public sealed class EntropyCalibrationTests
         // eng/make-entropy-fixture.py, case zero_inside_with_empty_bins (eng/entropy-fixture.txt).
         double[] expected =
         [
-            0.02397973414109758, 0.01229447517345348, 0.04694480919620653, 0.4226437030869016, 0.5390985919565808,
-            0.07023118338229015, 0.09060518813420418, 0.0969719770627372, 0.059562955583004826,
+            0.02397973414109758, 0.01229447517345348, 0.036284747355580106, 0.326211920879332, 0.5390985919565808,
+            0.07023118338229015, 0.14297696144179603, 0.14297710768304697, 0.059562955583004826,
         ];
 
         var window = EntropyCalibration.Choose([1, 0, 3, 9, 14, 6, 2, 0, 0, 1, 0, 1], zeroPosition: 3, quantizedBins: 4);
@@ -42,9 +42,9 @@ public sealed class EntropyCalibrationTests
         // eng/make-entropy-fixture.py, case long_tail.
         var window = EntropyCalibration.Choose([40, 25, 14, 8, 5, 3, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1], zeroPosition: 0, quantizedBins: 4);
 
-        window.Divergences[2].Should().BeApproximately(0.010354196852877081, 1e-12);
+        window.Divergences[2].Should().BeApproximately(0.031040998413958545, 1e-12, "6 bins in 4 groups of 1, 2, 1, 2");
         window.Divergences[^1].Should().BeApproximately(0.15284802835238004, 1e-12);
-        window.Should().BeEquivalentTo(new { Start = 0, End = 6 });
+        window.Should().BeEquivalentTo(new { Start = 0, End = 5 });
     }
 
     /// <summary>10,000 values decaying exponentially from 0 (a ReLU's positive outputs) and one outlier at 50.</summary>
