@@ -105,8 +105,8 @@ internal static class GraphPreparation
                 bias[c] = (float)(((bias[c] - (double)mean[c]) * factor) + beta[c]);
             }
 
-            var weightName = Unique(names, conv.Input[1] + "_bn_folded");
-            var biasName = Unique(names, (conv.Input.Count > 2 && conv.Input[2].Length > 0 ? conv.Input[2] : conv.Name + ".bias") + "_bn_folded");
+            var weightName = Unique(names, conv.Input[1] + "_bn");
+            var biasName = Unique(names, (conv.Input.Count > 2 && conv.Input[2].Length > 0 ? conv.Input[2] : conv.Name + ".bias") + "_bn");
             graph.Initializer.Add(TensorProtos.Floats(weightName, weights, [.. weight.Dims]));
             graph.Initializer.Add(TensorProtos.Floats(biasName, bias, [channels]));
             conv.Input[1] = weightName;
@@ -178,8 +178,8 @@ internal static class GraphPreparation
                 bias[j] = (float)(((bias[j] - (double)mean[j]) * factor) + beta[j]);
             }
 
-            var weightName = Unique(names, gemm.Input[1] + "_bn_folded");
-            var biasName = Unique(names, (hasBias ? gemm.Input[2] : gemm.Name + ".bias") + "_bn_folded");
+            var weightName = Unique(names, gemm.Input[1] + "_bn");
+            var biasName = Unique(names, (hasBias ? gemm.Input[2] : gemm.Name + ".bias") + "_bn");
             graph.Initializer.Add(TensorProtos.Floats(weightName, weights, [.. weight.Dims]));
             graph.Initializer.Add(TensorProtos.Floats(biasName, bias, [outputs]));
             gemm.Input[1] = weightName;
