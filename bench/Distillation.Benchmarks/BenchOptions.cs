@@ -53,6 +53,9 @@ internal sealed class BenchOptions
     /// <summary>onnx-int8 mode: training images the quantizer calibrates on.</summary>
     public int CalibrationImages { get; init; } = 1000;
 
+    /// <summary>onnx-int8 mode: a model-zoo student (resnet20, mobilenetv2, …) instead of the notebook's; null for the notebook student.</summary>
+    public string? Student { get; init; }
+
     /// <summary>Streaming mode: training images written to the PNG folder.</summary>
     public int Images { get; init; } = 10240;
 
@@ -161,12 +164,18 @@ internal sealed class BenchOptions
             CalibrationImages = Int("calibration-images", 1000),
             ImageSize = Int("image-size", 32),
             Only = values.Remove("only", out var only) ? only : null,
+            Student = values.Remove("student", out var student) ? student : null,
             Rest = rest,
         };
 
         if (values.Count > 0)
         {
             throw new UsageException($"Unknown option --{values.Keys.First()}.");
+        }
+
+        if (options.Student is not null && (mode != "onnx-int8" || options.Only is not null))
+        {
+            throw new UsageException("--student names a zoo student for the onnx-int8 mode, without --only.");
         }
 
         return options;
@@ -187,10 +196,12 @@ internal sealed class BenchOptions
                       loss) for several epochs; resident memory and live tensors every N steps
           onnx-latency  the student's inference latency, TorchSharp (eval, no_grad) against ONNX
                       Runtime on the exported file, batch 1 and 256, cases alternating
-          onnx-int8   static int8 quantization (Distillation.Onnx.Quantization) of the student,
-                      trained --epochs with cross-entropy (or --student-weights): CIFAR-10 test
-                      accuracy fp32 vs int8 in ONNX Runtime, file sizes, fused kernels, latency at
-                      batch 1 and 64 on 1 and 2 threads, fp32 and int8 alternating
+          onnx-int8   static int8 quantization (Distillation.Onnx.Quantization) of the student
+                      (the notebook's, or --student NAME from the zoo), trained --epochs with
+                      cross-entropy (or --student-weights): CIFAR-10 test accuracy fp32 vs int8
+                      (min-max, percentile, entropy) in ONNX Runtime, file sizes, fused kernels,
+                      ONNX Runtime's per-node profile at batch 64, latency at batch 1 and 64 on
+                      1 and 2 threads, fp32 and int8 alternating
           streaming   image folders: images/s of one pass of GetBatch, streamed (prefetch 2, none)
                       against resident, and the resident load, on PNGs written from CIFAR-10
           png-folder  writes CIFAR-10 as --folder DIR/train/<class>/<index>.png and DIR/test/…
@@ -214,6 +225,8 @@ internal sealed class BenchOptions
           --epochs N         stability: epochs of the long run; onnx-int8: the student's
                              training epochs when --student-weights does not exist (default 3)
           --calibration-images N  onnx-int8: training images to calibrate on (default 1000)
+          --student NAME     onnx-int8: a model-zoo student (resnet20, mobilenetv2, …) instead of
+                             the notebook's; trained as the notebook student is
           --only TEXT        ideas: only the ideas whose name contains TEXT (e.g. bfloat16);
                              onnx-int8: teacher to quantize the notebook teacher instead of the
                              student (--teacher-weights loaded when it exists, else written

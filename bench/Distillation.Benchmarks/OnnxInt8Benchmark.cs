@@ -3,6 +3,7 @@ using System.Text;
 using Distillation.Data;
 using Distillation.Devices;
 using Distillation.Models;
+using Distillation.Models.Zoo;
 using Distillation.Onnx;
 using Distillation.Onnx.Quantization;
 using Distillation.Serialization;
@@ -14,10 +15,12 @@ using static TorchSharp.torch;
 namespace Distillation.Benchmarks;
 
 /// <summary>
-/// Static int8 quantization of the trained notebook student, measured in ONNX Runtime: CIFAR-10 test
-/// accuracy of the fp32 export against its int8 copies (calibrated on training images), file sizes,
-/// the kernels ONNX Runtime fuses the QDQ pairs into, and latency at batch 1 and 64 on 1 and 2
-/// threads with fp32 and int8 alternating within every round (order reversed every other round).
+/// Static int8 quantization of a trained student (the notebook's, or a zoo student by name) or the
+/// notebook teacher, measured in ONNX Runtime: CIFAR-10 test accuracy of the fp32 export against its
+/// int8 copies (calibrated on training images by min-max, percentile and entropy), file sizes, the
+/// kernels ONNX Runtime fuses the QDQ pairs into, ONNX Runtime's per-node profile at batch 64, and
+/// latency at batch 1 and 64 on 1 and 2 threads with fp32 and int8 alternating within every round
+/// (order reversed every other round).
 /// </summary>
 internal static class OnnxInt8Benchmark
 {
@@ -43,8 +46,8 @@ internal static class OnnxInt8Benchmark
         using var test = Cifar10Dataset.Load(options.Data, Cifar10Split.Test);
         manual_seed(42);
         var teacher = options.Only == "teacher";
-        using FeatureClassifierNet student = teacher ? new TeacherNet() : new StudentNet();
-        var modelName = teacher ? "teacher" : "student";
+        var modelName = teacher ? "teacher" : options.Student ?? "student";
+        using var student = CreateModel(teacher, options.Student);
         if ((teacher ? options.TeacherWeights : options.StudentWeights) is { } weights && File.Exists(weights))
         {
             student.LoadWeights(weights);
@@ -52,7 +55,7 @@ internal static class OnnxInt8Benchmark
         }
         else
         {
-            // Cross-entropy training of the model itself (TrainTeacher for the teacher, TrainStudent for the student).
+            // Cross-entropy training of the model itself (TrainTeacher for the teacher, TrainStudent for a student).
             var trainerOptions = new TrainerOptions { Epochs = options.Epochs, Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads } };
             var trainingSeconds = 0.0;
             TrainingResult? result = null;
@@ -72,7 +75,7 @@ internal static class OnnxInt8Benchmark
             else
             {
                 using var unusedTeacher = new StudentNet();
-                var trainer = new Trainer<StudentNet, StudentNet>(unusedTeacher, (StudentNet)student, trainerOptions);
+                var trainer = new Trainer<StudentNet, nn.Module<Tensor, Tensor>>(unusedTeacher, student, trainerOptions);
                 trainingSeconds = Stats.Seconds(() => result = trainer.TrainStudent(train, test, progress));
             }
 
@@ -97,6 +100,7 @@ internal static class OnnxInt8Benchmark
             new("int8 (u8, min-max)", Path.Combine(folder, modelName + ".int8.onnx"), new QuantizationOptions { Threads = options.Threads }),
             new("int8 (u8, min-max, RGB stem float)", Path.Combine(folder, modelName + ".int8-float-stem.onnx"), new QuantizationOptions { MinConvInputChannels = 4, Threads = options.Threads }),
             new("int8 (u8, percentile 99.999)", Path.Combine(folder, modelName + ".int8-percentile.onnx"), new QuantizationOptions { Method = CalibrationMethod.Percentile, Threads = options.Threads }),
+            new("int8 (u8, entropy)", Path.Combine(folder, modelName + ".int8-entropy.onnx"), new QuantizationOptions { Method = CalibrationMethod.Entropy, Threads = options.Threads }),
             new("int8 (s8, min-max)", Path.Combine(folder, modelName + ".int8-s8.onnx"), new QuantizationOptions { Activations = ActivationType.S8, Threads = options.Threads }),
         };
         foreach (var variant in variants)
@@ -123,7 +127,12 @@ internal static class OnnxInt8Benchmark
             cases.Add(new CaseResult($"{variant.Name} size ratio (fp32 / int8)", Single((double)fp32Bytes / bytes), 3.5, (double)fp32Bytes / bytes >= 3.5, Invariant($"{bytes:N0} bytes")));
         }
 
-        var timed = new List<Variant> { new("fp32", fp32Path, null), variants[0], variants[1], variants[3] };
+        var timed = new List<Variant> { new("fp32", fp32Path, null), variants[0], variants[1], variants[4] };
+        foreach (var variant in timed.Take(3))
+        {
+            notes.Add($"{variant.Name}: ONNX Runtime's profile, batch 64, 1 thread, median kernel time per node over 20 runs: {Profile(variant.Path, folder)}");
+        }
+
         var (latencies, samples) = Latencies(timed, options);
         foreach (var threads in ThreadCounts)
         {
@@ -183,6 +192,78 @@ internal static class OnnxInt8Benchmark
     }
 
     private static Stats Single(double value) => new(value, value, value, 1);
+
+    /// <summary>The notebook's teacher or student, or a zoo student by name, with fresh weights.</summary>
+    private static nn.Module<Tensor, Tensor> CreateModel(bool teacher, string? zooStudent)
+    {
+        if (teacher)
+        {
+            return new TeacherNet();
+        }
+
+        if (zooStudent is null)
+        {
+            return new StudentNet();
+        }
+
+        try
+        {
+            return ModelZoo.Create(zooStudent, classes: 10);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException("--student: " + e.Message);
+        }
+    }
+
+    /// <summary>
+    /// ONNX Runtime's own profile of 20 runs at batch 64 on 1 thread (after 3 untimed): the median
+    /// kernel time of each node, summed by operator, and the total.
+    /// </summary>
+    private static string Profile(string path, string folder)
+    {
+        var prefix = Path.Combine(folder, "profile-" + Path.GetFileNameWithoutExtension(path));
+        string file;
+        using (var sessionOptions = new SessionOptions
+        {
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            EnableProfiling = true,
+            ProfileOutputPathPrefix = prefix,
+        })
+        using (var session = new InferenceSession(path, sessionOptions))
+        using (var runOptions = new RunOptions())
+        {
+            manual_seed(3);
+            using var images = randn(64, 3, 32, 32);
+            using var input = OrtValue.CreateTensorValueFromMemory(images.data<float>().ToArray(), [64, 3, 32, 32]);
+            for (var i = 0; i < 23; i++)
+            {
+                using var outputs = session.Run(runOptions, session.InputNames, [input], session.OutputNames);
+            }
+
+            file = session.EndProfiling();
+        }
+
+        using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+        var nodes = document.RootElement.EnumerateArray()
+            .Where(e => e.GetProperty("cat").GetString() == "Node" && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+            .GroupBy(e => (Op: e.GetProperty("args").GetProperty("op_name").GetString()!, Node: e.GetProperty("name").GetString()!))
+            .Select(g =>
+            {
+                // The first 3 runs are warm-up.
+                var times = g.Select(e => e.GetProperty("dur").GetDouble()).Skip(3).Order().ToArray();
+                return (g.Key.Op, Microseconds: times.Length == 0 ? 0 : times[times.Length / 2]);
+            })
+            .ToList();
+        File.Delete(file);
+        var byOperator = nodes.GroupBy(n => n.Op)
+            .Select(g => (Op: g.Key, Count: g.Count(), Microseconds: g.Sum(n => n.Microseconds)))
+            .OrderByDescending(g => g.Microseconds);
+        return Invariant($"{nodes.Sum(n => n.Microseconds) / 1000:F2} ms in all; ") + string.Join(", ", byOperator.Select(g => Invariant($"{g.Op}×{g.Count} {g.Microseconds / 1000:F2} ms")));
+    }
 
     private static InferenceSession Open(string path, int threads, string? optimizedPath = null)
     {

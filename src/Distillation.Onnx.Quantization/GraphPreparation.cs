@@ -5,9 +5,9 @@ namespace Distillation.Onnx.Quantization;
 
 /// <summary>
 /// Rewrites the fp32 graph into the form the integer kernels need, without changing what it computes:
-/// a BatchNormalization right after a Conv is folded into the Conv's weights and bias (else the Conv's
-/// output could not be quantized and ONNX Runtime would keep it in float), and a Transpose of a
-/// constant matrix (a Linear exported as MatMul) becomes a transposed constant.
+/// a BatchNormalization right after a Conv or a Gemm (a BatchNorm1d after a Linear) is folded into its
+/// weights and bias (else that output could not be quantized and ONNX Runtime would keep it in float),
+/// and a Transpose of a constant matrix (a Linear exported as MatMul) becomes a transposed constant.
 /// </summary>
 internal static class GraphPreparation
 {
@@ -17,6 +17,7 @@ internal static class GraphPreparation
         var names = GraphIndex.NamesIn(graph);
         FoldConstantTransposes(graph, folded);
         FoldBatchNorms(graph, names, folded);
+        FoldBatchNormsIntoGemms(graph, names, folded);
         RemoveUnusedInitializers(graph);
         return folded;
     }
@@ -104,8 +105,8 @@ internal static class GraphPreparation
                 bias[c] = (float)(((bias[c] - (double)mean[c]) * factor) + beta[c]);
             }
 
-            var weightName = Unique(names, conv.Input[1] + "_bn_folded");
-            var biasName = Unique(names, (conv.Input.Count > 2 && conv.Input[2].Length > 0 ? conv.Input[2] : conv.Name + ".bias") + "_bn_folded");
+            var weightName = Unique(names, conv.Input[1] + "_bn");
+            var biasName = Unique(names, (conv.Input.Count > 2 && conv.Input[2].Length > 0 ? conv.Input[2] : conv.Name + ".bias") + "_bn");
             graph.Initializer.Add(TensorProtos.Floats(weightName, weights, [.. weight.Dims]));
             graph.Initializer.Add(TensorProtos.Floats(biasName, bias, [channels]));
             conv.Input[1] = weightName;
@@ -121,6 +122,79 @@ internal static class GraphPreparation
             conv.Output[0] = norm.Output[0];
             graph.Node.Remove(norm);
             folded.Add(new QuantizedNodeInfo(norm.Name, norm.OpType, $"folded into the Conv '{conv.Name}'"));
+        }
+    }
+
+    /// <summary>
+    /// BatchNormalization(Gemm(x, B, C)) with constant B, C and statistics becomes one Gemm:
+    /// output column j of B (row j when transB) scaled by gamma[j] / sqrt(var[j] + eps), and
+    /// C'[j] = (C[j] − mean[j]) · that factor + beta[j].
+    /// </summary>
+    private static void FoldBatchNormsIntoGemms(GraphProto graph, HashSet<string> names, List<QuantizedNodeInfo> folded)
+    {
+        var index = new GraphIndex(graph);
+        foreach (var norm in graph.Node.Where(n => n.OpType == "BatchNormalization").ToList())
+        {
+            if (norm.Output.Count != 1 || norm.Input.Count != 5
+                || index.ProducerOf(norm.Input[0]) is not { OpType: "Gemm" } gemm
+                || index.ConsumersOf(gemm.Output[0]).Count != 1 || index.GraphOutputs.Contains(gemm.Output[0])
+                || GraphIndex.AttributeInt(gemm, "transA", 0) != 0 || GraphIndex.AttributeFloat(gemm, "alpha", 1f) != 1f || GraphIndex.AttributeFloat(gemm, "beta", 1f) != 1f
+                || index.FloatInitializer(gemm.Input[1]) is not { Dims.Count: 2 } weight
+                || norm.Input.Skip(1).Any(i => index.FloatInitializer(i) is null))
+            {
+                continue;
+            }
+
+            var transB = GraphIndex.AttributeInt(gemm, "transB", 0) != 0;
+            var outputs = (int)weight.Dims[transB ? 0 : 1];
+            var hasBias = gemm.Input.Count > 2 && gemm.Input[2].Length > 0;
+            if (hasBias && index.FloatInitializer(gemm.Input[2]) is not { Dims.Count: 1 })
+            {
+                continue;
+            }
+
+            var gamma = TensorProtos.ReadFloats(index.Initializers[norm.Input[1]]);
+            var beta = TensorProtos.ReadFloats(index.Initializers[norm.Input[2]]);
+            var mean = TensorProtos.ReadFloats(index.Initializers[norm.Input[3]]);
+            var variance = TensorProtos.ReadFloats(index.Initializers[norm.Input[4]]);
+            var bias = hasBias ? TensorProtos.ReadFloats(index.Initializers[gemm.Input[2]]) : new float[outputs];
+            if (gamma.Length != outputs || beta.Length != outputs || mean.Length != outputs || variance.Length != outputs || bias.Length != outputs)
+            {
+                continue;
+            }
+
+            var epsilon = GraphIndex.AttributeFloat(norm, "epsilon", 1e-5f);
+            var weights = TensorProtos.ReadFloats(weight);
+            var inputs = weights.Length / outputs;
+            for (var j = 0; j < outputs; j++)
+            {
+                var factor = gamma[j] / Math.Sqrt(variance[j] + (double)epsilon);
+                for (var i = 0; i < inputs; i++)
+                {
+                    var at = transB ? (j * inputs) + i : (i * outputs) + j;
+                    weights[at] = (float)(weights[at] * factor);
+                }
+
+                bias[j] = (float)(((bias[j] - (double)mean[j]) * factor) + beta[j]);
+            }
+
+            var weightName = Unique(names, gemm.Input[1] + "_bn");
+            var biasName = Unique(names, (hasBias ? gemm.Input[2] : gemm.Name + ".bias") + "_bn");
+            graph.Initializer.Add(TensorProtos.Floats(weightName, weights, [.. weight.Dims]));
+            graph.Initializer.Add(TensorProtos.Floats(biasName, bias, [outputs]));
+            gemm.Input[1] = weightName;
+            if (gemm.Input.Count > 2)
+            {
+                gemm.Input[2] = biasName;
+            }
+            else
+            {
+                gemm.Input.Add(biasName);
+            }
+
+            gemm.Output[0] = norm.Output[0];
+            graph.Node.Remove(norm);
+            folded.Add(new QuantizedNodeInfo(norm.Name, norm.OpType, $"folded into the Gemm '{gemm.Name}'"));
         }
     }
 

@@ -41,7 +41,7 @@ public static partial class OnnxQuantizer
     /// <param name="inputPath">The fp32 .onnx file: one float input, opset 13 or later.</param>
     /// <param name="outputPath">The quantized file; written atomically, its folder created if needed.</param>
     /// <param name="calibration">Typical inputs, for example 1000 training images.</param>
-    /// <param name="options">The calibration method, activation type and limits; default: min-max, uint8, 1000 images.</param>
+    /// <param name="options">The calibration method (min-max, percentile, entropy), activation type and limits; default: min-max, uint8, 1000 images.</param>
     /// <param name="logger">Receives one line per quantization; default: none.</param>
     /// <param name="cancellationToken">Checked between calibration batches; nothing is written when cancelled.</param>
     /// <returns>What was quantized, what stayed float and why, and the file sizes.</returns>
@@ -148,12 +148,13 @@ public static partial class OnnxQuantizer
                 runner.Run(batch, (name, values) => ranges.GetValueOrDefault(name)?.AddToRange(values));
             }
 
-            if (options.Method == CalibrationMethod.Percentile)
+            if (options.Method != CalibrationMethod.MinMax)
             {
+                var holdZero = options.Method == CalibrationMethod.Entropy;
                 foreach (var batch in batches)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    runner.Run(batch, (name, values) => ranges.GetValueOrDefault(name)?.AddToHistogram(values, options.HistogramBins));
+                    runner.Run(batch, (name, values) => ranges.GetValueOrDefault(name)?.AddToHistogram(values, options.HistogramBins, holdZero));
                 }
             }
         }
@@ -163,7 +164,7 @@ public static partial class OnnxQuantizer
             p => p.Key,
             p =>
             {
-                var (min, max) = p.Value.Calibrated(options.Method, options.Percentile);
+                var (min, max) = p.Value.Calibrated(options.Method, options.Percentile, QuantizationOptions.EntropySteps);
                 return QuantizationMath.Asymmetric(min, max, qmin, qmax);
             },
             StringComparer.Ordinal);

@@ -6,7 +6,8 @@ namespace Distillation.Onnx.Quantization;
 /// Writes a <see cref="QdqPlan"/> into the graph: a QuantizeLinear after each quantized tensor is made
 /// (or at the start for the graph input), a DequantizeLinear before each of its consumers, and the
 /// targets' weights and biases replaced by int8 and int32 constants behind per-channel DequantizeLinear
-/// nodes. Node order stays topological.
+/// nodes. Node order stays topological. The added nodes have no names and the added tensors short
+/// suffixes (_q, _dq, _scale, _zp): on a small model the names are a visible part of the file.
 /// </summary>
 internal static class QdqRewriter
 {
@@ -26,7 +27,7 @@ internal static class QdqRewriter
             if (!constants.TryGetValue(root, out var pair))
             {
                 var p = parameters[root];
-                pair = (GraphPreparation.Unique(names, root + "_scale"), GraphPreparation.Unique(names, root + "_zero_point"));
+                pair = (GraphPreparation.Unique(names, root + "_scale"), GraphPreparation.Unique(names, root + "_zp"));
                 added.Add(TensorProtos.Floats(pair.Scale, [p.Scale], []));
                 added.Add(TensorProtos.ZeroPoint(pair.ZeroPoint, type, p.ZeroPoint));
                 constants[root] = pair;
@@ -39,8 +40,8 @@ internal static class QdqRewriter
         void Quantize(string tensor)
         {
             var (scale, zeroPoint) = ConstantsOf(tensor);
-            var output = GraphPreparation.Unique(names, tensor + "_quantized");
-            nodes.Add(new NodeProto { Name = GraphPreparation.Unique(names, tensor + "_QuantizeLinear"), OpType = "QuantizeLinear", Input = { tensor, scale, zeroPoint }, Output = { output } });
+            var output = GraphPreparation.Unique(names, tensor + "_q");
+            nodes.Add(new NodeProto { OpType = "QuantizeLinear", Input = { tensor, scale, zeroPoint }, Output = { output } });
             quantizedNames[tensor] = output;
         }
 
@@ -65,8 +66,8 @@ internal static class QdqRewriter
                 }
 
                 var (scale, zeroPoint) = ConstantsOf(tensor);
-                var output = GraphPreparation.Unique(names, tensor + "_dequantized");
-                nodes.Add(new NodeProto { Name = GraphPreparation.Unique(names, tensor + "_DequantizeLinear"), OpType = "DequantizeLinear", Input = { quantizedNames[tensor], scale, zeroPoint }, Output = { output } });
+                var output = GraphPreparation.Unique(names, tensor + "_dq");
+                nodes.Add(new NodeProto { OpType = "DequantizeLinear", Input = { quantizedNames[tensor], scale, zeroPoint }, Output = { output } });
                 node.Input[i] = output;
             }
 
@@ -89,36 +90,35 @@ internal static class QdqRewriter
         long[] shape = [.. weight.Dims];
         var (values, scales) = QuantizationMath.QuantizeWeightsPerChannel(TensorProtos.ReadFloats(weight), shape, target.WeightAxis);
         var channels = scales.Length;
-        var weightName = GraphPreparation.Unique(names, weight.Name + "_quantized");
+        var weightName = GraphPreparation.Unique(names, weight.Name + "_q");
         var weightScale = GraphPreparation.Unique(names, weight.Name + "_scale");
-        var weightZero = GraphPreparation.Unique(names, weight.Name + "_zero_point");
+        var weightZero = GraphPreparation.Unique(names, weight.Name + "_zp");
         added.Add(TensorProtos.Int8s(weightName, values, shape));
         added.Add(TensorProtos.Floats(weightScale, scales, [channels]));
         added.Add(TensorProtos.Int8s(weightZero, new sbyte[channels], [channels]));
-        node.Input[target.WeightInput] = Dequantize(nodes, names, weight.Name, weightName, weightScale, weightZero, target.WeightAxis);
+        node.Input[target.WeightInput] = Dequantize(nodes, names, weight.Name, weightName, weightScale, target.WeightAxis, weightZero);
 
         if (target.BiasInput >= 0)
         {
             var bias = index.Initializers[node.Input[target.BiasInput]];
             var (biasValues, biasScales) = QuantizationMath.QuantizeBias(TensorProtos.ReadFloats(bias), inputScale, scales);
-            var biasName = GraphPreparation.Unique(names, bias.Name + "_quantized");
+            // The int32 zero points of a bias are all 0, what DequantizeLinear assumes when they are left
+            // out: 4 bytes a channel, a visible part of a small model's file.
+            var biasName = GraphPreparation.Unique(names, bias.Name + "_q");
             var biasScale = GraphPreparation.Unique(names, bias.Name + "_scale");
-            var biasZero = GraphPreparation.Unique(names, bias.Name + "_zero_point");
             added.Add(TensorProtos.Int32s(biasName, biasValues, [channels]));
             added.Add(TensorProtos.Floats(biasScale, biasScales, [channels]));
-            added.Add(TensorProtos.Int32s(biasZero, new int[channels], [channels]));
-            node.Input[target.BiasInput] = Dequantize(nodes, names, bias.Name, biasName, biasScale, biasZero, 0);
+            node.Input[target.BiasInput] = Dequantize(nodes, names, bias.Name, biasName, biasScale, 0);
         }
     }
 
-    private static string Dequantize(List<NodeProto> nodes, HashSet<string> names, string hint, string input, string scale, string zeroPoint, int axis)
+    private static string Dequantize(List<NodeProto> nodes, HashSet<string> names, string hint, string input, string scale, int axis, string? zeroPoint = null)
     {
-        var output = GraphPreparation.Unique(names, hint + "_dequantized");
+        var output = GraphPreparation.Unique(names, hint + "_dq");
         nodes.Add(new NodeProto
         {
-            Name = GraphPreparation.Unique(names, hint + "_DequantizeLinear"),
             OpType = "DequantizeLinear",
-            Input = { input, scale, zeroPoint },
+            Input = { zeroPoint is null ? [input, scale] : [input, scale, zeroPoint] },
             Output = { output },
             Attribute = { new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis } },
         });

@@ -9,7 +9,7 @@ public static class QuantizationMetadataKeys
     /// <summary>The format, in words: <c>QDQ int8: weights int8 symmetric per output channel, activations uint8 asymmetric per tensor, biases int32</c>.</summary>
     public const string Format = "distillation.quantization.format";
 
-    /// <summary>The calibration method (<c>min-max</c>, or <c>percentile 99.999 (4096-bin histogram)</c>).</summary>
+    /// <summary>The calibration method (<c>min-max</c>, <c>percentile 99.999 (4096-bin histogram)</c>, or <c>entropy (KL divergence, 4096-bin histogram, 255 steps)</c>).</summary>
     public const string CalibrationMethod = "distillation.quantization.calibration_method";
 
     /// <summary>The number of calibration images, invariant culture.</summary>

@@ -13,6 +13,14 @@ public enum CalibrationMethod
     /// of each tensor's values: the rarest outliers are clipped so the common values get finer steps.
     /// </summary>
     Percentile,
+
+    /// <summary>
+    /// Entropy (KL divergence), as TensorRT and ONNX Runtime's Python quantizer: of the ranges around zero
+    /// that a <see cref="QuantizationOptions.HistogramBins"/>-bin histogram of each tensor allows, the one
+    /// whose 8-bit version (255 steps) keeps the distribution of values closest to the original, outliers
+    /// saturated at its ends. Clips more than a high percentile where a long tail holds few values.
+    /// </summary>
+    Entropy,
 }
 
 /// <summary>The 8-bit type of the quantized activations (the weights are always int8).</summary>
@@ -34,7 +42,11 @@ public sealed class QuantizationOptions
     /// <summary>With <see cref="CalibrationMethod.Percentile"/>: the percentile kept, in (50, 100]. Default: 99.999.</summary>
     public double Percentile { get; set; } = 99.999;
 
-    /// <summary>Bins of the histogram the percentile is read from, in [128, 1 048 576]. Default: 4096.</summary>
+    /// <summary>
+    /// Bins of the histogram the percentile or the entropy range is read from, in [128, 1 048 576]
+    /// (at least 512 for <see cref="CalibrationMethod.Entropy"/>: twice its 255 steps, so it has ranges to
+    /// choose from; its cost grows with the square of the bins). Default: 4096.
+    /// </summary>
     public int HistogramBins { get; set; } = 4096;
 
     /// <summary>The type of the quantized activations. Default: <see cref="ActivationType.U8"/>.</summary>
@@ -70,7 +82,7 @@ public sealed class QuantizationOptions
     {
         if (!Enum.IsDefined(Method))
         {
-            throw new ArgumentOutOfRangeException(nameof(Method), Method, $"QuantizationOptions.Method must be MinMax or Percentile, was {(int)Method}.");
+            throw new ArgumentOutOfRangeException(nameof(Method), Method, $"QuantizationOptions.Method must be MinMax, Percentile or Entropy, was {(int)Method}.");
         }
 
         if (!Enum.IsDefined(Activations))
@@ -86,6 +98,11 @@ public sealed class QuantizationOptions
         if (HistogramBins is < 128 or > 1 << 20)
         {
             throw new ArgumentOutOfRangeException(nameof(HistogramBins), HistogramBins, $"QuantizationOptions.HistogramBins must be in [128, 1048576], was {HistogramBins}.");
+        }
+
+        if (Method == CalibrationMethod.Entropy && HistogramBins < MinEntropyBins)
+        {
+            throw new ArgumentOutOfRangeException(nameof(HistogramBins), HistogramBins, $"QuantizationOptions.HistogramBins must be at least {MinEntropyBins} with the entropy method, was {HistogramBins}.");
         }
 
         if (CalibrationImages < 1)
@@ -114,8 +131,16 @@ public sealed class QuantizationOptions
         }
     }
 
+    /// <summary>The 8-bit steps the entropy method quantizes a candidate range into: 2⁸ − 1.</summary>
+    internal const int EntropySteps = 255;
+
+    private const int MinEntropyBins = 2 * (EntropySteps + 1);
+
     /// <summary>The method in words, as the metadata and the report give it.</summary>
-    internal string DescribeMethod() => Method == CalibrationMethod.Percentile
-        ? string.Create(CultureInfo.InvariantCulture, $"percentile {Percentile} ({HistogramBins}-bin histogram)")
-        : "min-max";
+    internal string DescribeMethod() => Method switch
+    {
+        CalibrationMethod.Percentile => string.Create(CultureInfo.InvariantCulture, $"percentile {Percentile} ({HistogramBins}-bin histogram)"),
+        CalibrationMethod.Entropy => string.Create(CultureInfo.InvariantCulture, $"entropy (KL divergence, {HistogramBins}-bin histogram, {EntropySteps} steps)"),
+        _ => "min-max",
+    };
 }

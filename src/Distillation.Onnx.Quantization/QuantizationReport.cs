@@ -50,7 +50,7 @@ public sealed class QuantizationReport
     /// <summary>Batches those images came in.</summary>
     public int CalibrationBatches { get; }
 
-    /// <summary>The calibration method in words (<c>min-max</c>, <c>percentile 99.999 (4096-bin histogram)</c>).</summary>
+    /// <summary>The calibration method in words (<c>min-max</c>, <c>percentile 99.999 (4096-bin histogram)</c>, <c>entropy (KL divergence, 4096-bin histogram, 255 steps)</c>).</summary>
     public string Method { get; }
 
     /// <summary>The type of the quantized activations.</summary>

@@ -2,11 +2,14 @@ namespace Distillation.Onnx.Quantization;
 
 /// <summary>
 /// The values one tensor took over the calibration batches: the running minimum and maximum (first
-/// pass), then, for the percentile method, a histogram over [minimum, maximum] (second pass).
+/// pass), then, for the percentile and entropy methods, a histogram (second pass) over [minimum,
+/// maximum], widened to hold zero for the entropy method.
 /// </summary>
 internal sealed class TensorRange
 {
     private long[]? histogram;
+    private double histogramLow;
+    private double histogramHigh;
 
     public TensorRange(string name) => Name = name;
 
@@ -39,11 +42,21 @@ internal sealed class TensorRange
         Count += values.Length;
     }
 
-    /// <summary>Second pass: counts <paramref name="values"/> into <paramref name="bins"/> equal bins over [<see cref="Min"/>, <see cref="Max"/>].</summary>
-    public void AddToHistogram(ReadOnlySpan<float> values, int bins)
+    /// <summary>
+    /// Second pass: counts <paramref name="values"/> into <paramref name="bins"/> equal bins over
+    /// [<see cref="Min"/>, <see cref="Max"/>], or over [min(<see cref="Min"/>, 0), max(<see cref="Max"/>, 0)]
+    /// without the exact zeros when <paramref name="holdZero"/> (fixed by the first call).
+    /// </summary>
+    public void AddToHistogram(ReadOnlySpan<float> values, int bins, bool holdZero = false)
     {
-        histogram ??= new long[bins];
-        var width = (double)Max - Min;
+        if (histogram is null)
+        {
+            histogram = new long[bins];
+            histogramLow = holdZero ? Math.Min(Min, 0.0) : Min;
+            histogramHigh = holdZero ? Math.Max(Max, 0.0) : Max;
+        }
+
+        var width = histogramHigh - histogramLow;
         if (width <= 0)
         {
             histogram[0] += values.Length;
@@ -52,16 +65,26 @@ internal sealed class TensorRange
 
         foreach (var value in values)
         {
-            var bin = (int)((value - (double)Min) / width * bins);
+            // For the entropy method, exact zeros (a ReLU's many) are left out: every range represents
+            // zero exactly (the zero point), and counted in they would be a spike that the merged bins
+            // smear, which pushes the method towards narrow ranges.
+            if (holdZero && value == 0)
+            {
+                continue;
+            }
+
+            var bin = (int)((value - histogramLow) / width * bins);
             histogram[Math.Clamp(bin, 0, bins - 1)]++;
         }
     }
 
     /// <summary>
     /// The calibrated range: [min, max] for min-max; for a percentile p, the upper edge of the bin where
-    /// the cumulative count reaches p % and the lower edge of the bin where it passes (100 − p) %.
+    /// the cumulative count reaches p % and the lower edge of the bin where it passes (100 − p) %; for
+    /// entropy, the edges of the window <see cref="EntropyCalibration"/> chooses with
+    /// <paramref name="quantizedBins"/> steps, within [min, max].
     /// </summary>
-    public (float Min, float Max) Calibrated(CalibrationMethod method, double percentile)
+    public (float Min, float Max) Calibrated(CalibrationMethod method, double percentile, int quantizedBins = 255)
     {
         if (Count == 0)
         {
@@ -74,7 +97,15 @@ internal sealed class TensorRange
         }
 
         var bins = histogram.Length;
-        var width = ((double)Max - Min) / bins;
+        var width = (histogramHigh - histogramLow) / bins;
+        if (method == CalibrationMethod.Entropy)
+        {
+            var window = EntropyCalibration.Choose(histogram, -histogramLow / width, Math.Min(quantizedBins, bins));
+            var from = (float)(histogramLow + (window.Start * width));
+            var to = (float)(histogramLow + (window.End * width));
+            return (Math.Max(from, Min), Math.Min(to, Max));
+        }
+
         long total = histogram.Sum();
 
         // Ranks as whole counts (with a little slack for p / 100 not being exact in binary): keep the
@@ -105,8 +136,8 @@ internal sealed class TensorRange
             }
         }
 
-        var low = (float)(Min + (lowerBin * width));
-        var high = (float)(Min + ((upperBin + 1) * width));
+        var low = (float)(histogramLow + (lowerBin * width));
+        var high = (float)(histogramLow + ((upperBin + 1) * width));
         return (Math.Max(low, Min), Math.Min(high, Max));
     }
 }

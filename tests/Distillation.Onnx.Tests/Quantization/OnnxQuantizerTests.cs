@@ -1,5 +1,6 @@
 using Distillation.Data;
 using Distillation.Onnx.Quantization;
+using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using TorchSharp;
@@ -147,6 +148,104 @@ public sealed class OnnxQuantizerTests
     }
 
     [Fact]
+    public void The_zoo_resnet20_is_quantized_whole_and_runs_on_integer_kernels()
+    {
+        manual_seed(22);
+        using var model = Models.Zoo.ModelZoo.Create("resnet20", classes: 10);
+        TestNetworks.RandomizeBatchNormStatistics(model);
+        model.eval();
+        using var folder = new TempFolder();
+        var fp32 = folder.File("resnet20.onnx");
+        OnnxExporter.Export(model, fp32);
+        var int8 = folder.File("resnet20.int8.onnx");
+        using var generator = new Generator(23);
+        var calibration = new List<Tensor> { randn([8, 3, 32, 32], generator: generator), randn([8, 3, 32, 32], generator: generator) };
+
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, calibration);
+
+        // 19 convolutions and 2 projection shortcuts, 9 residual sums, the pool, the classifier; every BatchNorm folded.
+        report.QuantizedNodes.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count()).Should().Equal(
+            new Dictionary<string, int> { ["Conv"] = 21, ["Add"] = 9, ["GlobalAveragePool"] = 1, ["Gemm"] = 1 });
+        report.FoldedNodes.Should().HaveCount(21).And.OnlyContain(n => n.OpType == "BatchNormalization");
+        report.FloatNodes.Should().BeEmpty();
+        var ops = OptimizedOpTypes(int8, folder.File("optimized.onnx"));
+        ops.Count(op => op == "QLinearConv").Should().Be(21);
+        ops.Count(op => op == "QLinearAdd").Should().Be(9);
+        ops.Should().NotContain(["Conv", "FusedConv", "Add", "Relu", "DequantizeLinear"], "every node runs on 8-bit values");
+        ops.Should().ContainSingle(op => op == "QuantizeLinear");
+        using var fp32Session = OpenSession(fp32);
+        using var int8Session = OpenSession(int8);
+        var (expected, _) = Run(fp32Session, calibration[0]);
+        var (actual, _) = Run(int8Session, calibration[0]);
+        MaxAbsDiff(expected, actual).Should().BeLessThan(0.1f * (expected.Max() - expected.Min()));
+        calibration.ForEach(t => t.Dispose());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_batch_norm_after_a_linear_layer_is_folded_into_its_gemm(bool transposedWeight)
+    {
+        manual_seed(24);
+        using var model = Sequential(
+            ("0", Flatten()),
+            ("1", Linear(3 * 16 * 16, 32)),
+            ("2", BatchNorm1d(32)),
+            ("3", ReLU()),
+            ("4", Linear(32, 10)));
+        TestNetworks.RandomizeBatchNormStatistics(model);
+        using var folder = new TempFolder();
+        var fp32 = Export(model, folder);
+        var source = Read(fp32);
+        if (!transposedWeight)
+        {
+            // The same Gemm with B stored [in, out] (transB = 0), as other exporters write it.
+            StoreFirstGemmUntransposed(source.Graph);
+            fp32 = folder.File("untransposed.onnx");
+            File.WriteAllBytes(fp32, source.ToByteArray());
+        }
+
+        var prepared = source.Clone();
+        var folded = GraphPreparation.Prepare(prepared.Graph);
+        var preparedPath = folder.File("prepared.onnx");
+        File.WriteAllBytes(preparedPath, prepared.ToByteArray());
+
+        folded.Should().ContainSingle().Which.Note.Should().StartWith("folded into the Gemm");
+        prepared.Graph.Node.Select(n => n.OpType).Should().Equal("Flatten", "Gemm", "Relu", "Gemm");
+        using var input = Batches(1, 20, seed: 25)[0];
+        using var fp32Session = OpenSession(fp32);
+        using var preparedSession = OpenSession(preparedPath);
+        var (expected, _) = Run(fp32Session, input);
+        var (actual, _) = Run(preparedSession, input);
+        MaxAbsDiff(expected, actual).Should().BeLessThan(1e-4f * (expected.Max() - expected.Min()), "folding changes only the rounding");
+
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, folder.File("model.int8.onnx"), Batches(2, 16, seed: 26));
+        report.QuantizedNodes.Select(n => n.OpType).Should().Equal("Gemm", "Gemm");
+        report.FloatNodes.Select(n => n.OpType).Should().Equal(["Flatten"], "it runs on the float input, before the first quantization");
+        report.FoldedNodes.Should().ContainSingle(n => n.OpType == "BatchNormalization");
+    }
+
+    private static void StoreFirstGemmUntransposed(GraphProto graph)
+    {
+        var gemm = graph.Node.First(n => n.OpType == "Gemm");
+        var weight = graph.Initializer.Single(t => t.Name == gemm.Input[1]);
+        var (rows, columns) = ((int)weight.Dims[0], (int)weight.Dims[1]);
+        var values = TensorProtos.ReadFloats(weight);
+        var transposed = new float[values.Length];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var c = 0; c < columns; c++)
+            {
+                transposed[(c * rows) + r] = values[(r * columns) + c];
+            }
+        }
+
+        graph.Initializer.Remove(weight);
+        graph.Initializer.Add(TensorProtos.Floats(weight.Name, transposed, [columns, rows]));
+        gemm.Attribute.Single(a => a.Name == "transB").I = 0;
+    }
+
+    [Fact]
     public void A_conv_with_fewer_input_channels_than_asked_stays_float_and_its_output_is_quantized()
     {
         manual_seed(24);
@@ -272,6 +371,44 @@ public sealed class OnnxQuantizerTests
 
         using var session = OpenSession(int8);
         session.ModelMetadata.CustomMetadataMap[OnnxMetadataKeys.ClassNames].Should().Be(source[OnnxMetadataKeys.ClassNames]);
+    }
+
+    [Fact]
+    public void Entropy_calibration_is_recorded_and_gives_nearly_the_fp32_outputs()
+    {
+        manual_seed(21);
+        using var model = ResidualNet();
+        using var folder = new TempFolder();
+        var fp32 = Export(model, folder);
+        var int8 = folder.File("model.entropy.onnx");
+        var minMax = folder.File("model.minmax.onnx");
+        var calibration = Batches(4, 32, seed: 1);
+
+        var report = OnnxQuantizer.QuantizeWithTensors(fp32, int8, calibration, new QuantizationOptions { Method = CalibrationMethod.Entropy, HistogramBins = 1024 });
+        OnnxQuantizer.QuantizeWithTensors(fp32, minMax, calibration, new QuantizationOptions());
+
+        report.Method.Should().Be("entropy (KL divergence, 1024-bin histogram, 255 steps)");
+        Read(int8).MetadataProps.Single(p => p.Key == QuantizationMetadataKeys.CalibrationMethod).Value.Should().Be(report.Method);
+        var scales = ActivationScales(int8);
+        var minMaxScales = ActivationScales(minMax);
+        scales.Keys.Should().BeEquivalentTo(minMaxScales.Keys);
+        scales.Should().OnlyContain(p => p.Value <= minMaxScales[p.Key] * (1 + 1e-6), "a range inside [min, max] has finer steps");
+        scales.Should().Contain(p => p.Value < minMaxScales[p.Key] * 0.999, "some tensor has a tail worth clipping");
+        using var fp32Session = OpenSession(fp32);
+        using var int8Session = OpenSession(int8);
+        using var input = Batches(1, 200, seed: 2)[0];
+        var (expected, _) = Run(fp32Session, input);
+        var (actual, _) = Run(int8Session, input);
+        MaxAbsDiff(expected, actual).Should().BeLessThan(0.05f * (expected.Max() - expected.Min()));
+        calibration.ForEach(t => t.Dispose());
+    }
+
+    /// <summary>The scale of every activation QuantizeLinear, by the tensor it quantizes.</summary>
+    private static Dictionary<string, float> ActivationScales(string path)
+    {
+        var graph = Read(path).Graph;
+        return graph.Node.Where(n => n.OpType == "QuantizeLinear")
+            .ToDictionary(n => n.Input[0], n => BitConverter.ToSingle(graph.Initializer.Single(t => t.Name == n.Input[1]).RawData.Span));
     }
 
     [Fact]

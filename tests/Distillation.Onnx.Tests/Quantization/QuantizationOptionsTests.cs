@@ -13,6 +13,7 @@ public sealed class QuantizationOptionsTests
         { "Percentile", o => o.Percentile = 100.5 },
         { "Percentile", o => o.Percentile = double.NaN },
         { "HistogramBins", o => o.HistogramBins = 10 },
+        { "HistogramBins", o => (o.Method, o.HistogramBins) = (CalibrationMethod.Entropy, 511) },
         { "CalibrationImages", o => o.CalibrationImages = 0 },
         { "CalibrationBatchSize", o => o.CalibrationBatchSize = -1 },
         { "Threads", o => o.Threads = -1 },
