@@ -1,25 +1,48 @@
 #!/usr/bin/env bash
-# Mutation testing of part of Distillation.Core against tests/Distillation.Core.Tests (Stryker.NET,
-# pinned in .config/dotnet-tools.json). Not part of .ci/run: a run takes minutes to hours.
+# Mutation testing of part of a library against its own test project (Stryker.NET, pinned in
+# .config/dotnet-tools.json). Not part of .ci/run: a run takes minutes to hours.
 #
 #   eng/mutation.sh <folder-or-file>...        e.g. eng/mutation.sh Losses
 #                                                   eng/mutation.sh Data/ImageDataset.cs Training/RandomStreams.cs
+#   eng/mutation.sh --project <Name> <folder-or-file>...
+#                                              e.g. eng/mutation.sh --project Onnx OnnxExporter.cs
 #
-# Paths are relative to src/Distillation.Core (a leading src/Distillation.Core/ is accepted).
+# Without --project the library is src/Distillation.Core, tested by tests/Distillation.Core.Tests;
+# --project Onnx (or Models, Onnx.Runtime, Onnx.Quantization, ...) mutates src/Distillation.<Name>
+# against tests/Distillation.<Name>.Tests. Paths are relative to the library's folder (a leading
+# src/Distillation.<Name>/ is accepted).
 # By default only the tests of the matching test folders run (tests mirror src), e.g. Losses ->
-# FullyQualifiedName~Distillation.Tests.Losses; MUTATION_TEST_FILTER overrides that filter
-# (MUTATION_TEST_FILTER=all runs every test). One mutant at a time (--concurrency 1, the machine is
-# shared), coverage per test, so each mutant runs only the tests that reach it.
+# FullyQualifiedName~Distillation.Tests.Losses (Core) or, for a file at another library's root,
+# OnnxExporter.cs -> FullyQualifiedName~Distillation.Onnx.Tests.OnnxExporter (OnnxExporterTests: its test
+# classes are named after it; a folder -> its namespace). MUTATION_TEST_FILTER overrides that
+# filter (MUTATION_TEST_FILTER=all runs every test of the test project). One mutant at a time
+# (--concurrency 1, the machine is shared), coverage per test, so each mutant runs only the tests
+# that reach it.
 # Reports go to StrykerOutput/<name>/ (ignored by git); the score and the surviving and uncovered
 # mutants are printed at the end and written to StrykerOutput/<name>/summary.txt.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-core="src/Distillation.Core"
-tests="tests/Distillation.Core.Tests"
+project="Core"
+if [ "${1-}" = "--project" ]; then
+  if [ "$#" -lt 2 ]; then
+    echo "mutation.sh: --project needs a library name (Core, Onnx, Models, ...)" >&2
+    exit 2
+  fi
+  project="${2#Distillation.}"
+  shift 2
+fi
+core="src/Distillation.$project"
+tests="tests/Distillation.$project.Tests"
+if [ ! -f "$repo_root/$core/Distillation.$project.csproj" ] || [ ! -f "$repo_root/$tests/Distillation.$project.Tests.csproj" ]; then
+  echo "mutation.sh: --project $project needs $core/Distillation.$project.csproj and $tests/Distillation.$project.Tests.csproj" >&2
+  exit 2
+fi
+# The test namespace: Core's tests are Distillation.Tests.*, the others' Distillation.<Name>.Tests.*.
+if [ "$project" = "Core" ]; then test_namespace="Distillation.Tests"; else test_namespace="Distillation.$project.Tests"; fi
 
 if [ "$#" -eq 0 ]; then
-  echo "usage: eng/mutation.sh <folder-or-file under $core>... (e.g. Losses, Data/ImageDataset.cs)" >&2
+  echo "usage: eng/mutation.sh [--project <Name>] <folder-or-file under $core>... (e.g. Losses, Data/ImageDataset.cs)" >&2
   exit 2
 fi
 
@@ -38,8 +61,12 @@ for target in "$@"; do
     exit 2
   fi
   folder="${target%%/*}"
-  folder="${folder%.cs}"
-  filter="FullyQualifiedName~Distillation.Tests.$folder."
+  if [ "$project" != "Core" ] && [ "${folder%.cs}" != "$folder" ]; then
+    # A file at the library's root: its test classes are named after it (OnnxExporter.cs -> OnnxExporterTests).
+    filter="FullyQualifiedName~$test_namespace.${folder%.cs}"
+  else
+    filter="FullyQualifiedName~$test_namespace.${folder%.cs}."
+  fi
   case " ${filters[*]-} " in *" $filter "*) ;; *) filters+=("$filter") ;; esac
   names+=("$(basename "${target%.cs}")")
 done
@@ -52,6 +79,7 @@ fi
 [ "$test_filter" = "all" ] && test_filter=""
 
 name="$(IFS=+; echo "${names[*]}")"
+[ "$project" = "Core" ] || name="$project-$name"
 output="$repo_root/StrykerOutput/$name"
 rm -rf "$output"
 mkdir -p "$output"
@@ -59,8 +87,19 @@ mkdir -p "$output"
 cd "$repo_root"
 dotnet tool restore >/dev/null
 
+# The shared settings with this project and its test project.
+config="$output/stryker-config.json"
+python3 - "$repo_root/eng/stryker-config.json" "$config" "$project" <<'PY'
+import json, sys
+source, target, project = sys.argv[1], sys.argv[2], sys.argv[3]
+data = json.load(open(source))
+data["stryker-config"]["project"] = f"Distillation.{project}.csproj"
+data["stryker-config"]["test-projects"] = [f"Distillation.{project}.Tests.csproj"]
+json.dump(data, open(target, "w"), indent=2)
+PY
+
 args=(
-  --config-file "$repo_root/eng/stryker-config.json"
+  --config-file "$config"
   --output "$output"
 )
 for pattern in "${mutate[@]}"; do args+=(--mutate "$pattern"); done
