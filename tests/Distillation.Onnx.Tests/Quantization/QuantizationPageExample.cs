@@ -14,7 +14,7 @@ internal static class QuantizationPageExample
         using var train = Cifar10Dataset.Load("data", Cifar10Split.Train);
         using var calibration = train.Sample(1000, seed: 7);          // training images, never the test set
         var report = OnnxQuantizer.Quantize("runs/latest/distilled-student.onnx", "runs/latest/distilled-student.int8.onnx",
-            calibration, new QuantizationOptions { Method = CalibrationMethod.MinMax });   // or Percentile (99.999)
+            calibration, new QuantizationOptions { Method = CalibrationMethod.MinMax });   // or Percentile (99.999), Entropy (KL)
         Console.WriteLine($"{report.SizeRatio:F1}x smaller; in float: {string.Join(", ", report.FloatNodes.Select(n => $"{n.Name} ({n.Note})"))}");
         // docs:end QuantizationPageExample
     }
