@@ -16,8 +16,8 @@ internal static class GraphPreparation
         var folded = new List<QuantizedNodeInfo>();
         var names = GraphIndex.NamesIn(graph);
         FoldConstantTransposes(graph, folded);
-        FoldBatchNorms(graph, names, folded);
-        FoldBatchNormsIntoGemms(graph, names, folded);
+        FoldBatchNorms(graph, names, folded, "Conv");
+        FoldBatchNorms(graph, names, folded, "Gemm");
         RemoveUnusedInitializers(graph);
         return folded;
     }
@@ -64,100 +64,47 @@ internal static class GraphPreparation
         }
     }
 
-    private static void FoldBatchNorms(GraphProto graph, HashSet<string> names, List<QuantizedNodeInfo> folded)
-    {
-        var index = new GraphIndex(graph);
-        foreach (var norm in graph.Node.Where(n => n.OpType == "BatchNormalization").ToList())
-        {
-            if (norm.Output.Count != 1 || norm.Input.Count != 5
-                || index.ProducerOf(norm.Input[0]) is not { OpType: "Conv" } conv
-                || index.ConsumersOf(conv.Output[0]).Count != 1 || index.GraphOutputs.Contains(conv.Output[0])
-                || index.FloatInitializer(conv.Input[1]) is not { } weight
-                || (conv.Input.Count > 2 && conv.Input[2].Length > 0 && index.FloatInitializer(conv.Input[2]) is null)
-                || norm.Input.Skip(1).Any(i => index.FloatInitializer(i) is null))
-            {
-                continue;
-            }
-
-            var gamma = TensorProtos.ReadFloats(index.Initializers[norm.Input[1]]);
-            var beta = TensorProtos.ReadFloats(index.Initializers[norm.Input[2]]);
-            var mean = TensorProtos.ReadFloats(index.Initializers[norm.Input[3]]);
-            var variance = TensorProtos.ReadFloats(index.Initializers[norm.Input[4]]);
-            var epsilon = GraphIndex.AttributeFloat(norm, "epsilon", 1e-5f);
-            var channels = (int)weight.Dims[0];
-            if (gamma.Length != channels || beta.Length != channels || mean.Length != channels || variance.Length != channels)
-            {
-                continue;
-            }
-
-            var weights = TensorProtos.ReadFloats(weight);
-            var bias = conv.Input.Count > 2 && conv.Input[2].Length > 0 ? TensorProtos.ReadFloats(index.Initializers[conv.Input[2]]) : new float[channels];
-            var perChannel = weights.Length / channels;
-            for (var c = 0; c < channels; c++)
-            {
-                // y = gamma (conv(x) + b − mean) / sqrt(var + eps) + beta, in double to round once.
-                var factor = gamma[c] / Math.Sqrt(variance[c] + (double)epsilon);
-                for (var i = 0; i < perChannel; i++)
-                {
-                    weights[(c * perChannel) + i] = (float)(weights[(c * perChannel) + i] * factor);
-                }
-
-                bias[c] = (float)(((bias[c] - (double)mean[c]) * factor) + beta[c]);
-            }
-
-            var weightName = Unique(names, conv.Input[1] + "_bn");
-            var biasName = Unique(names, (conv.Input.Count > 2 && conv.Input[2].Length > 0 ? conv.Input[2] : conv.Name + ".bias") + "_bn");
-            graph.Initializer.Add(TensorProtos.Floats(weightName, weights, [.. weight.Dims]));
-            graph.Initializer.Add(TensorProtos.Floats(biasName, bias, [channels]));
-            conv.Input[1] = weightName;
-            if (conv.Input.Count > 2)
-            {
-                conv.Input[2] = biasName;
-            }
-            else
-            {
-                conv.Input.Add(biasName);
-            }
-
-            conv.Output[0] = norm.Output[0];
-            graph.Node.Remove(norm);
-            folded.Add(new QuantizedNodeInfo(norm.Name, norm.OpType, $"folded into the Conv '{conv.Name}'"));
-        }
-    }
-
     /// <summary>
-    /// BatchNormalization(Gemm(x, B, C)) with constant B, C and statistics becomes one Gemm:
-    /// output column j of B (row j when transB) scaled by gamma[j] / sqrt(var[j] + eps), and
-    /// C'[j] = (C[j] − mean[j]) · that factor + beta[j].
+    /// BatchNormalization(P(x, W, b)) with constant W, b and statistics becomes one P, where P is a
+    /// Conv (output channel c: the c-th block of W) or a Gemm with transA 0 and alpha = beta = 1
+    /// (output j: column j of W, row j when transB). Each output's weights are scaled by
+    /// gamma / sqrt(var + eps), and b' = (b − mean) · that factor + beta.
     /// </summary>
-    private static void FoldBatchNormsIntoGemms(GraphProto graph, HashSet<string> names, List<QuantizedNodeInfo> folded)
+    private static void FoldBatchNorms(GraphProto graph, HashSet<string> names, List<QuantizedNodeInfo> folded, string producerType)
     {
         var index = new GraphIndex(graph);
         foreach (var norm in graph.Node.Where(n => n.OpType == "BatchNormalization").ToList())
         {
             if (norm.Output.Count != 1 || norm.Input.Count != 5
-                || index.ProducerOf(norm.Input[0]) is not { OpType: "Gemm" } gemm
-                || index.ConsumersOf(gemm.Output[0]).Count != 1 || index.GraphOutputs.Contains(gemm.Output[0])
-                || GraphIndex.AttributeInt(gemm, "transA", 0) != 0 || GraphIndex.AttributeFloat(gemm, "alpha", 1f) != 1f || GraphIndex.AttributeFloat(gemm, "beta", 1f) != 1f
-                || index.FloatInitializer(gemm.Input[1]) is not { Dims.Count: 2 } weight
+                || index.ProducerOf(norm.Input[0]) is not { } producer || producer.OpType != producerType
+                || index.ConsumersOf(producer.Output[0]).Count != 1 || index.GraphOutputs.Contains(producer.Output[0])
+                || index.FloatInitializer(producer.Input[1]) is not { } weight
                 || norm.Input.Skip(1).Any(i => index.FloatInitializer(i) is null))
             {
                 continue;
             }
 
-            var transB = GraphIndex.AttributeInt(gemm, "transB", 0) != 0;
-            var outputs = (int)weight.Dims[transB ? 0 : 1];
-            var hasBias = gemm.Input.Count > 2 && gemm.Input[2].Length > 0;
-            if (hasBias && index.FloatInitializer(gemm.Input[2]) is not { Dims.Count: 1 })
+            var hasBias = producer.Input.Count > 2 && producer.Input[2].Length > 0;
+            if (hasBias && index.FloatInitializer(producer.Input[2]) is not { Dims.Count: 1 })
             {
                 continue;
             }
 
+            // Where output j's weights are: a contiguous block for a Conv, a row or a column of a Gemm's matrix.
+            var transB = GraphIndex.AttributeInt(producer, "transB", 0) != 0;
+            var isGemm = producerType == "Gemm";
+            if (isGemm && (weight.Dims.Count != 2 || GraphIndex.AttributeInt(producer, "transA", 0) != 0
+                || GraphIndex.AttributeFloat(producer, "alpha", 1f) != 1f || GraphIndex.AttributeFloat(producer, "beta", 1f) != 1f))
+            {
+                continue;
+            }
+
+            var outputs = (int)weight.Dims[isGemm && !transB ? 1 : 0];
             var gamma = TensorProtos.ReadFloats(index.Initializers[norm.Input[1]]);
             var beta = TensorProtos.ReadFloats(index.Initializers[norm.Input[2]]);
             var mean = TensorProtos.ReadFloats(index.Initializers[norm.Input[3]]);
             var variance = TensorProtos.ReadFloats(index.Initializers[norm.Input[4]]);
-            var bias = hasBias ? TensorProtos.ReadFloats(index.Initializers[gemm.Input[2]]) : new float[outputs];
+            var bias = hasBias ? TensorProtos.ReadFloats(index.Initializers[producer.Input[2]]) : new float[outputs];
             if (gamma.Length != outputs || beta.Length != outputs || mean.Length != outputs || variance.Length != outputs || bias.Length != outputs)
             {
                 continue;
@@ -165,36 +112,37 @@ internal static class GraphPreparation
 
             var epsilon = GraphIndex.AttributeFloat(norm, "epsilon", 1e-5f);
             var weights = TensorProtos.ReadFloats(weight);
-            var inputs = weights.Length / outputs;
+            var perOutput = weights.Length / outputs;
             for (var j = 0; j < outputs; j++)
             {
+                // y = gamma (P(x) + b − mean) / sqrt(var + eps) + beta, in double to round once.
                 var factor = gamma[j] / Math.Sqrt(variance[j] + (double)epsilon);
-                for (var i = 0; i < inputs; i++)
+                for (var i = 0; i < perOutput; i++)
                 {
-                    var at = transB ? (j * inputs) + i : (i * outputs) + j;
+                    var at = isGemm && !transB ? (i * outputs) + j : (j * perOutput) + i;
                     weights[at] = (float)(weights[at] * factor);
                 }
 
                 bias[j] = (float)(((bias[j] - (double)mean[j]) * factor) + beta[j]);
             }
 
-            var weightName = Unique(names, gemm.Input[1] + "_bn");
-            var biasName = Unique(names, (hasBias ? gemm.Input[2] : gemm.Name + ".bias") + "_bn");
+            var weightName = Unique(names, producer.Input[1] + "_bn");
+            var biasName = Unique(names, (hasBias ? producer.Input[2] : producer.Name + ".bias") + "_bn");
             graph.Initializer.Add(TensorProtos.Floats(weightName, weights, [.. weight.Dims]));
             graph.Initializer.Add(TensorProtos.Floats(biasName, bias, [outputs]));
-            gemm.Input[1] = weightName;
-            if (gemm.Input.Count > 2)
+            producer.Input[1] = weightName;
+            if (producer.Input.Count > 2)
             {
-                gemm.Input[2] = biasName;
+                producer.Input[2] = biasName;
             }
             else
             {
-                gemm.Input.Add(biasName);
+                producer.Input.Add(biasName);
             }
 
-            gemm.Output[0] = norm.Output[0];
+            producer.Output[0] = norm.Output[0];
             graph.Node.Remove(norm);
-            folded.Add(new QuantizedNodeInfo(norm.Name, norm.OpType, $"folded into the Gemm '{gemm.Name}'"));
+            folded.Add(new QuantizedNodeInfo(norm.Name, norm.OpType, $"folded into the {producerType} '{producer.Name}'"));
         }
     }
 
