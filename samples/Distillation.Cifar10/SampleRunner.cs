@@ -492,12 +492,14 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         },
     };
 
-    /// <summary>Pad-and-crop and flip for small images; from 64 pixels on (--image-size), torchvision's random-resized crop instead.</summary>
-    private static AugmentationOptions AugmentationFor(SampleSettings run) => run.ImageSize >= RandomResizedCropFrom
-        ? new AugmentationOptions { Padding = 0, RandomResizedCrop = true, MixupAlpha = run.MixupAlpha, CutMixAlpha = run.CutMixAlpha }
-        : new AugmentationOptions { MixupAlpha = run.MixupAlpha, CutMixAlpha = run.CutMixAlpha };
-
-    private const int RandomResizedCropFrom = 64;
+    /// <summary>Pad-and-crop and flip for small images; from 64 pixels on (--image-size), torchvision's random-resized crop instead; the mixing as asked.</summary>
+    private static AugmentationOptions AugmentationFor(SampleSettings run)
+    {
+        var augmentation = AugmentationOptions.ForImageSize(run.ImageSize ?? 32);
+        augmentation.MixupAlpha = run.MixupAlpha;
+        augmentation.CutMixAlpha = run.CutMixAlpha;
+        return augmentation;
+    }
 
     /// <summary>The teacher's training settings under a recipe: the students' kind of run, with the recipe's own teacher training where it has one.</summary>
     private static TrainerOptions TeacherOptionsFor(SampleSettings settings, DeviceOptions device)

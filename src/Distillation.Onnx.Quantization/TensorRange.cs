@@ -84,7 +84,7 @@ internal sealed class TensorRange
     /// entropy, the edges of the window <see cref="EntropyCalibration"/> chooses with
     /// <paramref name="quantizedBins"/> steps, within [min, max].
     /// </summary>
-    public (float Min, float Max) Calibrated(CalibrationMethod method, double percentile, int quantizedBins = 255)
+    public (float Min, float Max) Calibrated(CalibrationMethod method, double percentile, int quantizedBins = QuantizationOptions.EntropySteps)
     {
         if (Count == 0)
         {

@@ -68,6 +68,21 @@ public sealed class AugmentationOptions
 
     internal const double MaxMixAlpha = 100;
 
+    /// <summary>The image size from which <see cref="ForImageSize"/> chooses the random-resized crop.</summary>
+    internal const int RandomResizedCropFrom = 64;
+
+    /// <summary>
+    /// The usual training augmentation for square images of <paramref name="imageSize"/> pixels, with a
+    /// horizontal flip: below 64 pixels, CIFAR's pad-and-crop (4 pixels); from 64 on, ImageNet's
+    /// random-resized crop (<see cref="RandomResizedCrop"/>, <see cref="Padding"/> 0). Set the mixing on
+    /// the result.
+    /// </summary>
+    /// <param name="imageSize">The side of the images, in pixels.</param>
+    /// <returns>New options.</returns>
+    public static AugmentationOptions ForImageSize(int imageSize) => imageSize >= RandomResizedCropFrom
+        ? new AugmentationOptions { Padding = 0, RandomResizedCrop = true }
+        : new AugmentationOptions();
+
     /// <summary>Whether batches are mixed (mixup or CutMix).</summary>
     internal bool Mixes => MixupAlpha > 0 || CutMixAlpha > 0;
 

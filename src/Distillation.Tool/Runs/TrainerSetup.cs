@@ -68,15 +68,13 @@ internal static class TrainerSetup
     }
 
     /// <summary>Pad-and-crop and flip for small images; from 64 pixels on, torchvision's random-resized crop; mixing as asked.</summary>
-    private static AugmentationOptions Augmentation(RunSettings settings, DataOptions data, TrainingOptions training) => new()
+    private static AugmentationOptions Augmentation(RunSettings settings, DataOptions data, TrainingOptions training)
     {
-        Padding = settings.Get(data.ImageSize) >= RandomResizedCropFrom ? 0 : 4,
-        RandomResizedCrop = settings.Get(data.ImageSize) >= RandomResizedCropFrom,
-        MixupAlpha = settings.Get(training.Mixup),
-        CutMixAlpha = settings.Get(training.CutMix),
-    };
-
-    private const int RandomResizedCropFrom = 64;
+        var augmentation = AugmentationOptions.ForImageSize(settings.Get(data.ImageSize));
+        augmentation.MixupAlpha = settings.Get(training.Mixup);
+        augmentation.CutMixAlpha = settings.Get(training.CutMix);
+        return augmentation;
+    }
 
     public static TrainerOptions For(RunSettings settings, DataOptions data, TrainingOptions training, RuntimeOptions runtime)
     {

@@ -94,6 +94,21 @@ public sealed class RandomResizedCropTests : IDisposable
         first.eq(images).all().item<bool>().Should().BeFalse();
     }
 
+    [Theory]
+    [InlineData(32, false, 4)]
+    [InlineData(63, false, 4)]
+    [InlineData(64, true, 0)]
+    [InlineData(224, true, 0)]
+    public void The_usual_augmentation_for_a_size_crops_small_images_from_padding_and_large_ones_at_random_scales(int size, bool randomResizedCrop, int padding)
+    {
+        var options = AugmentationOptions.ForImageSize(size);
+
+        options.RandomResizedCrop.Should().Be(randomResizedCrop);
+        options.Padding.Should().Be(padding);
+        options.HorizontalFlip.Should().BeTrue();
+        options.Invoking(o => o.Validate()).Should().NotThrow();
+    }
+
     [Fact]
     public void Settings_that_cannot_work_are_refused_naming_them()
     {
