@@ -46,6 +46,9 @@ internal sealed class RunSession(RunRequest request, TrainerOptions options, Ran
     /// <summary>The precision the teacher runs in, resolved from TeacherOutputs.Precision (never Auto): the checkpoint records it.</summary>
     public TeacherPrecision TeacherPrecision { get; set; }
 
+    /// <summary>The precision the training steps run in, resolved from TrainerOptions.Precision (never Auto): the checkpoint records it.</summary>
+    public TrainingPrecision Precision { get; set; }
+
     public IDistillationLoss Loss { get; } = request.Loss;
 
     public IBatchSource Train { get; } = request.Train;

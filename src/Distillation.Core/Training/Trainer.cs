@@ -106,7 +106,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="progress">Receives batch progress and epoch reports.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
-    /// <exception cref="InvalidOperationException">The teacher holds no TorchSharp module (an ONNX model, a logits file, an ensemble): it can be distilled from, not trained.</exception>
+    /// <exception cref="InvalidOperationException">The teacher holds no TorchSharp module (an ONNX model, a logits file, an ensemble): it can be distilled from, not trained; or <see cref="TrainerOptions.Precision"/> asks for mixed precision where it cannot run (a model that is not float32, a device or platform without autocast).</exception>
     public TrainingResult TrainTeacher(IBatchSource train, IBatchSource? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var module = teacher.GetModule()
@@ -120,6 +120,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="progress">Receives batch progress and epoch reports.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="TrainerOptions.Precision"/> asks for mixed precision where it cannot run (a model that is not float32, a device or platform without autocast).</exception>
     public TrainingResult TrainStudent(IBatchSource train, IBatchSource? evaluation = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Run(new RunRequest(TrainingPhase.StudentAlone, Student, null, new LabelCrossEntropyLoss(Options.LabelSmoothing), train, evaluation, progress, cancellationToken));
 
@@ -135,7 +136,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <returns>The history, final evaluation and timings.</returns>
     /// <exception cref="ArgumentException">The teacher cannot give what the loss reads (features from a teacher of logits only, or in bfloat16), the teacher's logits do not cover the data, or another check of the call fails.</exception>
-    /// <exception cref="InvalidOperationException">The teacher refuses the run's settings (augmentation with precomputed logits; a teacher that is not float32 in bfloat16), or another training call of this trainer is running.</exception>
+    /// <exception cref="InvalidOperationException">The teacher refuses the run's settings (augmentation with precomputed logits; a teacher that is not float32 in bfloat16), another training call of this trainer is running, or <see cref="TrainerOptions.Precision"/> asks for mixed precision where it cannot run (a model that is not float32, a device or platform without autocast).</exception>
     /// <exception cref="NotSupportedException"><see cref="TrainerOptions.TrackFidelity"/> is on with an evaluation set, and the teacher cannot run on its images (logits precomputed for the training set).</exception>
     public TrainingResult Distill(IBatchSource train, IBatchSource? evaluation = null, IDistillationLoss? loss = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -151,15 +152,15 @@ public sealed partial class Trainer<TTeacher, TStudent>
     /// <summary>
     /// Checks, before anything is trained, converted or cached, what <see cref="Distill"/> (or, with a
     /// loss that needs no teacher, <see cref="TrainStudent"/>) would refuse for these arguments:
-    /// an empty training set, a loss that needs a teacher, student or teacher feature paths that do
-    /// not exist, and every rule of the teacher's kind (features from a teacher of logits only or in
+    /// an empty training set, mixed precision where it cannot run, a loss that needs a teacher,
+    /// student or teacher feature paths that do not exist, and every rule of the teacher's kind (features from a teacher of logits only or in
     /// bfloat16, augmentation with precomputed logits, logits that do not cover the data). Throws
     /// the same one-line messages as the training call.
     /// </summary>
     /// <param name="train">The training set the call will get.</param>
     /// <param name="loss">The objective; <see cref="DistillationObjective.Notebook"/> when null.</param>
     /// <exception cref="ArgumentException">The call would be refused; the message says why.</exception>
-    /// <exception cref="InvalidOperationException">The teacher refuses the run's settings.</exception>
+    /// <exception cref="InvalidOperationException">The teacher refuses the run's settings, or <see cref="TrainerOptions.Precision"/> asks for mixed precision where it cannot run.</exception>
     public void Check(IBatchSource train, IDistillationLoss? loss = null)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -168,6 +169,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
             throw new ArgumentException("The training set is empty.", nameof(train));
         }
 
+        MixedPrecision.Check(Options.Precision, Student, Device);
         using var notebook = loss is null ? DistillationObjective.Notebook() : null;
         var objective = loss ?? notebook!;
         using var studentFeatures = new FeatureCapture(Student, objective.StudentFeatureModules);
@@ -345,6 +347,9 @@ public sealed partial class Trainer<TTeacher, TStudent>
             var phase = session.Phase;
             LogRunStarting(logger, phase, loss.Description, session.Parameters, train.Count, Options.Epochs, Device);
 
+            // Before the teacher is prepared: a refusal here touches nothing.
+            session.Precision = MixedPrecision.Resolve(Options.Precision, model, Device, logger, Options.Probe);
+
             // Feature terms read hooked module outputs; a loss that is a module (e.g. a hint regressor) trains with the student.
             session.StudentFeatures = new FeatureCapture(model, loss.StudentFeatureModules);
             session.Augmentation = Options.Augmentation is { } augmentation ? new BatchAugmentation(augmentation, train.Normalization) : null;
@@ -386,7 +391,8 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 WeightDecay: Options.OptimizerFactory is null ? Options.Optimizer.WeightDecay : null,
                 Optimizer: Options.OptimizerFactory is null ? Options.Optimizer.Kind.ToString() : session.Optimizer.GetType().Name,
                 Schedule: Options.SchedulerFactory is null ? Options.Schedule.Kind.ToString() : session.Scheduler!.GetType().Name,
-                Augmentation: Options.Augmentation?.Identity ?? "none");
+                Augmentation: Options.Augmentation?.Identity ?? "none",
+                Precision: Options.ChannelsLast ? $"{session.Precision} channels-last" : session.Precision.ToString());
 
             // Built-in callbacks, which the options switch on: the best epoch (always), early stopping, checkpoints.
             session.Run = new RunState();
@@ -492,10 +498,12 @@ public sealed partial class Trainer<TTeacher, TStudent>
             session.Optimizer.zero_grad();
         }
 
-        var studentLogits = session.Model.call(images);
+        // Channels-last once per batch: the activations keep the layout through the network.
+        var studentInput = Options.ChannelsLast && images.dim() == 4 ? images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : images;
+        var studentLogits = MixedPrecision.Forward(session.Model, studentInput, session.Precision);
         var result = session.Loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherOutput?.Logits)
         {
-            StudentFeatures = session.StudentFeatures!.Outputs,
+            StudentFeatures = MixedPrecision.InFloat32(session.StudentFeatures!.Outputs),
             TeacherFeatures = teacherOutput?.Features ?? DistillationContext.NoFeatures,
             Epoch = epoch,
             Epochs = Options.Epochs,

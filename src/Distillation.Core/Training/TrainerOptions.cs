@@ -109,6 +109,27 @@ public sealed class TrainerOptions
     public bool TrackFidelity { get; set; }
 
     /// <summary>
+    /// The number format of every training step (teacher training, student training and distillation
+    /// alike); see <see cref="TrainingPrecision"/>. Evaluation and the teacher's forward are not
+    /// affected (the teacher's is <see cref="TeacherOutputOptions.Precision"/>). Part of a checkpoint's
+    /// identity. Default: <see cref="TrainingPrecision.Float32"/>, so runs reproduce to the bit.
+    /// </summary>
+    public TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
+
+    /// <summary>
+    /// Whether the training batches enter the model in channels-last layout (NHWC strides, the same
+    /// logical shape), once per batch; the activations then stay channels-last through the
+    /// convolutions, BatchNorm and pooling, where oneDNN's kernels prefer it. The weights keep their
+    /// layout: oneDNN reorders weights at every training step whatever it is, and the files that
+    /// store weights and optimizer state read tensors in memory order. Part of a checkpoint's
+    /// identity. Default: false.
+    /// </summary>
+    public bool ChannelsLast { get; set; }
+
+    /// <summary>Stands in for the bfloat16 speed probe in tests of <see cref="TrainingPrecision.Auto"/>.</summary>
+    internal Devices.IBFloat16Probe? Probe { get; set; }
+
+    /// <summary>
     /// Checks every value, and those of the nested options, against what the trainer can represent
     /// and run (among them: BatchSize × GradientAccumulationSteps must fit an int).
     /// </summary>
@@ -146,6 +167,11 @@ public sealed class TrainerOptions
         if (Lookahead is not null && Checkpoints is not null)
         {
             throw OptionChecks.OutOfRange(nameof(Lookahead), "on", "off when Checkpoints are on (the lookahead average is not saved in a checkpoint, so a resumed run could not continue it exactly)");
+        }
+
+        if (!Enum.IsDefined(Precision))
+        {
+            throw OptionChecks.OutOfRange(nameof(Precision), Precision, "one of Float32, BFloat16Mixed, Auto");
         }
 
         ArgumentNullException.ThrowIfNull(Device, nameof(Device));

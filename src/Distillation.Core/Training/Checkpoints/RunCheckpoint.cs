@@ -334,10 +334,11 @@ internal sealed class RunCheckpoint
 /// so is the augmentation (crop, flip, mixing: "none" when off), whose draws a resume replays.
 /// </summary>
 internal sealed record RunIdentity(TrainingPhase Phase, string LossName, int Epochs, int BatchSize, long Seed, int TrainCount, long ModelParameters, string? TeacherWeights, int GradientAccumulationSteps = 1, TeacherPrecision TeacherPrecision = TeacherPrecision.Float32,
-    double? LearningRate = null, double? WeightDecay = null, string? Optimizer = null, string? Schedule = null, string? Augmentation = null)
+    double? LearningRate = null, double? WeightDecay = null, string? Optimizer = null, string? Schedule = null, string? Augmentation = null,
+    string? Precision = null)
 {
     /// <summary>The settings a checkpoint records only since they became part of the identity: one that lacks them is compared on the others.</summary>
-    internal static readonly IReadOnlySet<string> Recorded = new HashSet<string>(StringComparer.Ordinal) { nameof(LearningRate), nameof(WeightDecay), nameof(Optimizer), nameof(Schedule), nameof(Augmentation) };
+    internal static readonly IReadOnlySet<string> Recorded = new HashSet<string>(StringComparer.Ordinal) { nameof(LearningRate), nameof(WeightDecay), nameof(Optimizer), nameof(Schedule), nameof(Augmentation), nameof(Precision) };
 }
 
 /// <summary>A run's state after <see cref="CompletedEpochs"/> epochs, besides tensors.</summary>

@@ -1,0 +1,27 @@
+namespace Distillation.Training;
+
+/// <summary>The number format of a training step's forward and backward pass (<see cref="TrainerOptions.Precision"/>).</summary>
+public enum TrainingPrecision
+{
+    /// <summary>float32 throughout. A run reproduces to the bit on the same machine and libtorch.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "Named as TorchSharp's ScalarType.Float32, which it means.")]
+    Float32,
+
+    /// <summary>
+    /// Mixed precision, as PyTorch's <c>torch.autocast(device, torch.bfloat16)</c> (it is libtorch's
+    /// own autocast): the model keeps float32 weights, gradients and optimizer state; its
+    /// convolutions, linear layers and matrix products run forward and backward in bfloat16;
+    /// BatchNorm keeps float32 parameters and statistics; the logits, features and every loss are
+    /// float32. Evaluation runs in float32. About twice as fast on CPUs with AVX512-BF16 or AMX and
+    /// on GPUs with bfloat16; several times slower on CPUs without them, where a run warns once.
+    /// </summary>
+    BFloat16Mixed,
+
+    /// <summary>
+    /// <see cref="BFloat16Mixed"/> where the device has bfloat16 instructions and a short probe
+    /// measures bfloat16 faster (<see cref="Devices.BFloat16Speed"/>), and for a model whose floating
+    /// values are all float32; <see cref="Float32"/> elsewhere. The choice is logged, and recorded
+    /// in checkpoints.
+    /// </summary>
+    Auto,
+}
