@@ -480,6 +480,13 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             KeepBest = run.ValidationCount is not null,
         },
         EarlyStopping = run.Patience is { } patience ? new EarlyStoppingOptions { Patience = patience } : null,
+        Precision = run.TrainingPrecision switch
+        {
+            "bf16-mixed" => TrainingPrecision.BFloat16Mixed,
+            "auto" => TrainingPrecision.Auto,
+            _ => TrainingPrecision.Float32,
+        },
+        ChannelsLast = run.ChannelsLast,
         TeacherOutputs = new TeacherOutputOptions
         {
             Caching = run.CacheTeacherOutputs ? TeacherOutputCaching.Auto : TeacherOutputCaching.Never,

@@ -122,6 +122,19 @@ internal sealed record SampleSettings
         var other => other,
     };
 
+    /// <summary>The number format of every training step: "float32", "bf16-mixed" or "auto" (--precision).</summary>
+    public string TrainingPrecision { get; init; } = "float32";
+
+    /// <summary>The canonical name of a --precision value: "fp32" is "float32", any case.</summary>
+    public static string CanonicalTrainingPrecision(string value) => value.ToLowerInvariant() switch
+    {
+        "fp32" => "float32",
+        var other => other,
+    };
+
+    /// <summary>Whether training batches enter the models channels-last (--channels-last).</summary>
+    public bool ChannelsLast { get; init; }
+
     /// <summary>--student: a zoo model's name; null for the notebook's student.</summary>
     public string? StudentModel { get; init; }
 

@@ -28,6 +28,7 @@ public sealed class SampleRecipeTests : IDisposable
     [InlineData("error: --no-control needs --recipe.*", "--no-control")]
     [InlineData("error: --recipe distills a fresh student*leave out --distill-from.*", "--recipe", "strong", "--distill-from", "baseline")]
     [InlineData("error: --teacher-precision must be one of auto, float32, bfloat16, fp32, bf16, was 'half'.*", "--teacher-precision", "half")]
+    [InlineData("error: --precision must be one of fp32, float32, bf16-mixed, auto, was 'bf16'.*", "--precision", "bf16")]
     public async Task A_recipe_flag_that_cannot_work_is_one_error_line_before_anything_runs(string expected, params string[] flags)
     {
         var (exit, output, error) = await SampleProcess.RunAsync(Args(flags));
@@ -35,6 +36,18 @@ public sealed class SampleRecipeTests : IDisposable
         exit.Should().Be(2);
         error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().ContainSingle().Which.Should().Match(expected);
         output.Should().NotContain("Training");
+    }
+
+    [Fact]
+    public async Task Mixed_precision_and_channels_last_train_every_phase_and_are_recorded_in_the_settings()
+    {
+        var (exit, _, error) = await SampleProcess.RunAsync(Args("--epochs", "1", "--precision", "BF16-mixed", "--channels-last"));
+
+        exit.Should().Be(0, error);
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
+        var settings = json.RootElement.GetProperty("settings");
+        settings.GetProperty("trainingPrecision").GetString().Should().Be("bf16-mixed");
+        settings.GetProperty("channelsLast").GetBoolean().Should().BeTrue();
     }
 
     [Fact]

@@ -58,6 +58,12 @@ internal sealed class TrainingOptions(string defaultOutput)
 
     public ToolOption<double> CutMix { get; } = new("--cutmix", "With --augment: CutMix at this Beta(α, α), pasted before the teacher labels the images (0 = off; e.g. 1; with --mixup each batch takes one).", 0.0);
 
+    public ToolOption<string> Precision { get; } = new("--precision",
+        "Number format of every training step: fp32 (reproduces to the bit), bf16-mixed (float32 weights; convolutions and linear layers in bfloat16 under libtorch's autocast; losses in float32; fast only on CPUs with AVX512-BF16 or AMX, and GPUs with bfloat16) or auto (bf16-mixed where measured faster here).",
+        "fp32");
+
+    public ToolOption<bool> ChannelsLast { get; } = new("--channels-last", "Feed training batches channels-last (NHWC strides), which oneDNN's convolutions prefer.", false);
+
     public ToolOption<bool> EvalEveryEpoch { get; } = new("--eval-every-epoch", "Evaluate on the test set after every epoch, not only after the last.", false);
 
     public ToolOption<bool> Resume { get; } = new("--resume", "Continue an interrupted run from the checkpoints in <output>/checkpoints.", false);
@@ -66,7 +72,7 @@ internal sealed class TrainingOptions(string defaultOutput)
 
     public ToolOption<string?> Export { get; } = new("--export", "After training, write the model as this ONNX file (opset 17, class names and normalization in its metadata) and check it in ONNX Runtime.", null, isPath: true);
 
-    public IEnumerable<ToolOption> All => [Epochs, LearningRate, Optimizer, WeightDecay, Schedule, Warmup, Augment, Mixup, CutMix, EvalEveryEpoch, Resume, Output, Export];
+    public IEnumerable<ToolOption> All => [Epochs, LearningRate, Optimizer, WeightDecay, Schedule, Warmup, Augment, Mixup, CutMix, Precision, ChannelsLast, EvalEveryEpoch, Resume, Output, Export];
 }
 
 /// <summary>A teacher that runs: a model with its weights, or an ONNX file.</summary>

@@ -18,6 +18,7 @@ internal static class TrainerSetup
         Checks.NonNegative(settings, training.Warmup);
         Checks.OneOf(settings, training.Optimizer, "adam", "adamw", "sgd");
         Checks.OneOf(settings, training.Schedule, "constant", "step", "multistep", "cosine");
+        Checks.OneOf(settings, training.Precision, "fp32", "float32", "bf16-mixed", "auto");
         Checks.OutputFolder(settings, training.Output);
         Checks.OutputFile(settings, training.Export);
         if ((settings.Get(training.Mixup) != 0 || settings.Get(training.CutMix) != 0) && !settings.Get(training.Augment))
@@ -100,6 +101,13 @@ internal static class TrainerSetup
                 _ => new ScheduleOptions { WarmupEpochs = warmup },
             },
             Augmentation = settings.Get(training.Augment) ? Augmentation(settings, data, training) : null,
+            Precision = settings.Get(training.Precision).ToLowerInvariant() switch
+            {
+                "bf16-mixed" => TrainingPrecision.BFloat16Mixed,
+                "auto" => TrainingPrecision.Auto,
+                _ => TrainingPrecision.Float32,
+            },
+            ChannelsLast = settings.Get(training.ChannelsLast),
             EvaluateEveryEpoch = settings.Get(training.EvalEveryEpoch),
             Checkpoints = new CheckpointOptions
             {
