@@ -12,7 +12,8 @@ namespace Distillation.Benchmarks;
 /// <summary>
 /// CPU speed-ups tried against the baseline, each pair alternating within every round on the same
 /// data: evaluation under inference mode instead of no_grad, in-place ReLU, channels-last layout,
-/// the evaluation batch size, and the live teacher in bfloat16 (explicitly, and as Auto chooses).
+/// the evaluation batch size, the live teacher in bfloat16 (explicitly, and as Auto chooses), and
+/// mixed-precision training with and without channels-last batches.
 /// </summary>
 internal static class IdeasBenchmark
 {
@@ -101,6 +102,27 @@ internal static class IdeasBenchmark
             TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Precision = TeacherPrecision.BFloat16 },
         });
 
+        // Mixed precision and channels-last batches in training (TrainerOptions.Precision, ChannelsLast):
+        // each arm trains its own copy of the same initial weights, so the arms never share a module.
+        Trainer<TeacherNet, StudentNet> Training(TrainingPrecision precision, bool channelsLast, TeacherPrecision teacherPrecision = TeacherPrecision.Auto)
+        {
+            manual_seed(42);
+            var ownTeacher = new TeacherNet();
+            manual_seed(43);
+            return new Trainer<TeacherNet, StudentNet>(ownTeacher, new StudentNet(), new TrainerOptions
+            {
+                Epochs = 1, BatchSize = options.BatchSize, Precision = precision, ChannelsLast = channelsLast,
+                Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
+                TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Precision = teacherPrecision },
+            });
+        }
+
+        var float32Training = Training(TrainingPrecision.Float32, channelsLast: false);
+        var channelsLastTraining = Training(TrainingPrecision.Float32, channelsLast: true);
+        var mixedTraining = Training(TrainingPrecision.BFloat16Mixed, channelsLast: false);
+        var mixedChannelsLastTraining = Training(TrainingPrecision.BFloat16Mixed, channelsLast: true);
+        notes.Add($"TrainingPrecision.Auto on this machine, for a float32 model: {(decision.UseBFloat16 ? "BFloat16Mixed" : "Float32")} (the same probe as the teacher's)");
+
         // Baselines in the default layout, whatever the library's default for eval mode is.
         teacher.ChannelsLastInference = false;
         trainer256.Student.ChannelsLastInference = false;
@@ -123,6 +145,16 @@ internal static class IdeasBenchmark
                 () => WithLayout(teacher, false, () => distiller.Distill(data.Train)), () => WithLayout(teacher, false, () => distillerAuto.Distill(data.Train))),
             ("bfloat16 teacher against a channels-last float32 one", $"Trainer.Distill (live teacher, notebook KL loss), batch {options.BatchSize}; float32 channels-last against bfloat16 channels-last", trainImages,
                 () => WithLayout(teacher, true, () => distiller.Distill(data.Train)), () => WithLayout(teacher, false, () => distillerBFloat16.Distill(data.Train))),
+            ("channels-last batches in training (TrainerOptions.ChannelsLast)", $"Trainer.TrainTeacher, one epoch, batch {options.BatchSize}; float32 NCHW against float32 channels-last", trainImages,
+                () => float32Training.TrainTeacher(data.Train), () => channelsLastTraining.TrainTeacher(data.Train)),
+            ("mixed precision, teacher training (TrainerOptions.Precision BFloat16Mixed)", $"Trainer.TrainTeacher, one epoch, batch {options.BatchSize}; float32 against bfloat16 mixed, both NCHW", trainImages,
+                () => float32Training.TrainTeacher(data.Train), () => mixedTraining.TrainTeacher(data.Train)),
+            ("mixed precision with channels-last, teacher training", $"Trainer.TrainTeacher, one epoch, batch {options.BatchSize}; float32 NCHW against bfloat16 mixed channels-last", trainImages,
+                () => float32Training.TrainTeacher(data.Train), () => mixedChannelsLastTraining.TrainTeacher(data.Train)),
+            ("mixed precision with channels-last, student training", $"Trainer.TrainStudent, one epoch, batch {options.BatchSize}; float32 NCHW against bfloat16 mixed channels-last", trainImages,
+                () => float32Training.TrainStudent(data.Train), () => mixedChannelsLastTraining.TrainStudent(data.Train)),
+            ("mixed precision with channels-last, live distillation", $"Trainer.Distill (live teacher in Auto precision, notebook KL loss), one epoch, batch {options.BatchSize}; float32 NCHW student against bfloat16 mixed channels-last", trainImages,
+                () => float32Training.Distill(data.Train), () => mixedChannelsLastTraining.Distill(data.Train)),
             ("evaluation batch 512 instead of 256", "Trainer.EvaluateTeacher", evalImages,
                 () => trainer256.EvaluateTeacher(data.Test), () => trainer512.EvaluateTeacher(data.Test)),
             ("in-place ReLU", $"teacher training epoch, plain loop, batch {options.BatchSize}", trainImages,

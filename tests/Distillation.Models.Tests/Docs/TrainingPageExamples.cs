@@ -115,6 +115,18 @@ internal static class TrainingPageExamples
         // docs:end TrainingPageBFloat16
         return options;
     }
+
+    public static TrainerOptions MixedPrecision()
+    {
+        // docs:begin TrainingPageMixedPrecision
+        var options = new TrainerOptions
+        {
+            Precision = TrainingPrecision.BFloat16Mixed,   // or Auto: mixed only where measured faster
+            ChannelsLast = true,
+        };
+        // docs:end TrainingPageMixedPrecision
+        return options;
+    }
 }
 
 // docs:begin TrainingPageCallback

@@ -87,4 +87,13 @@ public sealed class TrainingPageExamplesTests
         var run = DistillWith(TrainingPageExamples.BFloat16(), epochs: 1);
         run.EpochsTrained.Should().Be(1);
     }
+
+    [Fact]
+    public void The_mixed_precision_example_trains_the_notebook_networks()
+    {
+        var run = DistillWith(TrainingPageExamples.MixedPrecision(), epochs: 2);
+
+        run.EpochsTrained.Should().Be(2);
+        run.History.Should().OnlyContain(r => double.IsFinite(r.MeanLoss));
+    }
 }
