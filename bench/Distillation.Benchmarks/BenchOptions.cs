@@ -191,7 +191,9 @@ internal sealed class BenchOptions
                       epochs and dataset size
           ideas       CPU speed-ups measured against the baseline, alternating (inference mode,
                       in-place ReLU, channels-last, evaluation batch size, the live teacher in
-                      bfloat16 and in TeacherPrecision.Auto against float32)
+                      bfloat16 and in TeacherPrecision.Auto against float32, mixed-precision and
+                      channels-last training); prints the CPU's flags and its float32 and
+                      bfloat16 convolution ceilings
           stability   a long run: full-CIFAR-10 distillation with the live teacher (notebook KL
                       loss) for several epochs; resident memory and live tensors every N steps
           onnx-latency  the student's inference latency, TorchSharp (eval, no_grad) against ONNX

@@ -165,6 +165,14 @@ internal static class IdeasBenchmark
                 () => baseLoop.Epoch(data.Train, options.BatchSize), () => layoutWeightsLoop.Epoch(data.Train, options.BatchSize)),
         };
 
+        // The machine's ceilings, for the share of them that training reaches.
+        var (float32Ceiling, bfloat16Ceiling) = CpuCeilings.Convolution();
+        var teacherFlops = CpuCeilings.TrainingFlopsPerImage(teacher, [3, 32, 32]);
+        notes.Add("CPU flags: " + CpuCeilings.Flags());
+        notes.Add(Invariant($"Convolution ceilings (the notebook teacher's 128→64 3×3 convolution at 32×32, batch 128, forward, best of 5): float32 NCHW {float32Ceiling:F0} GFLOP/s, bfloat16 channels-last {bfloat16Ceiling:F0} GFLOP/s; a notebook-teacher training step costs {teacherFlops / 1e6:F0} MFLOP per image (3 × the forward's convolutions and linear layers)"));
+        Console.WriteLine(notes[^2]);
+        Console.WriteLine(notes[^1]);
+
         var results = new List<IdeaResult>();
         foreach (var (name, measure, images, baseline, variant) in ideas.Where(i => options.Only is null || i.Name.Contains(options.Only, StringComparison.OrdinalIgnoreCase)))
         {
@@ -191,6 +199,13 @@ internal static class IdeasBenchmark
             var verdict = ratio.Median >= 1.03 ? "faster" : ratio.Median <= 0.97 ? "slower" : "no measurable difference (within ±3 %)";
             results.Add(new IdeaResult(name, measure, Stats.Of(a)!, Stats.Of(b)!, ratio, verdict));
             Console.WriteLine(Invariant($"{name}: baseline {results[^1].Baseline.Median:F0}, variant {results[^1].Variant.Median:F0} images/s, ratio {ratio.Median:F3} ({ratio.Min:F3}–{ratio.Max:F3}): {verdict}"));
+        }
+
+        foreach (var result in results.Where(r => r.Name.Contains("teacher training", StringComparison.Ordinal)))
+        {
+            var (baselineRate, variantRate) = (result.Baseline.Median * teacherFlops / 1e9, result.Variant.Median * teacherFlops / 1e9);
+            notes.Add(Invariant($"{result.Name}: baseline {baselineRate:F0} GFLOP/s ({100 * baselineRate / float32Ceiling:F0} % of the float32 ceiling), variant {variantRate:F0} GFLOP/s ({100 * variantRate / float32Ceiling:F0} % of the float32 ceiling, {100 * variantRate / bfloat16Ceiling:F0} % of the bfloat16 one)"));
+            Console.WriteLine(notes[^1]);
         }
 
         foreach (var t in evalBatches.Concat(evalChannelsLast))

@@ -146,7 +146,7 @@ internal static class OnnxInt8Benchmark
         }
 
         notes.Add($"ONNX Runtime {typeof(InferenceSession).Assembly.GetName().Version}; sessions with all graph optimizations, sequential execution, InterOpNumThreads 1; files in {folder}");
-        notes.Add("CPU flags: " + CpuFlags());
+        notes.Add("CPU flags: " + CpuCeilings.Flags());
         if (options.Folder is null)
         {
             Directory.Delete(folder, recursive: true);
@@ -390,18 +390,6 @@ internal static class OnnxInt8Benchmark
         }
 
         return (latencies, samples.ToDictionary(p => p.Key, p => (IReadOnlyList<double>)p.Value));
-    }
-
-    private static string CpuFlags()
-    {
-        const string path = "/proc/cpuinfo";
-        if (!File.Exists(path))
-        {
-            return "?";
-        }
-
-        var flags = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?.Split(':')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
-        return string.Join(" ", flags.Where(f => f.StartsWith("avx", StringComparison.Ordinal) || f.Contains("vnni", StringComparison.Ordinal) || f is "fma" or "f16c"));
     }
 
     private static string Key(string model, int threads, int batch) => Invariant($"{model}, {threads} thread(s), batch {batch}");
