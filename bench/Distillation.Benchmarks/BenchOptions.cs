@@ -65,6 +65,9 @@ internal sealed class BenchOptions
     /// <summary>Ideas mode: run only the ideas whose name contains this text (any case); null for all.</summary>
     public string? Only { get; init; }
 
+    /// <summary>precision: the models to time (zoo names, or teachernet and studentnet); null for the default list.</summary>
+    public IReadOnlyList<string>? Models { get; init; }
+
     /// <summary>Arguments BenchmarkDotNet receives in micro mode (after <c>--</c>).</summary>
     public IReadOnlyList<string> Rest { get; init; } = [];
 
@@ -90,7 +93,7 @@ internal sealed class BenchOptions
         }
 
         var mode = args[0];
-        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "stability" or "onnx-latency" or "onnx-int8" or "streaming" or "png-folder"))
+        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "precision" or "stability" or "onnx-latency" or "onnx-int8" or "streaming" or "png-folder"))
         {
             throw new UsageException($"Unknown mode '{mode}'.");
         }
@@ -164,6 +167,7 @@ internal sealed class BenchOptions
             CalibrationImages = Int("calibration-images", 1000),
             ImageSize = Int("image-size", 32),
             Only = values.Remove("only", out var only) ? only : null,
+            Models = values.Remove("models", out var models) ? models.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null,
             Student = values.Remove("student", out var student) ? student : null,
             Rest = rest,
         };
@@ -196,6 +200,8 @@ internal sealed class BenchOptions
                       bfloat16 convolution ceilings
           stability   a long run: full-CIFAR-10 distillation with the live teacher (notebook KL
                       loss) for several epochs; resident memory and live tensors every N steps
+          precision   training images/s of each model (--models) in float32 and bfloat16 mixed,
+                      NCHW and channels-last, alternating; the CPU's flags and convolution ceilings
           onnx-latency  the student's inference latency, TorchSharp (eval, no_grad) against ONNX
                       Runtime on the exported file, batch 1 and 256, cases alternating
           onnx-int8   static int8 quantization (Distillation.Onnx.Quantization) of the student
@@ -229,6 +235,8 @@ internal sealed class BenchOptions
           --calibration-images N  onnx-int8: training images to calibrate on (default 1000)
           --student NAME     onnx-int8: a model-zoo student (resnet20, mobilenetv2, …) instead of
                              the notebook's; trained as the notebook student is
+          --models A,B       precision: models to time (default teachernet, studentnet,
+                             resnet20, wrn_16_2, mobilenetv2, airbench)
           --only TEXT        ideas: only the ideas whose name contains TEXT (e.g. bfloat16);
                              onnx-int8: teacher to quantize the notebook teacher instead of the
                              student (--teacher-weights loaded when it exists, else written

@@ -28,6 +28,7 @@ var report = options.Mode switch
     "throughput" => ThroughputBenchmark.Run(options),
     "scaling" => ScalingBenchmark.Run(options),
     "ideas" => IdeasBenchmark.Run(options),
+    "precision" => PrecisionBenchmark.Run(options),
     "stability" => StabilityBenchmark.Run(options),
     "onnx-latency" => OnnxLatencyBenchmark.Run(options),
     "onnx-int8" => OnnxInt8Benchmark.Run(options),
@@ -41,7 +42,7 @@ Console.WriteLine(options.Mode switch
 {
     "throughput" => ThroughputBenchmark.Markdown(report),
     "scaling" => ScalingBenchmark.Markdown(report),
-    "ideas" => IdeasBenchmark.Markdown(report),
+    "ideas" or "precision" => IdeasBenchmark.Markdown(report),
     "stability" => StabilityBenchmark.Markdown(report),
     "onnx-latency" => OnnxLatencyBenchmark.Markdown(report),
     "onnx-int8" => OnnxInt8Benchmark.Markdown(report),
