@@ -70,15 +70,45 @@ internal sealed class OutputStream
     /// <summary>An empty line.</summary>
     public void Line() => Line(string.Empty);
 
-    /// <summary>A table or other renderable; rounded borders on a terminal, a simple one in logs.</summary>
+    /// <summary>
+    /// A table or other renderable: on a terminal with rounded borders; in a log with a header rule
+    /// only, each line without trailing blanks and without the border's blank first and last lines.
+    /// </summary>
     public void Write(IRenderable renderable)
     {
-        if (renderable is Table table)
+        if (IsTerminal)
         {
-            table.Border = IsTerminal ? TableBorder.Rounded : TableBorder.Simple;
+            if (renderable is Table terminalTable)
+            {
+                terminalTable.Border = TableBorder.Rounded;
+            }
+
+            Console.Write(renderable);
+            return;
         }
 
-        Console.Write(renderable);
+        if (renderable is Table table)
+        {
+            table.Border = TableBorder.Simple;
+        }
+
+        using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        var plain = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(text),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        plain.Profile.Width = PlainWidth;
+        plain.Write(renderable);
+        var lines = text.ToString().Split('\n').Select(line => line.TrimEnd()).ToList();
+        var first = lines.FindIndex(line => line.Length > 0);
+        var last = lines.FindLastIndex(line => line.Length > 0);
+        for (var i = first; i >= 0 && i <= last; i++)
+        {
+            Writer.WriteLine(lines[i]);
+        }
     }
 }
 
