@@ -41,8 +41,11 @@ internal sealed class TrainingProgressView : IProgress<TrainingProgress>, IProgr
     /// <summary>Images per training batch, for the bar's images/s (the epoch line has the exact rate); 0 leaves the rate out.</summary>
     public int BatchSize { get; set; }
 
-    /// <summary>Whether bars are drawn: only on a terminal.</summary>
-    public bool ShowsBars => stream is { IsTerminal: true };
+    /// <summary>
+    /// Whether bars are drawn: only on a terminal that Spectre can redraw (interactive, with ANSI codes);
+    /// elsewhere Spectre would print its fallback lines, which a log does not need beside the epoch lines.
+    /// </summary>
+    public bool ShowsBars => stream is { IsTerminal: true, Console.Profile.Capabilities: { Interactive: true, Ansi: true } };
 
     /// <summary>Runs <paramref name="run"/> (a training run) with the progress display on a terminal; elsewhere just runs it.</summary>
     public T Track<T>(Func<T> run)
