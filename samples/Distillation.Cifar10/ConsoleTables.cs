@@ -1,67 +1,85 @@
 using System.Globalization;
+using Spectre.Console;
 
 namespace Distillation.Cifar10;
 
-/// <summary>The tables the sample prints: the results, the seed comparison and the recipe with its gains.</summary>
+/// <summary>The tables the sample prints (Spectre tables through the shared console layer): the results, the seed comparison and the recipe with its gains.</summary>
 internal static class ConsoleTables
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public static void PrintRecipe(RunSummary teacher, RecipeComparison recipe)
+    public static void PrintRecipe(OutputStream output, RunSummary teacher, RecipeComparison recipe)
     {
-        string Percent(double? value) => value is { } v ? (v * 100).ToString("F2", Invariant) : "-";
-        string Time(double seconds) => ConsoleProgress.Format(TimeSpan.FromSeconds(seconds));
-        Console.WriteLine(string.Create(Invariant,
+        output.Line(string.Create(Invariant,
             $"\nOver seeds {string.Join(", ", recipe.Seeds)}: {recipe.EvaluatedOn} accuracy, mean ± sd (teacher {Percent(teacher.TestAccuracy)} %, {(teacher.TrainingSeconds > 0 ? "trained in " + Time(teacher.TrainingSeconds) : "loaded")})"));
-        Console.WriteLine($"{"Run",-22} {"Accuracy (%)",16}   {"Training time",16}   Per seed (%)");
-        Console.WriteLine(new string('-', 84));
+        var table = ResultTable.Create("Run", ">Accuracy (%)", ">Training time", "Per seed (%)");
         foreach (var row in recipe.Rows)
         {
-            Console.WriteLine(string.Create(Invariant,
-                $"{row.Name,-22} {row.Accuracy.Mean * 100,7:F2} ± {row.Accuracy.StandardDeviation * 100,5:F2}   {Time(row.TrainingSeconds.Mean),16}   {string.Join(" ", row.Accuracy.Values.Select(v => (v * 100).ToString("F2", Invariant)))}"));
+            table.AddTextRow(row.Name, MeanAndSpread(row.Accuracy, 100, "F2"), Time(row.TrainingSeconds.Mean), PerSeed(row.Accuracy));
         }
 
-        if (recipe.Gain is null)
+        if (recipe.Gain is { } gain)
         {
-            return;
+            AddGainRow(table, "Gain over the control", gain, columns: 4);
         }
 
-        Console.WriteLine(GainLine("Gain over the control", recipe.Gain, meanWidth: 7));
+        output.Write(table);
     }
 
-    /// <summary>One gain in points: the mean with its sign, the spread, and each seed's gain with its sign.</summary>
-    public static string GainLine(string name, Spread points, int meanWidth) =>
-        string.Create(Invariant,
-            $"{name,-22} {(points.Mean * 100).ToString("+0.00;-0.00", Invariant).PadLeft(meanWidth)} ± {points.StandardDeviation * 100,5:F2} points   per seed {string.Join(" ", points.Values.Select(v => (v * 100).ToString("+0.00;-0.00", Invariant)))}");
+    /// <summary>
+    /// One gain in points, as its row shows it: the mean with its sign and the spread
+    /// (<c>+0.36 ± 0.21 points</c>), and each seed's gain with its sign (<c>+0.51 +0.21</c>).
+    /// </summary>
+    public static (string Mean, string PerSeed) GainCells(Spread points) =>
+        (string.Create(Invariant, $"{(points.Mean * 100).ToString("+0.00;-0.00", Invariant)} ± {points.StandardDeviation * 100:F2} points"),
+         string.Join(" ", points.Values.Select(v => (v * 100).ToString("+0.00;-0.00", Invariant))));
 
-    public static void PrintTable(string title, IReadOnlyList<RunSummary> runs, string evaluatedOn = "test")
+    public static void PrintTable(OutputStream output, string title, IReadOnlyList<RunSummary> runs, string evaluatedOn = "test")
     {
-        Console.WriteLine($"\n{title}");
-        Console.WriteLine($"{"Model",-22} {"Parameters",12} {"Time to train",15} {"Last-epoch loss",16} {char.ToUpperInvariant(evaluatedOn[0]) + evaluatedOn[1..] + " accuracy",14}");
-        Console.WriteLine(new string('-', 83));
+        output.Line($"\n{title}");
+        var table = ResultTable.Create("Model", ">Parameters", ">Time to train", ">Last-epoch loss", ">" + char.ToUpperInvariant(evaluatedOn[0]) + evaluatedOn[1..] + " accuracy");
         foreach (var run in runs)
         {
-            var time = run.TrainingSeconds > 0 ? ConsoleProgress.Format(TimeSpan.FromSeconds(run.TrainingSeconds)) : "(loaded)";
-            var loss = run.LastEpochLoss is { } l ? l.ToString("F4", Invariant) : "-";
-            Console.WriteLine(string.Create(Invariant,
-                $"{run.Name,-22} {run.Parameters,12:N0} {time,15} {loss,16} {(run.TestAccuracy is { } accuracy ? accuracy.ToString("P2", Invariant) : "-"),14}"));
+            table.AddTextRow(
+                run.Name,
+                run.Parameters.ToString("N0", Invariant),
+                run.TrainingSeconds > 0 ? Time(run.TrainingSeconds) : "(loaded)",
+                run.LastEpochLoss is { } loss ? loss.ToString("F4", Invariant) : "-",
+                run.TestAccuracy is { } accuracy ? accuracy.ToString("P2", Invariant) : "-");
         }
+
+        output.Write(table);
     }
 
-    public static void PrintComparison(RunSummary teacher, Comparison comparison)
+    public static void PrintComparison(OutputStream output, RunSummary teacher, Comparison comparison)
     {
-        Console.WriteLine(string.Create(Invariant, $"\nOver seeds {string.Join(", ", comparison.Seeds)} (teacher {(teacher.TestAccuracy is { } accuracy ? accuracy.ToString("P2", Invariant) : "not evaluated")}): test accuracy and last-epoch loss, mean ± sd"));
-        Console.WriteLine($"{"Run",-22} {"Accuracy (%)",18} {"Last-epoch loss",20}   Per seed (%)");
-        Console.WriteLine(new string('-', 90));
+        output.Line(string.Create(Invariant, $"\nOver seeds {string.Join(", ", comparison.Seeds)} (teacher {(teacher.TestAccuracy is { } accuracy ? accuracy.ToString("P2", Invariant) : "not evaluated")}): test accuracy and last-epoch loss, mean ± sd"));
+        var table = ResultTable.Create("Run", ">Accuracy (%)", ">Last-epoch loss", "Per seed (%)");
         foreach (var row in comparison.Rows)
         {
-            Console.WriteLine(string.Create(Invariant,
-                $"{row.Name,-22} {row.Accuracy.Mean * 100,8:F2} ± {row.Accuracy.StandardDeviation * 100,5:F2}   {row.LastEpochLoss.Mean,9:F4} ± {row.LastEpochLoss.StandardDeviation,7:F4}   {string.Join(" ", row.Accuracy.Values.Select(v => (v * 100).ToString("F2", Invariant)))}"));
+            table.AddTextRow(row.Name, MeanAndSpread(row.Accuracy, 100, "F2"), MeanAndSpread(row.LastEpochLoss, 1, "F4"), PerSeed(row.Accuracy));
         }
 
         foreach (var gain in comparison.Gains)
         {
-            Console.WriteLine(GainLine(gain.Name, gain.Points, meanWidth: 8));
+            AddGainRow(table, gain.Name, gain.Points, columns: 4);
         }
+
+        output.Write(table);
     }
+
+    private static void AddGainRow(Table table, string name, Spread points, int columns)
+    {
+        var (mean, perSeed) = GainCells(points);
+        table.AddTextRow([name, mean, .. Enumerable.Repeat("", columns - 3), perSeed]);
+    }
+
+    private static string MeanAndSpread(Spread spread, double scale, string format) =>
+        $"{(spread.Mean * scale).ToString(format, Invariant)} ± {(spread.StandardDeviation * scale).ToString(format, Invariant)}";
+
+    private static string PerSeed(Spread accuracy) => string.Join(" ", accuracy.Values.Select(v => (v * 100).ToString("F2", Invariant)));
+
+    private static string Percent(double? value) => value is { } v ? (v * 100).ToString("F2", Invariant) : "-";
+
+    private static string Time(double seconds) => TrainingProgressView.Duration(TimeSpan.FromSeconds(seconds));
 }

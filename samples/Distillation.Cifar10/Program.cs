@@ -196,7 +196,7 @@ var error = parsed.Errors.Count > 0
         TeacherSourceError());
 if (error is not null)
 {
-    Console.Error.WriteLine($"error: {error} (see --help)");
+    Terminal.ForProcess().PrintError(error, " (see --help)");
     return 2;
 }
 

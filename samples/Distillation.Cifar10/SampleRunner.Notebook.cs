@@ -27,7 +27,7 @@ internal sealed partial class SampleRunner
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), trainer.WithStudent(fresh), data, null, cancellationToken));
         }
 
-        ConsoleTables.PrintTable("Results", runs);
+        ConsoleTables.PrintTable(Term.Out, "Results", runs);
         PrintPeakMemory();
         Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Test.Count, settings, runs, null));
     }

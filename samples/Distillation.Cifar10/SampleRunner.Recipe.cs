@@ -18,7 +18,7 @@ internal sealed partial class SampleRunner
         var perSeed = new List<RecipeSeedRuns>();
         foreach (var seed in seeds)
         {
-            Console.WriteLine($"\n=== Seed {seed}");
+            Term.Out.Line($"\n=== Seed {seed}");
             Trainer<ITeacher, nn.Module<Tensor, Tensor>> TrainerFor(nn.Module<Tensor, Tensor> student, string run, SampleSettings runSettings) =>
                 new(trainer.Teacher, student, TrainerOptionsFor(runSettings, seed, trainer.Options.Device, $"seed-{seed}/{run}"), trainerLogger);
 
@@ -33,7 +33,7 @@ internal sealed partial class SampleRunner
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), TrainerFor(distilledStudent, "distilled", settings), data, seed, cancellationToken);
 
             perSeed.Add(new RecipeSeedRuns(seed, control, distilled));
-            ConsoleTables.PrintTable($"Seed {seed}", control is null ? [distilled] : [control, distilled], data.FinalName);
+            ConsoleTables.PrintTable(Term.Out, $"Seed {seed}", control is null ? [distilled] : [control, distilled], data.FinalName);
 
             // Written after every seed, so an interrupted recipe keeps the seeds it finished.
             Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Final.Count, settings, [teacherRun], null)
@@ -42,7 +42,7 @@ internal sealed partial class SampleRunner
             });
         }
 
-        ConsoleTables.PrintRecipe(teacherRun, RecipeComparison.Of(perSeed, data.FinalName));
+        ConsoleTables.PrintRecipe(Term.Out, teacherRun, RecipeComparison.Of(perSeed, data.FinalName));
         PrintPeakMemory();
     }
 }

@@ -17,7 +17,7 @@ internal sealed partial class SampleRunner
         var perSeed = new List<SeedRuns>();
         foreach (var seed in seeds)
         {
-            Console.WriteLine($"\n=== Seed {seed}");
+            Term.Out.Line($"\n=== Seed {seed}");
             TrainerOptions OptionsFor(string run) => TrainerOptionsFor(settings, seed, trainer.Options.Device, $"seed-{seed}/{run}");
 
             // The baseline and (c) start the seed's shuffling stream afresh, so they see the same batches;
@@ -41,13 +41,13 @@ internal sealed partial class SampleRunner
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(trainer.Teacher, scratch, OptionsFor("c"), trainerLogger), data, seed, cancellationToken);
 
             perSeed.Add(new SeedRuns(seed, baseline, a, b, c));
-            ConsoleTables.PrintTable($"Seed {seed}", [baseline, a, b, c]);
+            ConsoleTables.PrintTable(Term.Out, $"Seed {seed}", [baseline, a, b, c]);
 
             // Written after every seed, so an interrupted comparison keeps the seeds it finished.
             Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Test.Count, settings, [teacherRun], Comparison.Of(perSeed)));
         }
 
-        ConsoleTables.PrintComparison(teacherRun, Comparison.Of(perSeed));
+        ConsoleTables.PrintComparison(Term.Out, teacherRun, Comparison.Of(perSeed));
         PrintPeakMemory();
     }
 }

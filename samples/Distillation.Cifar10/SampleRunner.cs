@@ -28,7 +28,11 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     /// <summary>A short timing: one warm-up and three timed passes of 128 images, then the same at batch size 1.</summary>
     private static readonly LatencyOptions SpeedOptions = new() { WarmupBatches = 1, TimedBatches = 3, BatchSize = 128 };
 
-    private readonly ConsoleProgress console = new();
+    /// <summary>Standard output and error, with Spectre.Console where they are terminals (the console layer shared with the distill tool).</summary>
+    private static readonly Terminal Term = Terminal.ForProcess();
+
+    /// <summary>Training and download progress: a bar per epoch on a terminal, one line per epoch in a log.</summary>
+    private readonly TrainingProgressView console = new(Term.Out) { BatchSize = settings.BatchSize };
     private readonly RunReports reports = new();
 
     /// <summary>Exit code of a run stopped by SIGINT (Ctrl-C); Program turns it into 143 for SIGTERM.</summary>
@@ -55,7 +59,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         {
             CheckPaths();
             CheckNumbers();
-            using (OutputLock.Acquire(settings.OutputDirectory, Console.WriteLine))
+            using (OutputLock.Acquire(settings.OutputDirectory, Term.Out.Line))
             {
                 await RunCoreAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -69,24 +73,24 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)} (see --help)");
+            Term.PrintError(e.Message, " (see --help)");
             return UsageExitCode;
         }
         catch (OutputFolderInUseException e)
         {
-            Console.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)}");
+            Term.PrintError(e.Message);
             return FolderInUseExitCode;
         }
         catch (CheckpointMismatchException e)
         {
-            Console.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)} Here: choose another --output, or leave out --resume to train afresh.");
+            Term.PrintError(e.Message, " Here: choose another --output, or leave out --resume to train afresh.");
             return 1;
         }
         catch (Exception e) when (e is TorchNativeLoadException or DatasetNotFoundException or DatasetFormatException or DownloadException or MemoryBudgetExceededException
             or DeviceNotAvailableException or IOException or InvalidDataException or FormatException
             or ArgumentException or TrainingDivergedException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)}");
+            Term.PrintError(e.Message);
             return 1;
         }
     }
@@ -190,10 +194,10 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     /// <summary>What was kept of an interrupted run, and the command that continues it.</summary>
     private void PrintInterrupted()
     {
-        Console.Error.WriteLine();
+        Term.Error.Line();
         if (currentRun is not { } run)
         {
-            Console.Error.WriteLine(currentStep is null
+            Term.Error.Line(currentStep is null
                 ? "Interrupted before any training: nothing to keep."
                 : $"Interrupted while {currentStep}, before any training: nothing to keep.");
             return;
@@ -216,15 +220,15 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             kept = $"its checkpoint cannot be read ({ErrorText.OneLine(e.Message)})";
         }
 
-        Console.Error.WriteLine(currentStep is null
+        Term.Error.Line(currentStep is null
             ? $"Interrupted during {run.Name}: {kept}."
             : $"Interrupted while {currentStep} (no partial file was written): {kept}.");
         if (finishedRuns.Count > 0)
         {
-            Console.Error.WriteLine($"Finished and kept: {string.Join(", ", finishedRuns)}.");
+            Term.Error.Line($"Finished and kept: {string.Join(", ", finishedRuns)}.");
         }
 
-        Console.Error.WriteLine($"Continue with: {ResumeCommand(settings.Arguments)}");
+        Term.Error.Line($"Continue with: {ResumeCommand(settings.Arguments)}");
     }
 
     /// <summary>
@@ -262,6 +266,9 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         // Fail on an unavailable device before minutes of loading and training.
         DeviceSelector.Resolve(deviceOptions);
 
+        // Before the first convolution: keeps libtorch's "Could not initialize NNPACK" warnings off the console.
+        LibTorchNnpack.TryDisable();
+
         var (folder, loadedTrain, loadedTest) = await LoadDataAsync(loggerFactory, cancellationToken).ConfigureAwait(false);
         using var fullTrain = loadedTrain;
         using var fullTest = loadedTest;
@@ -282,7 +289,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         using var disposeValidation = validation;
         // A recipe's runs on a validation split are for choosing its values: they never touch the test set.
         var data = new Splits(folder, carved ?? train ?? fullTrain, test ?? fullTest, validation, FinalOnValidation: settings.Recipe is not null && validation is not null);
-        Console.WriteLine($"{(settings.DataFolder is null ? "CIFAR-10" : "Images")} from {folder}: {data.Train.Count:N0} training, {data.Validation?.Count ?? 0:N0} validation and {data.Test.Count:N0} test images.");
+        Term.Out.Line($"{(settings.DataFolder is null ? "CIFAR-10" : "Images")} from {folder}: {data.Train.Count:N0} training, {data.Validation?.Count ?? 0:N0} validation and {data.Test.Count:N0} test images.");
         console.EvaluationSet = data.Validation is null ? "test" : "validation";
 
         // As the notebook: each model is created right after torch.manual_seed(seed).
@@ -302,9 +309,9 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, student, trainerOptions, trainerLogger);
         // Every rule of the teacher's kind and the loss, checked before the first model trains.
         trainer.Check(data.Train, loss);
-        Console.WriteLine($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
-        Console.WriteLine($"Teacher parameters: {(teacher.GetModule() is { } teacherModule ? CountParameters(teacherModule) : 0):N0}");
-        Console.WriteLine($"Student parameters: {CountParameters(student):N0}");
+        Term.Out.Line($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
+        Term.Out.Line($"Teacher parameters: {(teacher.GetModule() is { } teacherModule ? CountParameters(teacherModule) : 0):N0}");
+        Term.Out.Line($"Student parameters: {CountParameters(student):N0}");
 
         var teacherRun = PrepareTeacher(trainer, data, loggerFactory.CreateLogger("Distillation.Models"), cancellationToken);
         if (settings.Recipe is not null)
@@ -334,7 +341,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
                 SplitSeed = settings.Seed,
             };
             var full = Path.GetFullPath(own);
-            Console.WriteLine($"Decoding the images of {full} to {ImageSize}×{ImageSize} …");
+            Term.Out.Line($"Decoding the images of {full} to {ImageSize}×{ImageSize} …");
             var (ownTrain, ownTest) = ImageFolderDataset.LoadSplits(full, folderOptions, logger: dataLogger, cancellationToken: cancellationToken);
             return (full, ownTrain, ownTest);
         }
@@ -369,15 +376,15 @@ internal sealed partial class SampleRunner(SampleSettings settings)
                 $"Leave out --no-download to download it (about 170 MB), or give --data the folder that holds cifar-10-batches-bin/.");
         }
 
-        Console.WriteLine($"CIFAR-10 not found in {settings.DataRoot}; downloading.");
+        Term.Out.Line($"CIFAR-10 not found in {settings.DataRoot}; downloading.");
         var downloadOptions = new Cifar10DownloadOptions();
         if (settings.DownloadSource is { } source)
         {
             downloadOptions.Source = source;
         }
 
-        return await new Cifar10Downloader(logger: loggerFactory.CreateLogger<Cifar10Downloader>())
-            .EnsureAsync(settings.DataRoot, downloadOptions, console, cancellationToken).ConfigureAwait(false);
+        return await console.TrackAsync(() => new Cifar10Downloader(logger: loggerFactory.CreateLogger<Cifar10Downloader>())
+            .EnsureAsync(settings.DataRoot, downloadOptions, console, cancellationToken)).ConfigureAwait(false);
     }
 
     /// <summary>Loads the teacher given with --teacher, or trains it and saves its weights.</summary>
@@ -387,32 +394,32 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         if (trainer.Teacher is PrecomputedTeacher precomputed)
         {
             // Logits of the training images only: there is nothing to run on the test set.
-            Console.WriteLine($"\nTeacher: precomputed logits from {precomputed.Path} ({precomputed.Images:N0} images, {precomputed.Classes} classes); not evaluated.");
+            Term.Out.Line($"\nTeacher: precomputed logits from {precomputed.Path} ({precomputed.Images:N0} images, {precomputed.Classes} classes); not evaluated.");
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "precomputed logits from " + precomputed.Path, 0, 0, null, null, []);
         }
 
         if (trainer.Teacher is OnnxTeacher onnx)
         {
-            Console.WriteLine($"\nTeacher: {onnx.ModelPath}, run by ONNX Runtime.");
+            Term.Out.Line($"\nTeacher: {onnx.ModelPath}, run by ONNX Runtime.");
             currentStep = "evaluating the ONNX teacher";
             var onnxEvaluation = trainer.EvaluateTeacherInDetail(data.Final, cancellationToken);
             currentStep = null;
             reports.Add(new ModelEvaluation("Teacher", null, TrainingPhase.Teacher, new EvaluationReport(ModelEvaluation.NameOf("Teacher", null), new ModelFootprint(0, 0, 0), onnxEvaluation, null)));
             var (run, runDetails) = (onnxEvaluation, string.Create(Invariant, $"  top-5 {onnxEvaluation.Top5Accuracy:P2}, worst class {WorstClass(onnxEvaluation)}"));
-            Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {run.Top1Accuracy:P2}"));
-            Console.WriteLine(runDetails);
+            Term.Out.Line(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {run.Top1Accuracy:P2}"));
+            Term.Out.Line(runDetails);
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "ONNX model " + onnx.ModelPath, 0, 0, null, run.Top1Accuracy, []);
         }
 
         if (settings.TeacherWeights is { } weights)
         {
             teacherModule!.LoadWeights(weights, teacherLogger);
-            Console.WriteLine($"\nTeacher loaded from {weights}.");
+            Term.Out.Line($"\nTeacher loaded from {weights}.");
             currentStep = $"evaluating the teacher loaded from {weights}";
             var (loaded, loadedDetails) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, teacherModule!, trainer.Device, data, cancellationToken);
             currentStep = null;
-            Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {loaded.Top1Accuracy:P2}"));
-            Console.WriteLine(loadedDetails);
+            Term.Out.Line(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {loaded.Top1Accuracy:P2}"));
+            Term.Out.Line(loadedDetails);
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "loaded from " + weights, CountParameters(teacherModule!), 0, null, loaded.Top1Accuracy, []);
         }
 
@@ -424,10 +431,9 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             airbench.InitializeWhitening(whiteningImages);
         }
 
-        Console.WriteLine("\nTraining the teacher (cross-entropy):");
-        console.StartRun();
+        Term.Out.Line("\nTraining the teacher (cross-entropy):");
         currentRun = ("the teacher's training", trainer.Options.Checkpoints, TrainingPhase.Teacher);
-        var result = trainer.TrainTeacher(data.Train, data.Evaluation, console, cancellationToken);
+        var result = console.Track(() => trainer.TrainTeacher(data.Train, data.Evaluation, console, cancellationToken));
         var saved = Path.Combine(settings.OutputDirectory, "teacher.weights");
         var savedNote = $" (weights saved to {saved})";
         try
@@ -444,8 +450,8 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         currentStep = "evaluating the trained teacher";
         var (evaluation, details) = EvaluateInDetail("Teacher", null, TrainingPhase.Teacher, teacherModule!, trainer.Device, data, cancellationToken);
         currentStep = null;
-        Console.WriteLine(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}{savedNote}"));
-        Console.WriteLine(details);
+        Term.Out.Line(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}{savedNote}"));
+        Term.Out.Line(details);
         reports.AddHistory("Teacher", result);
         finishedRuns.Add("the teacher");
         return SampleResults.Summarize("Teacher", result, evaluation.Top1Accuracy);
@@ -543,18 +549,17 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     /// <summary>Trains, then evaluates the trained model in detail (before any later run changes its weights).</summary>
     private RunSummary Train(string name, string title, TrainingPhase phase, Func<Trainer<ITeacher, nn.Module<Tensor, Tensor>>, TrainingResult> run, Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, Splits data, long? seed, CancellationToken cancellationToken)
     {
-        Console.WriteLine($"\n{title}:");
-        console.StartRun();
+        Term.Out.Line($"\n{title}:");
 
         currentRun = ($"the run \"{ModelEvaluation.NameOf(name, seed)}\"", trainer.Options.Checkpoints, phase);
-        var result = run(trainer);
+        var result = console.Track(() => run(trainer));
         nn.Module<Tensor, Tensor> model = result.Phase == TrainingPhase.Teacher ? trainer.Teacher.GetModule()! : trainer.Student;
 
         // The test set is evaluated once, in detail; with a validation set it was not seen before.
         currentStep = $"evaluating \"{ModelEvaluation.NameOf(name, seed)}\"";
         var (evaluation, details) = EvaluateInDetail(name, seed, result.Phase, model, trainer.Device, data, cancellationToken);
-        Console.WriteLine(string.Create(Invariant, $"{name} {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}"));
-        Console.WriteLine(details);
+        Term.Out.Line(string.Create(Invariant, $"{name} {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}"));
+        Term.Out.Line(details);
         currentStep = $"exporting \"{ModelEvaluation.NameOf(name, seed)}\" to ONNX";
         ExportOnnx(name, seed, model, data, cancellationToken);
         currentStep = null;
@@ -582,7 +587,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         try
         {
             OnnxExporter.Export(model, path, new OnnxExportOptions { ClassNames = data.Test.ClassNames, Normalization = data.Test.Normalization, InputShape = [3, ImageSize, ImageSize] }, cancellationToken: cancellationToken);
-            Console.WriteLine($"{name} exported to ONNX: {path}");
+            Term.Out.Line($"{name} exported to ONNX: {path}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -598,7 +603,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
                 using var calibration = data.Train.Sample(Math.Min(settings.CalibrationImages, data.Train.Count), settings.Seed);
                 var report = OnnxQuantizer.Quantize(path, int8Path, calibration, new QuantizationOptions { CalibrationImages = calibration.Count }, cancellationToken: cancellationToken);
                 var kept = report.FloatNodes.Count == 0 ? string.Empty : $"; kept in float: {string.Join(", ", report.FloatNodes.Select(n => $"{n.Name} ({n.Note})"))}";
-                Console.WriteLine(string.Create(Invariant, $"{name} quantized to int8 ({report.SizeRatio:F1}x smaller, calibrated on {calibration.Count:N0} training images): {int8Path}{kept}"));
+                Term.Out.Line(string.Create(Invariant, $"{name} quantized to int8 ({report.SizeRatio:F1}x smaller, calibrated on {calibration.Count:N0} training images): {int8Path}{kept}"));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -704,17 +709,17 @@ internal sealed partial class SampleRunner(SampleSettings settings)
 
     /// <summary>Writes results.json, the reports and the charts; each that cannot be written is one warning line, and the others are still written.</summary>
     private void Write(SampleResults results) =>
-        SampleFiles.WriteOutputs(settings.OutputDirectory, results, reports, settings.Charts, Console.WriteLine, Warn);
+        SampleFiles.WriteOutputs(settings.OutputDirectory, results, reports, settings.Charts, Term.Out.Line, Warn);
 
     private static void PrintPeakMemory()
     {
         if (ProcessMemory.Read() is { } memory)
         {
-            Console.WriteLine(string.Create(Invariant, $"Peak resident memory: {memory.PeakResidentMiB:N0} MiB (now {memory.ResidentMiB:N0} MiB)"));
+            Term.Out.Line(string.Create(Invariant, $"Peak resident memory: {memory.PeakResidentMiB:N0} MiB (now {memory.ResidentMiB:N0} MiB)"));
         }
     }
 
-    private static void Warn(string message) => Console.Error.WriteLine($"warning: {ErrorText.OneLine(message)}");
+    private static void Warn(string message) => Term.PrintWarning(message);
 
     private static long CountParameters(nn.Module module) => module.parameters().Sum(p => p.numel());
 

@@ -19,7 +19,7 @@ void OnSignal(PosixSignalContext context)
 
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-var exitCode = await ToolApp.RunAsync(args, Console.Out, Console.Error, cancellation.Token);
+var exitCode = await ToolApp.RunAsync(args, Distillation.ConsoleOutput.Terminal.ForProcess(), cancellation.Token);
 
 // As a shell reports a process ended by the signal: 130 for Ctrl-C (SIGINT), 143 for SIGTERM.
 return exitCode == Distillation.Tool.Cli.ExitCodes.Interrupted && firstSignal == PosixSignal.SIGTERM ? 128 + 15 : exitCode;

@@ -12,14 +12,19 @@ internal static class ToolApp
     /// <summary>--verbose, on every command: the library's log at information level.</summary>
     private static readonly Option<bool> Verbose = new("--verbose") { Description = "Also print the library's log (information level; warnings are always printed).", Recursive = true };
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    /// <summary>Runs with <paramref name="output"/> and <paramref name="error"/> as plain streams (the tests' form: never a terminal).</summary>
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default) =>
+        RunAsync(args, Terminal.Plain(output, error), cancellationToken);
+
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken = default)
     {
-        var context = new ToolContext(output, error, args, NullLoggerFactory.Instance);
+        var (output, error) = (terminal.Out.Writer, terminal.Error.Writer);
+        var context = new ToolContext(terminal, args, NullLoggerFactory.Instance);
         var root = BuildRoot(context);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            error.WriteLine($"error: {ErrorText.OneLine(parse.Errors[0].Message)} (see --help)");
+            terminal.PrintError(parse.Errors[0].Message, " (see --help)");
             return ExitCodes.Usage;
         }
 

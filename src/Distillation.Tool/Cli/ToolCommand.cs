@@ -7,11 +7,20 @@ using Microsoft.Extensions.Logging;
 namespace Distillation.Tool.Cli;
 
 /// <summary>What every command gets: where to print, the original arguments (for the resume hint) and the library's log.</summary>
-internal sealed class ToolContext(TextWriter output, TextWriter error, IReadOnlyList<string> arguments, ILoggerFactory loggerFactory)
+internal sealed class ToolContext(Terminal terminal, IReadOnlyList<string> arguments, ILoggerFactory loggerFactory)
 {
-    public TextWriter Out { get; } = output;
+    /// <summary>Standard output and error, with Spectre.Console where they are terminals.</summary>
+    public Terminal Terminal { get; } = terminal;
 
-    public TextWriter Error { get; } = error;
+    /// <summary>A context printing to plain writers (never terminals), as the tests build it.</summary>
+    public ToolContext(TextWriter output, TextWriter error, IReadOnlyList<string> arguments, ILoggerFactory loggerFactory)
+        : this(Terminal.Plain(output, error), arguments, loggerFactory)
+    {
+    }
+
+    public TextWriter Out => Terminal.Out.Writer;
+
+    public TextWriter Error => Terminal.Error.Writer;
 
     public IReadOnlyList<string> Arguments { get; } = arguments;
 
@@ -68,28 +77,30 @@ internal abstract class ToolCommand(string name, string description, string exam
     {
         try
         {
+            // Before the first convolution: keeps libtorch's "Could not initialize NNPACK" warnings off the console.
+            LibTorchNnpack.TryDisable();
             return run();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            context.Error.WriteLine("Interrupted.");
+            context.Terminal.Error.Line("Interrupted.");
             if (resumable)
             {
-                context.Error.WriteLine($"Continue with: {Runs.TrainingRun.ResumeCommand(context.Arguments)}");
+                context.Terminal.Error.Line($"Continue with: {Runs.TrainingRun.ResumeCommand(context.Arguments)}");
             }
 
             return ExitCodes.Interrupted;
         }
         catch (UsageException e)
         {
-            context.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)} (see --help)");
+            context.Terminal.PrintError(e.Message, " (see --help)");
             return ExitCodes.Usage;
         }
         catch (Exception e) when (e is TorchNativeLoadException or DatasetNotFoundException or DatasetFormatException or MemoryBudgetExceededException
             or DeviceNotAvailableException or IOException or InvalidDataException or FormatException or ArgumentException or InvalidOperationException
             or NotSupportedException or TrainingDivergedException or UnauthorizedAccessException or CheckpointMismatchException)
         {
-            context.Error.WriteLine($"error: {ErrorText.OneLine(e.Message)}");
+            context.Terminal.PrintError(e.Message);
             return ExitCodes.Failed;
         }
     }

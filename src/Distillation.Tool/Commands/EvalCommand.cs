@@ -30,7 +30,7 @@ internal sealed class EvalCommand() : ToolCommand(
 
     public ToolOption<string?> Report { get; } = new("--report", "Also write the evaluation as JSON to this file.", null, isPath: true);
 
-    public ToolOption<bool> Json { get; } = new("--json", "Print the evaluation as JSON (for scripts) instead of the tables.", false);
+    public ToolOption<bool> Json { get; } = new("--json", "Print the evaluation as one JSON object on standard output (for scripts) instead of the tables, and nothing else there: other lines go to standard error (none with --quiet).", false);
 
     public override IReadOnlyList<ToolOption> Options => [Model, Weights, Onnx, Report, Json, .. Data.All(), .. Runtime.All];
 
@@ -54,10 +54,10 @@ internal sealed class EvalCommand() : ToolCommand(
             ModelFactory.Check(settings.Get(Model), settings.Get(Data.ImageSize), settings.Origin(Model));
         }
 
-        var output = new ToolOutput(context.Out, settings.Get(Runtime.Quiet));
+        var output = new ToolOutput(context.Terminal, settings.Get(Runtime.Quiet), settings.Get(Json));
         var logger = context.LoggerFactory.CreateLogger("Distillation");
         using var data = DataLoading.Load(settings, Data, logger, cancellationToken);
-        (settings.Get(Json) ? context.Error : context.Out).WriteLine(data.Description);
+        output.Progress(data.Description);
         var device = Devices.DeviceSelector.Resolve(TrainerSetup.Device(settings, Runtime));
         DetailedEvaluation evaluation;
         string name;
@@ -95,9 +95,9 @@ internal sealed class EvalCommand() : ToolCommand(
             perClass = evaluation.PerClass.Select(c => new { c.Name, c.Images, c.Correct, c.Accuracy }),
             confusion = evaluation.Confusion.ToArray(),
         }, Indented);
-        if (settings.Get(Json))
+        if (output.Json)
         {
-            context.Out.WriteLine(json);
+            output.PrintJson(json);
         }
         else
         {

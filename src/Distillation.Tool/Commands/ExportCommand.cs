@@ -64,7 +64,7 @@ internal sealed class ExportCommand() : ToolCommand(
         cancellationToken.ThrowIfCancellationRequested();
         using var generator = new Generator((ulong)settings.Get(Seed));
         using var images = randn([8, 3, settings.Get(ImageSize), settings.Get(ImageSize)], generator: generator);
-        context.Out.WriteLine(OnnxExport.ExportAndCheck(model, settings.Get(Output), names, normalization, settings.Get(ImageSize), images, cancellationToken));
+        context.Terminal.Out.Line(OnnxExport.ExportAndCheck(model, settings.Get(Output), names, normalization, settings.Get(ImageSize), images, cancellationToken));
         return ExitCodes.Success;
     }
 }

@@ -75,7 +75,7 @@ internal sealed class LogitsCommand() : ToolCommand(
             throw new UsageException($"{settings.Origin(Output)} {target} is inside the image folder {imageRoot}; write the logits elsewhere.");
         }
 
-        var output = new ToolOutput(context.Out, settings.Get(Runtime.Quiet));
+        var output = new ToolOutput(context.Terminal, settings.Get(Runtime.Quiet));
         var logger = context.LoggerFactory.CreateLogger("Distillation");
         var device = Devices.DeviceSelector.Resolve(TrainerSetup.Device(settings, Runtime));
         using var train = OpenTrainingSet(settings, logger, cancellationToken, out var dataFingerprint);
@@ -212,7 +212,7 @@ internal sealed class LogitsMergeCommand() : ToolCommand(
 
         cancellationToken.ThrowIfCancellationRequested();
         var identity = LogitsFiles.Merge(files, output);
-        context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        context.Terminal.Out.Line(string.Create(CultureInfo.InvariantCulture,
             $"Merged {files.Count} shards: {identity.TotalRows:N0} rows of {identity.Classes} logits (teacher {identity.TeacherFingerprint[..12]}, data {identity.DataFingerprint[..12]}) into {output}."));
         return ExitCodes.Success;
     }

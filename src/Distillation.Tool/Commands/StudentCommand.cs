@@ -33,7 +33,9 @@ internal sealed class StudentCommand() : ToolCommand(
 
     public ToolOption<bool> Fidelity { get; } = new("--fidelity", "At every evaluated epoch, measure the student's top-1 agreement with the teacher, KL(teacher || student) and the teacher's accuracy on the test images (not with --teacher-logits).", false);
 
-    public override IReadOnlyList<ToolOption> Options => [Student, .. Teacher.All, TeacherLogits, Fidelity, .. Loss.All, .. Data.All(), .. Training.All, .. Runtime.All];
+    public ToolOption<bool> Json { get; } = new("--json", ToolOutput.JsonHelp, false);
+
+    public override IReadOnlyList<ToolOption> Options => [Student, .. Teacher.All, TeacherLogits, Fidelity, .. Loss.All, .. Data.All(), .. Training.All, .. Runtime.All, Json];
 
     protected override bool Resumable => true;
 
@@ -45,12 +47,12 @@ internal sealed class StudentCommand() : ToolCommand(
         var imageSize = settings.Get(Data.ImageSize);
         ModelFactory.Check(settings.Get(Student), imageSize, settings.Origin(Student));
         CheckTeacher(settings, imageSize);
-        var output = new ToolOutput(context.Out, settings.Get(Runtime.Quiet));
+        var output = new ToolOutput(context.Terminal, settings.Get(Runtime.Quiet), settings.Get(Json)) { BatchSize = settings.Get(Runtime.BatchSize) };
         var folder = TrainingRun.Prepare(Name, settings, Training);
         var logger = context.LoggerFactory.CreateLogger("Distillation");
 
         using var data = DataLoading.Load(settings, Data, logger, cancellationToken);
-        output.Result(data.Description);
+        output.Progress(data.Description);
         var classes = data.Train.ClassNames.Count;
         manual_seed(settings.Get(Data.Seed));
         using var teacher = OpenTeacher(settings, classes, logger);
@@ -62,7 +64,7 @@ internal sealed class StudentCommand() : ToolCommand(
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, student, options, context.LoggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>());
         trainer.Check(data.Train, loss);
         output.Progress($"Distilling {settings.Get(Student)} ({ModelFactory.CountParameters(student):N0} parameters) from {Describe(teacher)} with {loss.Name} on {trainer.Device}, {get_num_threads()} CPU threads:");
-        var result = TrainingRun.Train(() => trainer.Distill(data.Train, data.Test, loss, output, cancellationToken), TrainingPhase.Distillation, options, context, cancellationToken);
+        var result = TrainingRun.Train(() => output.Track(() => trainer.Distill(data.Train, data.Test, loss, output, cancellationToken)), TrainingPhase.Distillation, options, context, cancellationToken);
 
         TrainingRun.Finish(folder, Name, settings.Get(Student), "student.weights", "Student test", student, data, trainer.Device, imageSize, settings.GetText(Training.Export), result, output, context, cancellationToken);
         return ExitCodes.Success;

@@ -22,7 +22,9 @@ internal sealed class TeacherCommand() : ToolCommand(
 
     public ToolOption<string> Model { get; } = new("--model", "The network: teachernet (the notebook's 4-conv network) or a model of the zoo (resnet56, wrn_40_2, resnet18, …; docs/models.md).", ModelFactory.NotebookTeacher);
 
-    public override IReadOnlyList<ToolOption> Options => [Model, .. Data.All(), .. Training.All, .. Runtime.All];
+    public ToolOption<bool> Json { get; } = new("--json", ToolOutput.JsonHelp, false);
+
+    public override IReadOnlyList<ToolOption> Options => [Model, .. Data.All(), .. Training.All, .. Runtime.All, Json];
 
     protected override bool Resumable => true;
 
@@ -31,12 +33,12 @@ internal sealed class TeacherCommand() : ToolCommand(
         DataLoading.Check(settings, Data);
         TrainerSetup.Check(settings, Data, Training, Runtime);
         ModelFactory.Check(settings.Get(Model), settings.Get(Data.ImageSize), settings.Origin(Model));
-        var output = new ToolOutput(context.Out, settings.Get(Runtime.Quiet));
+        var output = new ToolOutput(context.Terminal, settings.Get(Runtime.Quiet), settings.Get(Json)) { BatchSize = settings.Get(Runtime.BatchSize) };
         var folder = TrainingRun.Prepare(Name, settings, Training);
         var logger = context.LoggerFactory.CreateLogger("Distillation");
 
         using var data = DataLoading.Load(settings, Data, logger, cancellationToken);
-        output.Result(data.Description);
+        output.Progress(data.Description);
         manual_seed(settings.Get(Data.Seed));
         using var model = ModelFactory.Create(settings.Get(Model), data.Train.ClassNames.Count);
         var options = TrainerSetup.For(settings, Data, Training, Runtime);
@@ -44,7 +46,7 @@ internal sealed class TeacherCommand() : ToolCommand(
         // The model is the trainer's teacher; TrainTeacher trains only it (the student slot is unused).
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, model, options, context.LoggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>());
         output.Progress($"Training {settings.Get(Model)} ({ModelFactory.CountParameters(model):N0} parameters) on {trainer.Device}, {get_num_threads()} CPU threads:");
-        var result = TrainingRun.Train(() => trainer.TrainTeacher(data.Train, data.Test, output, cancellationToken), TrainingPhase.Teacher, options, context, cancellationToken);
+        var result = TrainingRun.Train(() => output.Track(() => trainer.TrainTeacher(data.Train, data.Test, output, cancellationToken)), TrainingPhase.Teacher, options, context, cancellationToken);
 
         TrainingRun.Finish(folder, Name, settings.Get(Model), "teacher.weights", "Teacher test", model, data, trainer.Device, settings.Get(Data.ImageSize), settings.GetText(Training.Export), result, output, context, cancellationToken);
         return ExitCodes.Success;

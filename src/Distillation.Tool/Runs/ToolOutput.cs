@@ -5,72 +5,94 @@ using Distillation.Training;
 
 namespace Distillation.Tool.Runs;
 
-/// <summary>What a command prints: one line per epoch (plain lines, fit for logs), results and tables.</summary>
-internal sealed class ToolOutput(TextWriter output, bool quiet) : IProgress<TrainingProgress>
+/// <summary>
+/// What a command prints, through the console layer it shares with the sample: progress (a bar per
+/// epoch on a terminal, one line per epoch in a log), result lines and tables. With <c>--quiet</c>
+/// only the results; with <c>--json</c> standard output holds the one JSON object and nothing else
+/// (the progress and the result lines go to standard error, or with <c>--quiet</c> nowhere).
+/// </summary>
+internal sealed class ToolOutput : IProgress<TrainingProgress>
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public TextWriter Writer => output;
+    private readonly Terminal terminal;
+    private readonly OutputStream? progress;
+    private readonly OutputStream? results;
+    private readonly TrainingProgressView view;
+
+    public ToolOutput(Terminal terminal, bool quiet, bool json = false)
+    {
+        this.terminal = terminal;
+        Json = json;
+        var human = json ? terminal.Error : terminal.Out;
+        progress = quiet ? null : human;
+        results = json && quiet ? null : human;
+        view = new TrainingProgressView(progress);
+    }
+
+    /// <summary>The help of the training commands' --json.</summary>
+    public const string JsonHelp = "Print the run's results (those of results.json) as one JSON object on standard output, and nothing else there: the progress and the result lines go to standard error (none with --quiet).";
+
+    /// <summary>Whether standard output is for the JSON object only.</summary>
+    public bool Json { get; }
+
+    /// <summary>Images per training batch, for the progress bar's images/s.</summary>
+    public int BatchSize
+    {
+        get => view.BatchSize;
+        set => view.BatchSize = value;
+    }
 
     /// <summary>A progress line: left out with --quiet.</summary>
-    public void Progress(string line)
+    public void Progress(string line) => progress?.Line(line);
+
+    /// <summary>A result line: printed unless --json --quiet (on standard error with --json).</summary>
+    public void Result(string line) => results?.Line(line);
+
+    /// <summary>With --json, the object that is all of standard output; otherwise nothing.</summary>
+    public void PrintJson(string json)
     {
-        if (!quiet)
+        if (Json)
         {
-            output.WriteLine(line);
+            terminal.Out.Writer.WriteLine(json);
         }
     }
 
-    /// <summary>A result line: always printed.</summary>
-    public void Result(string line) => output.WriteLine(line);
+    public void Report(TrainingProgress value) => view.Report(value);
 
-    public void Report(TrainingProgress value)
-    {
-        if (value is EpochReport epoch)
-        {
-            var accuracy = epoch.Accuracy is { } a ? string.Create(Invariant, $", test accuracy {a:P2}") : "";
-            if (epoch is { Agreement: { } agreement, TeacherKLDivergence: { } divergence, TeacherAccuracy: { } teacherAccuracy })
-            {
-                accuracy += string.Create(Invariant, $", agreement {agreement:P2}, KL {divergence:F4} (teacher {teacherAccuracy:P2})");
-            }
-
-            Progress(string.Create(Invariant, $"  epoch {epoch.Epoch}/{epoch.Epochs}: loss {epoch.MeanLoss:F4}, {epoch.ImagesPerSecond:N0} images/s, {Format(epoch.TrainingTime)}{accuracy}"));
-        }
-    }
+    /// <summary>Runs a training run with the progress display (a live bar on a terminal).</summary>
+    public T Track<T>(Func<T> run) => view.Track(run);
 
     /// <summary>Accuracy, top-5, and with <paramref name="tables"/> the per-class table and the confusion matrix.</summary>
     public void PrintEvaluation(string name, DetailedEvaluation evaluation, bool tables)
     {
         Result(string.Create(Invariant, $"{name}: accuracy {evaluation.Top1Accuracy:P2} ({evaluation.Top1Correct:N0}/{evaluation.Total:N0}), top-{evaluation.TopK} {evaluation.Top5Accuracy:P2}"));
-        if (!tables)
+        if (!tables || results is null)
         {
             return;
         }
 
-        var width = Math.Max(5, evaluation.ClassNames.Max(n => n.Length));
-        Result("");
-        Result($"{"Class".PadRight(width)} {"Images",8} {"Correct",8} {"Accuracy",9}");
+        var perClass = ResultTable.Create("Class", ">Images", ">Correct", ">Accuracy");
         foreach (var row in evaluation.PerClass)
         {
-            Result(string.Create(Invariant, $"{row.Name.PadRight(width)} {row.Images,8:N0} {row.Correct,8:N0} {row.Accuracy,9:P1}"));
+            perClass.AddTextRow(row.Name, row.Images.ToString("N0", Invariant), row.Correct.ToString("N0", Invariant), row.Accuracy.ToString("P1", Invariant));
         }
 
-        Result("");
-        Result("Confusion matrix (rows: true class, columns: predicted class, in the order above):");
+        results.Line();
+        results.Write(perClass);
+        results.Line();
+        results.Line("Confusion matrix (rows: true class, columns: predicted class, in the order above):");
         var matrix = evaluation.Confusion.ToArray();
-        var cell = Math.Max(3, matrix.SelectMany(r => r).Select(v => v.ToString(Invariant).Length).Max());
-        Result($"{"".PadRight(width)} {string.Join(" ", Enumerable.Range(0, matrix.Length).Select(c => c.ToString(Invariant).PadLeft(cell)))}");
+        var confusion = ResultTable.Create(["", .. Enumerable.Range(0, matrix.Length).Select(c => ">" + c.ToString(Invariant))]);
         for (var r = 0; r < matrix.Length; r++)
         {
-            Result($"{evaluation.ClassNames[r].PadRight(width)} {string.Join(" ", matrix[r].Select(v => v.ToString(Invariant).PadLeft(cell)))}");
+            confusion.AddTextRow([evaluation.ClassNames[r], .. matrix[r].Select(v => v.ToString(Invariant))]);
         }
+
+        results.Write(confusion);
     }
 
-    public static string Format(TimeSpan time) => time.TotalHours >= 1
-        ? string.Create(Invariant, $"{(int)time.TotalHours}h {time.Minutes:D2}m {time.Seconds:D2}s")
-        : time.TotalMinutes >= 1
-            ? string.Create(Invariant, $"{time.Minutes}m {time.Seconds:D2}s")
-            : string.Create(Invariant, $"{time.TotalSeconds:F1}s");
+    public static string Format(TimeSpan time) => TrainingProgressView.Duration(time);
 
     public static string Elapsed(Stopwatch clock) => Format(clock.Elapsed);
 }

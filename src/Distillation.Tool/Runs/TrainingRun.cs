@@ -31,7 +31,7 @@ internal static class TrainingRun
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             var epoch = options.Checkpoints?.LastCheckpointedEpoch(phase);
-            context.Error.WriteLine(epoch is > 0
+            context.Terminal.Error.Line(epoch is > 0
                 ? $"Epoch {epoch} of {options.Epochs} is kept in {options.Checkpoints!.LastCheckpointPath(phase)}."
                 : "No epoch had ended: nothing is kept.");
             throw;
@@ -81,26 +81,26 @@ internal static class TrainingRun
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     // Outputs are independent: the run's results are still written, then the failure is reported (exit 1).
-                    WriteResults(folder, command, modelName, ModelFactory.CountParameters(model), result, evaluation, weights, onnx: null);
+                    WriteResults(folder, command, modelName, ModelFactory.CountParameters(model), result, evaluation, weights, onnx: null, output);
                     throw;
                 }
 
                 onnx = Path.GetFullPath(exportPath);
             }
 
-            WriteResults(folder, command, modelName, ModelFactory.CountParameters(model), result, evaluation, weights, onnx);
+            WriteResults(folder, command, modelName, ModelFactory.CountParameters(model), result, evaluation, weights, onnx, output);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The training is done and checkpointed: say so, so that --resume is known to only evaluate and export again.
-            context.Error.WriteLine($"Interrupted while {step} the trained model: its training is finished and kept (weights in {weights}, the last epoch in the run's checkpoint); " +
+            context.Terminal.Error.Line($"Interrupted while {step} the trained model: its training is finished and kept (weights in {weights}, the last epoch in the run's checkpoint); " +
                 $"results.json{(step == "exporting" ? " and the ONNX file were" : " was")} not written.");
             throw;
         }
     }
 
-    /// <summary>Writes results.json: the model, its training and its test evaluation.</summary>
-    private static void WriteResults(string folder, string command, string model, long parameters, TrainingResult result, DetailedEvaluation evaluation, string weights, string? onnx)
+    /// <summary>Writes results.json: the model, its training and its test evaluation; with --json prints it too, as all of standard output.</summary>
+    private static void WriteResults(string folder, string command, string model, long parameters, TrainingResult result, DetailedEvaluation evaluation, string weights, string? onnx, ToolOutput output)
     {
         var results = new
         {
@@ -118,6 +118,8 @@ internal static class TrainingRun
             weights,
             onnx,
         };
-        AtomicText.Write(Path.Combine(folder, "results.json"), JsonSerializer.Serialize(results, Indented));
+        var json = JsonSerializer.Serialize(results, Indented);
+        AtomicText.Write(Path.Combine(folder, "results.json"), json);
+        output.PrintJson(json);
     }
 }

@@ -95,7 +95,7 @@ public sealed class ToolAppTests : IDisposable
         using var cancellation = new CancellationTokenSource();
 
         // "Ctrl-C" as soon as the first epoch's line is printed: the run stops within the second epoch.
-        using var output = new CancelOnLine("epoch 1/3", cancellation);
+        using var output = new CancelOnLine("Epoch 1/3", cancellation);
         using var error = new StringWriter();
         var code = await ToolApp.RunAsync(args, output, error, cancellation.Token);
         code.Should().Be(ExitCodes.Interrupted, error.ToString());
@@ -104,12 +104,12 @@ public sealed class ToolAppTests : IDisposable
 
         var resumed = await ToolSandbox.RunAsync([.. args, "--resume"]);
         resumed.ExitCode.Should().Be(0, resumed.ToString());
-        resumed.Output.Should().NotContain("epoch 1/3").And.Contain("epoch 2/3").And.Contain("epoch 3/3");
+        resumed.Output.Should().NotContain("Epoch 1/3").And.Contain("Epoch 2/3").And.Contain("Epoch 3/3");
         File.Exists(sandbox.PathOf("run/teacher.weights")).Should().BeTrue();
     }
 
     [Theory]
-    [InlineData("epoch 2/2", "evaluating", "results.json was not written")]
+    [InlineData("Epoch 2/2", "evaluating", "results.json was not written")]
     [InlineData("Weights: ", "exporting", "results.json and the ONNX file were not written")]
     public async Task Ctrl_C_in_the_final_evaluation_or_export_writes_no_partial_output_and_resume_only_finishes_it(string marker, string step, string notWritten)
     {
@@ -132,7 +132,7 @@ public sealed class ToolAppTests : IDisposable
 
         var resumed = await ToolSandbox.RunAsync([.. args, "--resume"]);
         resumed.ExitCode.Should().Be(0, resumed.ToString());
-        resumed.Output.Should().NotContain("epoch 1/2").And.NotContain("epoch 2/2");
+        resumed.Output.Should().NotContain("Epoch 1/2").And.NotContain("Epoch 2/2");
         File.Exists(sandbox.PathOf("run/results.json")).Should().BeTrue();
         File.Exists(sandbox.PathOf("run/teacher.onnx")).Should().BeTrue();
     }

@@ -1,10 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Distillation.Cifar10;
-
-/// <summary>A command-line value that cannot work, found before training (exit code 2).</summary>
-internal sealed class UsageException(string message) : Exception(message);
+namespace Distillation.ConsoleOutput;
 
 /// <summary>Turns exception messages into one printable line: what reaches the terminal never moves the cursor, rings or floods it.</summary>
 internal static class ErrorText
