@@ -59,7 +59,7 @@ internal static class ImageFiles
         stream.Write(crc);
     }
 
-    private static uint Crc32(byte[] bytes)
+    public static uint Crc32(byte[] bytes)
     {
         var crc = 0xFFFFFFFFu;
         foreach (var b in bytes)

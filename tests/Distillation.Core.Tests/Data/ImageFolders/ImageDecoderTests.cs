@@ -1,0 +1,143 @@
+using Distillation.Data;
+using Distillation.Tests.TestSupport;
+
+namespace Distillation.Tests.Data;
+
+/// <summary>The decoder on its own: exact copies, centre crops of tall and wide images, stretching, size guards and its messages.</summary>
+public sealed class ImageDecoderTests : IDisposable
+{
+    private readonly TempFolder folder = new();
+
+    public void Dispose() => folder.Dispose();
+
+    /// <summary>An RGB PNG whose pixel (x, y) is (x, y, 7·x + y): every pixel tells where it came from.</summary>
+    private string Numbered(int width, int height, string name = "image.png")
+    {
+        var samples = new byte[width * height * 3];
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                var i = ((y * width) + x) * 3;
+                (samples[i], samples[i + 1], samples[i + 2]) = ((byte)x, (byte)y, (byte)((7 * x) + y));
+            }
+        }
+
+        var path = Path.Combine(folder.Path, name);
+        File.WriteAllBytes(path, ImageFiles.Png(width, height, colorType: 2, bitDepth: 8, samples, rowBytes: width * 3));
+        return path;
+    }
+
+    private static byte[] Decode(string path, int size, ImageResizeMode mode = ImageResizeMode.ShorterSideThenCenterCrop)
+    {
+        var chw = new byte[ImageDecoder.BytesPerImage(size)];
+        ImageDecoder.Decode(path, size, mode, chw);
+        return chw;
+    }
+
+    /// <summary>The (x, y) a decoded pixel came from, read from its red and green channels.</summary>
+    private static (int X, int Y) Origin(byte[] chw, int size, int x, int y) => (chw[(y * size) + x], chw[(size * size) + (y * size) + x]);
+
+    [Fact]
+    public void A_tall_image_is_cropped_to_its_centre_square_pixel_for_pixel()
+    {
+        // 4 wide, 10 high: the centre square is rows 3 to 6, copied without resampling.
+        var chw = Decode(Numbered(4, 10), size: 4);
+
+        for (var y = 0; y < 4; y++)
+        {
+            for (var x = 0; x < 4; x++)
+            {
+                Origin(chw, 4, x, y).Should().Be((x, y + 3));
+            }
+        }
+    }
+
+    [Fact]
+    public void A_wide_image_is_cropped_to_its_centre_square_pixel_for_pixel()
+    {
+        var chw = Decode(Numbered(9, 3), size: 3);
+
+        Origin(chw, 3, 0, 0).Should().Be((3, 0));
+        Origin(chw, 3, 2, 2).Should().Be((5, 2));
+        chw[(2 * 9) + (2 * 3) + 2].Should().Be((byte)((7 * 5) + 2), "the blue plane follows the red and green");
+    }
+
+    [Fact]
+    public void Stretching_an_image_whose_width_is_the_size_still_resamples_its_height()
+    {
+        // 4 × 8 stretched to 4 × 4: the rows are halved, so no output row is a copy of input rows 0–3.
+        var chw = Decode(Numbered(4, 8), size: 4, ImageResizeMode.Stretch);
+
+        var greens = Enumerable.Range(0, 4).Select(y => (int)chw[16 + (y * 4)]).ToArray();
+        greens.Should().BeInAscendingOrder();
+        greens[^1].Should().BeGreaterThan(4, "the last output row comes from the lower half of the image");
+    }
+
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(5, 1)]
+    [InlineData(1, 1)]
+    public void An_image_one_pixel_wide_or_high_decodes(int width, int height)
+    {
+        var chw = Decode(Numbered(width, height), size: 1);
+
+        chw.Should().HaveCount(3);
+        Origin(chw, 1, 0, 0).Should().Be(((width - 1) / 2, (height - 1) / 2));
+    }
+
+    [Fact]
+    public void A_header_declaring_more_pixels_than_allowed_is_refused_naming_the_size_before_any_allocation()
+    {
+        // 16,385 × 16,385 = 268,468,225 pixels, over 2²⁸; the file holds the header and no pixel data.
+        var path = Path.Combine(folder.Path, "huge.png");
+        File.WriteAllBytes(path, WithDeclaredSize(ImageFiles.Png(1, 1, colorType: 2, bitDepth: 8, new byte[3], rowBytes: 3), 16385, 16385));
+
+        var act = () => Decode(path, size: 4);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"Image {path} is 16385×16385, over the 268,435,456 pixels an image may have here.");
+    }
+
+    [Fact]
+    public void A_truncated_file_is_an_error_that_says_it_is_truncated()
+    {
+        var whole = File.ReadAllBytes(Numbered(16, 16, "whole.png"));
+        var path = Path.Combine(folder.Path, "truncated.png");
+        File.WriteAllBytes(path, whole[..(whole.Length - 40)]);
+
+        var act = () => Decode(path, size: 16);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"Image {path} could not be decoded: IncompleteInput (the file is truncated).");
+    }
+
+    [Fact]
+    public void A_folder_given_as_an_image_is_an_error_that_names_it()
+    {
+        var path = Path.Combine(folder.Path, "not-a-file.png");
+        Directory.CreateDirectory(path);
+
+        var act = () => Decode(path, size: 4);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"Image {path} could not be read: *");
+    }
+
+    [Fact]
+    public void The_size_of_a_decoded_image_that_cannot_be_counted_in_an_int_is_an_overflow()
+    {
+        ImageDecoder.BytesPerImage(32).Should().Be(3 * 32 * 32);
+        var act = () => ImageDecoder.BytesPerImage(30_000);
+
+        act.Should().Throw<OverflowException>();
+    }
+
+    /// <summary>A PNG with its IHDR width and height replaced (and the chunk's CRC recomputed).</summary>
+    private static byte[] WithDeclaredSize(byte[] png, int width, int height)
+    {
+        // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), … , CRC over type + data (13 bytes).
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), width);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(20), height);
+        var crc = ImageFiles.Crc32(png[12..29]);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(29), crc);
+        return png;
+    }
+}
