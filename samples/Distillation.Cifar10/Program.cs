@@ -93,7 +93,11 @@ var precision = new Option<string>("--precision")
     Description = "Number format of every training step: fp32 (float32, the default: runs reproduce to the bit), bf16-mixed (float32 weights, convolutions and linear layers in bfloat16 under libtorch's autocast, losses in float32; about twice as fast on CPUs with AVX512-BF16, several times slower without), or auto (bf16-mixed where this machine is measured to run bfloat16 faster). Evaluation stays float32; the teacher's forward is --teacher-precision.",
     DefaultValueFactory = _ => "fp32",
 };
-var channelsLast = new Option<bool>("--channels-last") { Description = "Feed training batches in channels-last layout (NHWC strides), which oneDNN's convolutions prefer, notably in bfloat16." };
+var channelsLast = new Option<string>("--channels-last")
+{
+    Description = "Training batches in channels-last layout (NHWC strides), which oneDNN's convolutions prefer: auto (on with --precision bf16-mixed, where bfloat16 convolutions need it to be fast; off in float32), on or off.",
+    DefaultValueFactory = _ => "auto",
+};
 
 var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation for .NET: trains the teacher, the student baseline and the distilled student, then prints the results table.")
 {
@@ -162,7 +166,7 @@ root.SetAction((parse, cancellationToken) =>
         TeacherWarmupEpochs = chosen?.WarmupFor(parse.GetValue(teacherEpochs) ?? chosen.TeacherEpochs),
         TeacherPrecision = SampleSettings.CanonicalPrecision(Pick(teacherPrecision, r => r.TeacherPrecision)),
         TrainingPrecision = SampleSettings.CanonicalTrainingPrecision(parse.GetValue(precision)!),
-        ChannelsLast = parse.GetValue(channelsLast),
+        ChannelsLast = parse.GetValue(channelsLast)!.ToLowerInvariant(),
         StudentModel = parse.GetValue(studentModel),
         TeacherModel = parse.GetValue(teacherModel) ?? chosen?.Teacher?.Model,
         TeacherTraining = chosen?.Teacher,
@@ -181,7 +185,7 @@ var error = parsed.Errors.Count > 0
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(folderOrder, "class", "name"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience), PositiveOrNull(teacherEpochs), AboveOrNull(teacherLearningRate, 0), AboveOrNull(controlLearningRate, 0),
         parsed.GetValue(controlWeightDecay) is { } decay && !(double.IsFinite(decay) && decay >= 0) ? $"--control-weight-decay must be a finite number ≥ 0, was {decay}." : null,
-        OneOf(teacherPrecision, "auto", "float32", "bfloat16", "fp32", "bf16"), OneOf(precision, "fp32", "float32", "bf16-mixed", "auto"), PositiveOrNull(imageSize), Positive(calibrationImages), ZooNameError(studentModel), ZooNameError(teacherModel),
+        OneOf(teacherPrecision, "auto", "float32", "bfloat16", "fp32", "bf16"), OneOf(precision, "fp32", "float32", "bf16-mixed", "auto"), OneOf(channelsLast, "auto", "on", "off"), PositiveOrNull(imageSize), Positive(calibrationImages), ZooNameError(studentModel), ZooNameError(teacherModel),
         parsed.GetValue(exportInt8) && !parsed.GetValue(exportOnnx) ? "--export-int8 quantizes the exported files: add --export-onnx." : null,
         parsed.GetValue(imageSize) is { } size && size != 32 && parsed.GetValue(dataFolder) is null ? $"--image-size {size} needs --data-folder: CIFAR-10's files hold 32×32 images." : null,
         parsed.GetValue(recipe) is null && parsed.GetValue(noControl) ? "--no-control needs --recipe." : null,

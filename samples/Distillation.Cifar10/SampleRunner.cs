@@ -492,7 +492,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             "auto" => TrainingPrecision.Auto,
             _ => TrainingPrecision.Float32,
         },
-        ChannelsLast = run.ChannelsLast,
+        ChannelsLast = run.ChannelsLast switch { "on" => true, "off" => false, _ => null },
         TeacherOutputs = new TeacherOutputOptions
         {
             Caching = run.CacheTeacherOutputs ? TeacherOutputCaching.Auto : TeacherOutputCaching.Never,

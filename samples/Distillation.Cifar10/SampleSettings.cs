@@ -132,8 +132,8 @@ internal sealed record SampleSettings
         var other => other,
     };
 
-    /// <summary>Whether training batches enter the models channels-last (--channels-last).</summary>
-    public bool ChannelsLast { get; init; }
+    /// <summary>Whether training batches enter the models channels-last: "auto" (with bf16-mixed only), "on" or "off" (--channels-last).</summary>
+    public string ChannelsLast { get; init; } = "auto";
 
     /// <summary>--student: a zoo model's name; null for the notebook's student.</summary>
     public string? StudentModel { get; init; }

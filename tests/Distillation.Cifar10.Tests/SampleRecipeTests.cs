@@ -41,13 +41,13 @@ public sealed class SampleRecipeTests : IDisposable
     [Fact]
     public async Task Mixed_precision_and_channels_last_train_every_phase_and_are_recorded_in_the_settings()
     {
-        var (exit, _, error) = await SampleProcess.RunAsync(Args("--epochs", "1", "--precision", "BF16-mixed", "--channels-last"));
+        var (exit, _, error) = await SampleProcess.RunAsync(Args("--epochs", "1", "--precision", "BF16-mixed", "--channels-last", "on"));
 
         exit.Should().Be(0, error);
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
         var settings = json.RootElement.GetProperty("settings");
         settings.GetProperty("trainingPrecision").GetString().Should().Be("bf16-mixed");
-        settings.GetProperty("channelsLast").GetBoolean().Should().BeTrue();
+        settings.GetProperty("channelsLast").GetString().Should().Be("on");
     }
 
     [Fact]

@@ -349,6 +349,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
             // Before the teacher is prepared: a refusal here touches nothing.
             session.Precision = MixedPrecision.Resolve(Options.Precision, model, Device, logger, Options.Probe);
+            session.ChannelsLast = Options.ChannelsLast ?? session.Precision == TrainingPrecision.BFloat16Mixed;
 
             // Feature terms read hooked module outputs; a loss that is a module (e.g. a hint regressor) trains with the student.
             session.StudentFeatures = new FeatureCapture(model, loss.StudentFeatureModules);
@@ -392,7 +393,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
                 Optimizer: Options.OptimizerFactory is null ? Options.Optimizer.Kind.ToString() : session.Optimizer.GetType().Name,
                 Schedule: Options.SchedulerFactory is null ? Options.Schedule.Kind.ToString() : session.Scheduler!.GetType().Name,
                 Augmentation: Options.Augmentation?.Identity ?? "none",
-                Precision: Options.ChannelsLast ? $"{session.Precision} channels-last" : session.Precision.ToString());
+                Precision: session.ChannelsLast ? $"{session.Precision} channels-last" : session.Precision.ToString());
 
             // Built-in callbacks, which the options switch on: the best epoch (always), early stopping, checkpoints.
             session.Run = new RunState();
@@ -499,7 +500,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         }
 
         // Channels-last once per batch: the activations keep the layout through the network.
-        var studentInput = Options.ChannelsLast && images.dim() == 4 ? images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : images;
+        var studentInput = session.ChannelsLast && images.dim() == 4 ? images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : images;
         var studentLogits = MixedPrecision.Forward(session.Model, studentInput, session.Precision);
         var result = session.Loss.Compute(new DistillationContext(studentLogits, batch.Labels, teacherOutput?.Logits)
         {

@@ -121,10 +121,12 @@ public sealed class TrainerOptions
     /// logical shape), once per batch; the activations then stay channels-last through the
     /// convolutions, BatchNorm and pooling, where oneDNN's kernels prefer it. The weights keep their
     /// layout: oneDNN reorders weights at every training step whatever it is, and the files that
-    /// store weights and optimizer state read tensors in memory order. Part of a checkpoint's
-    /// identity. Default: false.
+    /// store weights and optimizer state read tensors in memory order. Null chooses by precision:
+    /// on with <see cref="TrainingPrecision.BFloat16Mixed"/> (oneDNN's bfloat16 convolutions are fast
+    /// in channels-last and slow in NCHW), off in float32 (where the gain is small and a run then
+    /// reproduces to the bit). Part of a checkpoint's identity. Default: null.
     /// </summary>
-    public bool ChannelsLast { get; set; }
+    public bool? ChannelsLast { get; set; }
 
     /// <summary>Stands in for the bfloat16 speed probe in tests of <see cref="TrainingPrecision.Auto"/>.</summary>
     internal Devices.IBFloat16Probe? Probe { get; set; }

@@ -62,7 +62,7 @@ internal sealed class TrainingOptions(string defaultOutput)
         "Number format of every training step: fp32 (reproduces to the bit), bf16-mixed (float32 weights; convolutions and linear layers in bfloat16 under libtorch's autocast; losses in float32; fast only on CPUs with AVX512-BF16 or AMX, and GPUs with bfloat16) or auto (bf16-mixed where measured faster here).",
         "fp32");
 
-    public ToolOption<bool> ChannelsLast { get; } = new("--channels-last", "Feed training batches channels-last (NHWC strides), which oneDNN's convolutions prefer.", false);
+    public ToolOption<string> ChannelsLast { get; } = new("--channels-last", "Training batches in channels-last layout (NHWC strides), which oneDNN's convolutions prefer: auto (on with bf16-mixed, off in fp32), on or off.", "auto");
 
     public ToolOption<bool> EvalEveryEpoch { get; } = new("--eval-every-epoch", "Evaluate on the test set after every epoch, not only after the last.", false);
 

@@ -19,6 +19,7 @@ internal static class TrainerSetup
         Checks.OneOf(settings, training.Optimizer, "adam", "adamw", "sgd");
         Checks.OneOf(settings, training.Schedule, "constant", "step", "multistep", "cosine");
         Checks.OneOf(settings, training.Precision, "fp32", "float32", "bf16-mixed", "auto");
+        Checks.OneOf(settings, training.ChannelsLast, "auto", "on", "off");
         Checks.OutputFolder(settings, training.Output);
         Checks.OutputFile(settings, training.Export);
         if ((settings.Get(training.Mixup) != 0 || settings.Get(training.CutMix) != 0) && !settings.Get(training.Augment))
@@ -107,7 +108,7 @@ internal static class TrainerSetup
                 "auto" => TrainingPrecision.Auto,
                 _ => TrainingPrecision.Float32,
             },
-            ChannelsLast = settings.Get(training.ChannelsLast),
+            ChannelsLast = settings.Get(training.ChannelsLast).ToLowerInvariant() switch { "on" => true, "off" => false, _ => null },
             EvaluateEveryEpoch = settings.Get(training.EvalEveryEpoch),
             Checkpoints = new CheckpointOptions
             {

@@ -21,7 +21,7 @@ public sealed class MixedPrecisionTests : IDisposable
         folder.Dispose();
     }
 
-    private static TrainerOptions Options(TrainingPrecision precision, int epochs = 1, bool channelsLast = false) => new()
+    private static TrainerOptions Options(TrainingPrecision precision, int epochs = 1, bool? channelsLast = null) => new()
     {
         Epochs = epochs,
         BatchSize = 16,
@@ -245,7 +245,7 @@ public sealed class MixedPrecisionTests : IDisposable
         NewTrainer(options).TrainStudent(train);
 
         var header = CheckpointFiles.Header(options.Checkpoints.LastCheckpointPath(TrainingPhase.StudentAlone));
-        header.Should().Contain("\"Precision\":\"BFloat16Mixed\"");
+        header.Should().Contain("\"Precision\":\"BFloat16Mixed channels-last\"");
     }
 
     [Fact]
@@ -274,6 +274,31 @@ public sealed class MixedPrecisionTests : IDisposable
         // The same arithmetic in another memory order: the sums may run in another order, no more.
         nhwcLosses.Losses.Should().HaveCount(4);
         nhwcLosses.Losses.Zip(nchwLosses.Losses, (x, y) => Math.Abs(x - y) / y).Max().Should().BeLessThan(1e-4);
+    }
+
+    [Theory]
+    [InlineData(TrainingPrecision.BFloat16Mixed, null, true)]
+    [InlineData(TrainingPrecision.Float32, null, false)]
+    [InlineData(TrainingPrecision.BFloat16Mixed, false, false)]
+    public void Channels_last_is_on_by_default_only_in_mixed_precision_and_recorded(TrainingPrecision precision, bool? channelsLast, bool expected)
+    {
+        using var train = Quadrants.Create(32, seed: 1);
+        var options = Options(precision, channelsLast: channelsLast);
+        options.Checkpoints = new CheckpointOptions { Directory = folder.Path };
+        var trainer = NewTrainer(options);
+        var strides = new List<long>();
+        var hook = trainer.Student.register_forward_pre_hook((module, input) =>
+        {
+            strides.Add(input.stride(1));
+            return input;
+        });
+
+        trainer.TrainStudent(train);
+        hook.remove();
+
+        strides.Should().NotBeEmpty().And.OnlyContain(stride => (stride == 1) == expected);
+        CheckpointFiles.Header(options.Checkpoints.LastCheckpointPath(TrainingPhase.StudentAlone))
+            .Should().Contain($"\"Precision\":\"{precision}{(expected ? " channels-last" : "")}\"");
     }
 
     private sealed class StepLossRecorder : ITrainingCallback

@@ -122,7 +122,7 @@ internal static class TrainingPageExamples
         var options = new TrainerOptions
         {
             Precision = TrainingPrecision.BFloat16Mixed,   // or Auto: mixed only where measured faster
-            ChannelsLast = true,
+            ChannelsLast = null,                           // the default: on in mixed precision, off in float32
         };
         // docs:end TrainingPageMixedPrecision
         return options;
