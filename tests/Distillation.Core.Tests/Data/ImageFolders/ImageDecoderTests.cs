@@ -11,7 +11,12 @@ public sealed class ImageDecoderTests : IDisposable
     public void Dispose() => folder.Dispose();
 
     /// <summary>An RGB PNG whose pixel (x, y) is (x, y, 7·x + y): every pixel tells where it came from.</summary>
-    private string Numbered(int width, int height, string name = "image.png")
+    private string Numbered(int width, int height, string name = "image.png") => Write(width, height, name, (x, y) => ((byte)x, (byte)y, (byte)((7 * x) + y)));
+
+    /// <summary>A high-contrast irregular pattern, where every resampling filter leaves its own mark.</summary>
+    private static (byte R, byte G, byte B) Contrast(int x, int y) => ((byte)(((x * 97) + (y * 31)) % 256), (byte)((x * y * 53) % 256), (byte)(((x + 1) * (y + 2) * 71) % 256));
+
+    private string Write(int width, int height, string name, Func<int, int, (byte R, byte G, byte B)> pixel)
     {
         var samples = new byte[width * height * 3];
         for (var y = 0; y < height; y++)
@@ -19,7 +24,7 @@ public sealed class ImageDecoderTests : IDisposable
             for (var x = 0; x < width; x++)
             {
                 var i = ((y * width) + x) * 3;
-                (samples[i], samples[i + 1], samples[i + 2]) = ((byte)x, (byte)y, (byte)((7 * x) + y));
+                (samples[i], samples[i + 1], samples[i + 2]) = pixel(x, y);
             }
         }
 
@@ -128,6 +133,59 @@ public sealed class ImageDecoderTests : IDisposable
         var act = () => ImageDecoder.BytesPerImage(30_000);
 
         act.Should().Throw<OverflowException>();
+    }
+
+    [Theory]
+    [InlineData(2, 2, ImageResizeMode.ShorterSideThenCenterCrop, false)]
+    [InlineData(4, 2, ImageResizeMode.Stretch, false)]
+    [InlineData(2, 4, ImageResizeMode.Stretch, false)]
+    [InlineData(8, 2, ImageResizeMode.Stretch, true)]
+    [InlineData(2, 8, ImageResizeMode.Stretch, true)]
+    [InlineData(12, 12, ImageResizeMode.ShorterSideThenCenterCrop, true)]
+    public void Shrinking_averages_with_mipmaps_and_enlarging_uses_a_cubic_filter(int width, int height, ImageResizeMode mode, bool shrinking)
+    {
+        // The decoder's documented filters: trilinear (mipmaps) when either side shrinks, Mitchell cubic
+        // otherwise. Each is checked against Skia drawing the same pixels with that filter alone, and
+        // the two filters give different pixels on these images, so the wrong choice fails.
+        const int size = 4;
+        var chw = Decode(Write(width, height, "pattern.png", Contrast), size, mode);
+
+        var trilinear = Reference(width, height, size, new SkiaSharp.SKSamplingOptions(SkiaSharp.SKFilterMode.Linear, SkiaSharp.SKMipmapMode.Linear));
+        var cubic = Reference(width, height, size, new SkiaSharp.SKSamplingOptions(SkiaSharp.SKCubicResampler.Mitchell));
+        trilinear.Should().NotEqual(cubic, "the case must tell the filters apart");
+        chw.Should().Equal(shrinking ? trilinear : cubic);
+    }
+
+    /// <summary>The contrast pattern drawn whole onto size × size with <paramref name="sampling"/>, as channel-major RGB.</summary>
+    private static byte[] Reference(int width, int height, int size, SkiaSharp.SKSamplingOptions sampling)
+    {
+        using var source = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(width, height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Opaque));
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                var (r, g, b) = Contrast(x, y);
+                source.SetPixel(x, y, new SkiaSharp.SKColor(r, g, b));
+            }
+        }
+
+        var target = new SkiaSharp.SKImageInfo(size, size, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Opaque);
+        using var surface = SkiaSharp.SKSurface.Create(target);
+        using var image = SkiaSharp.SKImage.FromBitmap(source);
+        using var paint = new SkiaSharp.SKPaint { BlendMode = SkiaSharp.SKBlendMode.Src };
+        surface.Canvas.DrawImage(image, SkiaSharp.SKRect.Create(0, 0, width, height), SkiaSharp.SKRect.Create(0, 0, size, size), sampling, paint);
+        using var pixels = SkiaSharp.SKBitmap.FromImage(surface.Snapshot());
+        var chw = new byte[3 * size * size];
+        for (var y = 0; y < size; y++)
+        {
+            for (var x = 0; x < size; x++)
+            {
+                var colour = pixels.GetPixel(x, y);
+                (chw[(y * size) + x], chw[(size * size) + (y * size) + x], chw[(2 * size * size) + (y * size) + x]) = (colour.Red, colour.Green, colour.Blue);
+            }
+        }
+
+        return chw;
     }
 
     /// <summary>A PNG with its IHDR width and height replaced (and the chunk's CRC recomputed).</summary>
