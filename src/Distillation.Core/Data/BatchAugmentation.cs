@@ -209,22 +209,24 @@ public sealed class BatchAugmentation
 
         // Crop offsets per image, uniform in [0, 2p] as torchvision's RandomCrop draws them.
         Tensor Offsets() => p > 0
-            ? randint(0, 2 * p + 1, [b, 1], dtype: ScalarType.Int64, device: generator.device, generator: generator).to(device)
-            : zeros([b, 1], ScalarType.Int64, device);
-        var top = Offsets();
-        var left = Offsets();
+            ? randint(0, 2 * p + 1, [b, 1], dtype: ScalarType.Int64, device: generator.device, generator: generator)
+            : zeros([b, 1], ScalarType.Int64, generator.device);
+        var topDrawn = Offsets();
+        var leftDrawn = Offsets();
+        var top = topDrawn.to(device);
+        var left = leftDrawn.to(device);
+
+        // The view index v = (dy·(2p + 1) + dx)·F + flipped (CropFlipViews), from the draws themselves, where they were drawn.
+        var views = topDrawn.mul(2 * p + 1).add(leftDrawn);
 
         // A flipped crop reads its columns right to left, so the flip folds into the column indices.
         var j = arange(w, ScalarType.Int64, device).unsqueeze(0);
         var columnsInCrop = j;
-
-        // The view index v = (dy·(2p + 1) + dx)·F + flipped (CropFlipViews), from the draws themselves.
-        var views = top.mul(2 * p + 1).add(left);
         if (Options.HorizontalFlip)
         {
-            var flip = rand([b, 1], device: generator.device, generator: generator).lt(0.5).to(device);
-            columnsInCrop = where(flip, j.neg().add(w - 1), j);
-            views = views.mul(2).add(flip.to(ScalarType.Int64));
+            var flipDrawn = rand([b, 1], device: generator.device, generator: generator).lt(0.5);
+            columnsInCrop = where(flipDrawn.to(device), j.neg().add(w - 1), j);
+            views = views.mul(2).add(flipDrawn.to(ScalarType.Int64));
         }
 
         // rows [B, H, 1] and columns [B, 1, W] of the padded image; one flat index per output pixel.

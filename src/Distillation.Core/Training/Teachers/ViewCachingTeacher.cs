@@ -152,6 +152,11 @@ internal sealed partial class ViewCachingTeacher : DelegatingTeacher
         }
 
         LogBuilt(logger, data.Count, views.Count, file, clock.Elapsed.TotalSeconds);
+        if (built.device_type == request.Device.type && built.device_index == request.Device.index)
+        {
+            return built;
+        }
+
         using (NewDisposeScope())
         {
             var onDevice = built.to(request.Device, copy: true).DetachFromDisposeScope();
