@@ -73,9 +73,10 @@ public sealed partial class TeacherOutputOptions
     /// a damaged or mismatched file is rebuilt), kept in float16 ([images, views, classes], 3.2 KB
     /// per CIFAR-10 image). Building costs as many teacher passes over the data as there are views;
     /// every later run with that teacher, data and augmentation is teacher-free. The teacher then runs
-    /// in float32 (computing the cache, and live where the cache cannot serve: mixed batches, a
-    /// random-resized crop, a loss that reads features, streamed data; a warning says which), and the
-    /// losses differ from a live teacher's only by the float16 rounding of its logits. Used when
+    /// in float32, or in bfloat16 only when <see cref="Precision"/> is <see cref="TeacherPrecision.BFloat16"/>
+    /// (a file of its own), both to compute the cache and live where the cache cannot serve (mixed
+    /// batches, a random-resized crop, a loss that reads features, streamed data; a warning says
+    /// which); the losses differ from that live teacher's only by the float16 rounding of its logits. Used when
     /// <see cref="Caching"/> is <see cref="TeacherOutputCaching.Auto"/> and the run is augmented;
     /// the resident training set must be an <see cref="Data.ImageDataset"/>. Default: null (off).
     /// </summary>
@@ -120,9 +121,16 @@ public sealed partial class TeacherOutputOptions
 
         if (Caching == TeacherOutputCaching.Auto && ViewCacheDirectory is { } views)
         {
-            // Computed once in float32, as the output cache is: the cache outlives the run, so its quality matters more than its cost.
+            // Computed once, in float32 unless bfloat16 is asked for by name (Auto does not measure for a cache that outlives the run):
+            // a bfloat16 teacher has another fingerprint, so its views get a file of their own.
+            var inBFloat16 = teacher.GetService(typeof(BFloat16Teacher)) is not null;
+            if (Precision == TeacherPrecision.BFloat16 && !inBFloat16 && teacher.GetModule() is not null)
+            {
+                (teacher, inBFloat16) = (teacher.UseBFloat16(), true);
+            }
+
             var viewCached = teacher.GetService(typeof(ViewCachingTeacher)) is null ? teacher.UseViewCache(views) : teacher;
-            return (viewCached, TeacherPrecision.Float32);
+            return (viewCached, inBFloat16 ? TeacherPrecision.BFloat16 : TeacherPrecision.Float32);
         }
 
         var module = teacher.GetModule();

@@ -216,6 +216,26 @@ public sealed class ViewCacheTests : IDisposable
     }
 
     [Fact]
+    public void A_bfloat16_teacher_asked_for_by_name_computes_views_of_its_own_and_gets_its_float32_weights_back()
+    {
+        using var train = Quadrants.Create(64, seed: 1);
+        using var net = TeacherNet();
+        var before = net.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
+        var float32 = Distill(net, Options(PadAndFlip(), viewCache: true), train);
+        var options = Options(PadAndFlip(), viewCache: true);
+        options.TeacherOutputs.Precision = TeacherPrecision.BFloat16;
+
+        var bfloat16 = Distill(net, options, train);
+
+        bfloat16.Result.TeacherOutputsCached.Should().BeTrue();
+        bfloat16.CallsWhilePreparing.Should().Be(2 * 18, "the bfloat16 teacher's views are computed, not the float32 file loaded");
+        bfloat16.CallsWhileTraining.Should().Be(0);
+        Directory.GetFiles(CacheFolder).Should().HaveCount(2);
+        bfloat16.Losses.Should().NotEqual(float32.Losses);
+        net.parameters().SelectMany(p => p.data<float>().ToArray()).Should().Equal(before);
+    }
+
+    [Fact]
     public void Mixed_batches_and_random_resized_crops_run_the_teacher_live_saying_why()
     {
         using var train = Quadrants.Create(64, seed: 1);
