@@ -59,6 +59,11 @@ var validation = new Option<int?>("--validation") { Description = "Carve this ma
 var patience = new Option<int?>("--patience") { Description = "Early stopping: stop a run after this many epochs without a better validation accuracy, keeping the best epoch's weights. Needs --validation." };
 var exportOnnx = new Option<bool>("--export-onnx") { Description = "After training, write student.onnx and distilled-student.onnx (ONNX opset 17, class names and normalization in the metadata) into the output folder." };
 var noTeacherCache = new Option<bool>("--no-teacher-cache") { Description = "Run the teacher live every epoch even without augmentation (by default its outputs are computed once and reused)." };
+var viewCache = new Option<string?>("--view-cache")
+{
+    Description = "With --augment: a folder for the teacher's logits of every crop-and-flip view (162 per image for pad 4 and flip), computed once per teacher, " +
+        "training set and augmentation and looked up after that, so augmented distillation runs without the teacher (logits kept in float16). Not with --mixup or --cutmix.",
+};
 var seeds = new Option<string?>("--seeds")
 {
     Description = "Comma-separated seeds (e.g. 42,43,44): for each, train the baseline student, then (a) distill it, (b) continue it with cross-entropy " +
@@ -104,7 +109,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
     data, dataFolder, folderOrder, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
     seed, threads, device, trainLimit, testLimit, teacher, teacherOnnx, teacherLogits, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, fidelity, mixup, cutMix, noSpeed, noCharts,
-    resume, validation, patience, noTeacherCache, exportOnnx, recipe, noControl, teacherEpochs, teacherLearningRate, teacherPrecision,
+    resume, validation, patience, noTeacherCache, viewCache, exportOnnx, recipe, noControl, teacherEpochs, teacherLearningRate, teacherPrecision,
     controlLearningRate, controlWeightDecay, studentModel, teacherModel, imageSize, exportInt8, calibrationImages, precision, channelsLast,
 };
 
@@ -154,6 +159,7 @@ root.SetAction((parse, cancellationToken) =>
         ValidationCount = parse.GetValue(validation),
         Patience = parse.GetValue(patience),
         CacheTeacherOutputs = !parse.GetValue(noTeacherCache),
+        ViewCacheDirectory = parse.GetValue(viewCache),
         Arguments = args,
         ExportOnnx = parse.GetValue(exportOnnx),
         Recipe = chosen?.Name,
@@ -189,6 +195,7 @@ var error = parsed.Errors.Count > 0
         parsed.GetValue(exportInt8) && !parsed.GetValue(exportOnnx) ? "--export-int8 quantizes the exported files: add --export-onnx." : null,
         parsed.GetValue(imageSize) is { } size && size != 32 && parsed.GetValue(dataFolder) is null ? $"--image-size {size} needs --data-folder: CIFAR-10's files hold 32×32 images." : null,
         parsed.GetValue(recipe) is null && parsed.GetValue(noControl) ? "--no-control needs --recipe." : null,
+        ViewCacheError(),
         parsed.GetValue(recipe) is null && (parsed.GetValue(controlLearningRate) is not null || parsed.GetValue(controlWeightDecay) is not null)
             ? "--control-lr and --control-weight-decay need --recipe: they set the control's own rate and decay beside the distilled student's." : null,
         parsed.GetValue(recipe) is null && (parsed.GetValue(teacherEpochs) is not null || parsed.GetValue(teacherLearningRate) is not null)
@@ -265,6 +272,22 @@ string? ZooNameError(Option<string?> option)
     {
         return $"{option.Name} {name}: {e.Message}";
     }
+}
+
+// The view cache serves pad-and-crop and flip views: augmented, unmixed, below the random-resized crop's image size, with the teacher cache on.
+string? ViewCacheError()
+{
+    if (parsed.GetValue(viewCache) is not { } folder)
+    {
+        return null;
+    }
+
+    return string.IsNullOrWhiteSpace(folder) ? "--view-cache needs a folder name."
+        : !parsed.GetValue(augment) && parsed.GetValue(recipe) is null ? "--view-cache keeps the teacher's logits of crop-and-flip views: add --augment."
+        : parsed.GetValue(mixup) > 0 || parsed.GetValue(cutMix) > 0 ? "--view-cache serves crop-and-flip views, and --mixup and --cutmix images are not views of one image; leave out one or the other."
+        : parsed.GetValue(imageSize) is >= 64 ? $"--view-cache serves pad-and-crop views, and --image-size {parsed.GetValue(imageSize)} augments by random-resized crop."
+        : parsed.GetValue(noTeacherCache) ? "--view-cache caches the teacher and --no-teacher-cache runs it live; use one."
+        : null;
 }
 
 string? TeacherSourceError()

@@ -496,6 +496,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         TeacherOutputs = new TeacherOutputOptions
         {
             Caching = run.CacheTeacherOutputs ? TeacherOutputCaching.Auto : TeacherOutputCaching.Never,
+            ViewCacheDirectory = run.ViewCacheDirectory,
             Precision = run.TeacherPrecision switch
             {
                 "bfloat16" => TeacherPrecision.BFloat16,

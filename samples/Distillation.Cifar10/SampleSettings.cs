@@ -73,6 +73,9 @@ internal sealed record SampleSettings
     /// <summary>Whether the teacher's outputs are computed once and reused when there is no augmentation.</summary>
     public bool CacheTeacherOutputs { get; init; } = true;
 
+    /// <summary>A folder for the teacher's logits of every crop-and-flip view, looked up in augmented distillation runs; null for a live teacher.</summary>
+    public string? ViewCacheDirectory { get; init; }
+
     /// <summary>The command line as given, for the <c>--resume</c> command printed after an interruption.</summary>
     [JsonIgnore]
     public IReadOnlyList<string> Arguments { get; init; } = [];

@@ -159,6 +159,21 @@ public sealed class BatchAugmentation
     /// <exception cref="ArgumentException">The images are not a 4-dimensional floating-point tensor, or (with black padding) their channel count differs from the normalization's.</exception>
     public Tensor Apply(Tensor images, Generator generator)
     {
+        var (result, views) = ApplyWithViews(images, generator);
+        views?.Dispose();
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="Apply"/>, also telling which <see cref="CropFlipViews"/> view each image got, from
+    /// the same draws (the stream is read exactly as by <see cref="Apply"/>).
+    /// </summary>
+    /// <returns>
+    /// The augmented images, and each image's view index [B], int64 on the CPU; the views are null
+    /// for a random-resized crop, whose images are not one of a fixed set. Both join the current dispose scope.
+    /// </returns>
+    internal (Tensor Images, Tensor? Views) ApplyWithViews(Tensor images, Generator generator)
+    {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(generator);
         if (images.dim() != 4 || !images.is_floating_point())
@@ -175,7 +190,7 @@ public sealed class BatchAugmentation
         var p = Options.Padding;
         if (b == 0 || (p == 0 && !Options.HorizontalFlip && !Options.RandomResizedCrop))
         {
-            return images.clone();
+            return (images.clone(), Options.RandomResizedCrop ? null : zeros([b], ScalarType.Int64));
         }
 
         if (Options.RandomResizedCrop)
@@ -185,7 +200,7 @@ public sealed class BatchAugmentation
             var flips = Options.HorizontalFlip
                 ? rand([b], device: generator.device, generator: generator).lt(0.5)
                 : zeros([b], ScalarType.Bool, generator.device);
-            return ResizedCrop(images, boxes, flips).MoveToOuterDisposeScope();
+            return (ResizedCrop(images, boxes, flips).MoveToOuterDisposeScope(), null);
         }
 
         using var scope = NewDisposeScope();
@@ -194,18 +209,24 @@ public sealed class BatchAugmentation
 
         // Crop offsets per image, uniform in [0, 2p] as torchvision's RandomCrop draws them.
         Tensor Offsets() => p > 0
-            ? randint(0, 2 * p + 1, [b, 1], dtype: ScalarType.Int64, device: generator.device, generator: generator).to(device)
-            : zeros([b, 1], ScalarType.Int64, device);
-        var top = Offsets();
-        var left = Offsets();
+            ? randint(0, 2 * p + 1, [b, 1], dtype: ScalarType.Int64, device: generator.device, generator: generator)
+            : zeros([b, 1], ScalarType.Int64, generator.device);
+        var topDrawn = Offsets();
+        var leftDrawn = Offsets();
+        var top = topDrawn.to(device);
+        var left = leftDrawn.to(device);
+
+        // The view index v = (dy·(2p + 1) + dx)·F + flipped (CropFlipViews), from the draws themselves, where they were drawn.
+        var views = topDrawn.mul(2 * p + 1).add(leftDrawn);
 
         // A flipped crop reads its columns right to left, so the flip folds into the column indices.
         var j = arange(w, ScalarType.Int64, device).unsqueeze(0);
         var columnsInCrop = j;
         if (Options.HorizontalFlip)
         {
-            var flip = rand([b, 1], device: generator.device, generator: generator).lt(0.5).to(device);
-            columnsInCrop = where(flip, j.neg().add(w - 1), j);
+            var flipDrawn = rand([b, 1], device: generator.device, generator: generator).lt(0.5);
+            columnsInCrop = where(flipDrawn.to(device), j.neg().add(w - 1), j);
+            views = views.mul(2).add(flipDrawn.to(ScalarType.Int64));
         }
 
         // rows [B, H, 1] and columns [B, 1, W] of the padded image; one flat index per output pixel.
@@ -216,8 +237,31 @@ public sealed class BatchAugmentation
         // reshape, not view: a channels-last or strided input need not come back contiguous from pad.
         var padded = p > 0 ? Pad(images, p, hp, wp) : images;
         var result = padded.reshape(b, c, hp * wp).gather(2, index).view(b, c, h, w);
-        return result.MoveToOuterDisposeScope();
+        return (result.MoveToOuterDisposeScope(), views.view(b).cpu().MoveToOuterDisposeScope());
     }
+
+    /// <summary>
+    /// Every <see cref="CropFlipViews"/> view <paramref name="view"/> of a batch: the crop at (dy, dx)
+    /// of the padded images, mirrored or not; pixel for pixel what <see cref="Apply"/> gives an image
+    /// that drew this view.
+    /// </summary>
+    /// <param name="padded">The images on their padding canvas (<see cref="PadForViews"/>).</param>
+    /// <param name="views">The layout of this augmentation's views.</param>
+    /// <param name="view">The view index.</param>
+    /// <param name="h">The images' height.</param>
+    /// <param name="w">The images' width.</param>
+    internal static Tensor View(Tensor padded, CropFlipViews views, int view, long h, long w)
+    {
+        var (dy, dx, flipped) = views.Decompose(view);
+        var crop = padded.narrow(2, dy, h).narrow(3, dx, w);
+        return flipped ? crop.flip(3) : crop.contiguous();
+    }
+
+    /// <summary>The images on the canvas <see cref="Apply"/> crops from: padded as the options say (the images themselves without padding).</summary>
+    /// <param name="images">Normalized images [B, C, H, W].</param>
+    internal Tensor PadForViews(Tensor images) => Options.Padding > 0
+        ? Pad(images, Options.Padding, images.shape[2] + (2 * Options.Padding), images.shape[3] + (2 * Options.Padding))
+        : images;
 
     /// <summary>
     /// torchvision's <c>RandomResizedCrop.get_params</c> for a whole batch: per image, 10 tries of

@@ -195,6 +195,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
             FeaturePaths = loss.TeacherFeatureModules,
             RequestedBy = loss.Description,
             Augmented = augmented,
+            Augmentation = augmented ? Options.Augmentation : null,
             CheckOnly = checkOnly,
             BatchSize = Options.EvaluationBatchSize,
             Logger = logger,
@@ -487,12 +488,12 @@ public sealed partial class Trainer<TTeacher, TStudent>
     private LossResult TrainStep(RunSession session, BatchPlan plan, int epoch, int step, bool zeroGradients, bool takeStep, int groupSize)
     {
         var batch = plan.GetBatch(step, Device);
-        var images = session.Augmentation?.Apply(batch.Images, session.AugmentationDraws) ?? batch.Images;
+        var (images, views) = session.Augmentation is { } augmentation ? augmentation.ApplyWithViews(batch.Images, session.AugmentationDraws) : (batch.Images, null);
 
-        // Mixed after crop and flip and before the teacher call, so the teacher labels the image the student sees.
+        // Mixed after crop and flip and before the teacher call, so the teacher labels the image the student sees; a mixed image is no view of one image.
         var mix = session.Augmentation?.Mix(images, batch.Labels, session.AugmentationDraws);
         images = mix?.Images ?? images;
-        var teacherOutput = session.Teacher?.Forward(new TeacherBatch(images, plan.GetIndices(step)));
+        var teacherOutput = session.Teacher?.Forward(new TeacherBatch(images, plan.GetIndices(step)) { Views = mix is null ? views : null });
 
         if (zeroGradients)
         {

@@ -104,6 +104,18 @@ internal static class TrainingPageExamples
         return options;
     }
 
+    public static TrainerOptions ViewCache()
+    {
+        // docs:begin TrainingPageViewCache
+        var options = new TrainerOptions
+        {
+            Augmentation = new AugmentationOptions { Padding = 4, HorizontalFlip = true },       // 9 · 9 · 2 = 162 views per image
+            TeacherOutputs = new TeacherOutputOptions { ViewCacheDirectory = "cache/teacher-views" },
+        };
+        // docs:end TrainingPageViewCache
+        return options;
+    }
+
     public static TrainerOptions BFloat16()
     {
         // docs:begin TrainingPageBFloat16

@@ -89,6 +89,30 @@ public sealed class TrainingPageExamplesTests
     }
 
     [Fact]
+    public void The_view_cache_example_distils_from_looked_up_views()
+    {
+        var options = TrainingPageExamples.ViewCache();
+        options.Validate();
+        options.TeacherOutputs.ViewCacheDirectory.Should().Be("cache/teacher-views");
+
+        // Padding 1 (18 views) and a folder of its own keep the test short and leave the working directory clean.
+        var folder = Directory.CreateTempSubdirectory("teacher-views-").FullName;
+        try
+        {
+            options.Augmentation!.Padding = 1;
+            options.TeacherOutputs.ViewCacheDirectory = folder;
+            var run = DistillWith(options, epochs: 1);
+
+            run.TeacherOutputsCached.Should().BeTrue();
+            Directory.GetFiles(folder).Should().ContainSingle();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_mixed_precision_example_trains_the_notebook_networks()
     {
         var run = DistillWith(TrainingPageExamples.MixedPrecision(), epochs: 2);

@@ -64,6 +64,12 @@ public static class Teacher
     /// <exception cref="ArgumentException"><paramref name="directory"/> is empty.</exception>
     public static ITeacher UseCache(this ITeacher teacher, long maxBytes = 2L << 30, string? directory = null) => new CachingTeacher(teacher, maxBytes, directory);
 
+    /// <summary>
+    /// Looks the teacher's logits up per crop-and-flip view from a file in <paramref name="directory"/>,
+    /// computed once (see <see cref="TeacherOutputOptions.ViewCacheDirectory"/>, which applies it).
+    /// </summary>
+    internal static ITeacher UseViewCache(this ITeacher teacher, string directory) => new ViewCachingTeacher(teacher, directory);
+
     /// <summary>Wraps <paramref name="teacher"/> in a decorator of the caller's, such as a <see cref="DelegatingTeacher"/> subclass.</summary>
     /// <param name="teacher">The teacher to wrap.</param>
     /// <param name="decorator">Makes the wrapping teacher.</param>

@@ -36,6 +36,13 @@ public sealed class TeacherRequest
     public bool Augmented { get; init; }
 
     /// <summary>
+    /// The augmentation's settings when <see cref="Augmented"/> (the trainer sets them); null when the
+    /// batches are not augmented or the caller does not say how. A teacher of per-view logits reads
+    /// the crop-and-flip layout of <see cref="TeacherBatch.Views"/> from them.
+    /// </summary>
+    public AugmentationOptions? Augmentation { get; init; }
+
+    /// <summary>
     /// True to check the request only (a preflight): the teacher refuses what it cannot do, as
     /// <see cref="ITeacher.Prepare"/> would, and does no work (no cache, no conversion, no copy).
     /// </summary>
@@ -69,7 +76,18 @@ public sealed class TeacherRequest
 /// <summary>One batch given to <see cref="ITeacher.Forward"/>.</summary>
 /// <param name="Images">The normalized (and augmented) images the student sees, on the run's device.</param>
 /// <param name="Indices">The images' positions in <see cref="TeacherRequest.Data"/>, int64 on the CPU.</param>
-public sealed record TeacherBatch(Tensor Images, Tensor Indices);
+public sealed record TeacherBatch(Tensor Images, Tensor Indices)
+{
+    /// <summary>
+    /// Which crop-and-flip view of its stored image each image is, [batch] int64 on the CPU, for a
+    /// pad-and-crop augmentation with padding P (<see cref="TeacherRequest.Augmentation"/>): view
+    /// v = (dy·(2P + 1) + dx)·F + flipped, where (dy, dx) in 0..2P is the crop's offset in the padded
+    /// image, flipped is 1 for a mirrored crop, and F is 2 with <see cref="AugmentationOptions.HorizontalFlip"/>
+    /// and 1 without. Null when the batch is not augmented, or its images are not such views
+    /// (random-resized crop, or a batch mixed by mixup or CutMix).
+    /// </summary>
+    public Tensor? Views { get; init; }
+}
 
 /// <summary>What <see cref="ITeacher.Forward"/> returns.</summary>
 /// <param name="Logits">Float32 logits [batch, classes].</param>

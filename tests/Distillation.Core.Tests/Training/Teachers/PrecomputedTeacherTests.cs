@@ -211,4 +211,111 @@ public sealed class PrecomputedTeacherTests : IDisposable
             act.Should().Throw<InvalidDataException>().WithMessage($"*{file}*", file);
         }
     }
+
+    // ----- files of crop-and-flip views, [images, views, classes] -----
+
+    private static TrainerOptions ViewOptions(AugmentationOptions? augmentation, string? viewCache = null) => new()
+    {
+        Epochs = 2,
+        BatchSize = 32,
+        EvaluationBatchSize = 40,
+        Optimizer = new OptimizationOptions { LearningRate = 0.01 },
+        Seed = 7,
+        Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
+        Augmentation = augmentation,
+        TeacherOutputs = new TeacherOutputOptions { Precision = TeacherPrecision.Float32, ViewCacheDirectory = viewCache },
+    };
+
+    /// <summary>The view cache's file of <paramref name="teacher"/>'s views of <paramref name="train"/>, built by a one-epoch run, and that run's losses.</summary>
+    private (string File, TrainingResult Result) ViewFile(TinyNet teacher, ImageDataset train, AugmentationOptions augmentation)
+    {
+        var directory = Path.Combine(folder.Path, "views");
+        manual_seed(3);
+        var result = new Trainer<TinyNet, TinyNet>(teacher, new TinyNet(4), ViewOptions(augmentation, directory)).Distill(train, loss: new KLDivergenceLoss(4));
+        return (Directory.GetFiles(directory).Single(), result);
+    }
+
+    [Fact]
+    public void A_file_of_views_serves_an_augmented_run_exactly_as_the_view_cache_does()
+    {
+        using var train = Quadrants.Create(96, seed: 1);
+        using var teacher = Teacher();
+        var (file, cached) = ViewFile(teacher, train, new AugmentationOptions { Padding = 1 });
+
+        using var precomputed = new PrecomputedTeacher(file);
+        manual_seed(3);
+        var result = new Trainer<PrecomputedTeacher, TinyNet>(precomputed, new TinyNet(4), ViewOptions(new AugmentationOptions { Padding = 1 })).Distill(train, loss: new KLDivergenceLoss(4));
+
+        precomputed.Views.Should().Be(18);
+        precomputed.Images.Should().Be(96);
+        precomputed.Classes.Should().Be(4);
+        result.TeacherOutputsCached.Should().BeTrue();
+        result.History.Select(r => r.MeanLoss).Should().Equal(cached.History.Select(r => r.MeanLoss));
+    }
+
+    [Fact]
+    public void A_file_of_views_is_refused_for_other_padding_mixing_or_images_naming_what_differs()
+    {
+        using var train = Quadrants.Create(96, seed: 1);
+        using var otherImages = Quadrants.Create(96, seed: 2);
+        using var teacher = Teacher();
+        var (file, _) = ViewFile(teacher, train, new AugmentationOptions { Padding = 1 });
+        using var precomputed = new PrecomputedTeacher(file);
+
+        void Refused(AugmentationOptions augmentation, ImageDataset data, string message)
+        {
+            var trainer = new Trainer<PrecomputedTeacher, TinyNet>(precomputed, new TinyNet(4), ViewOptions(augmentation));
+            var before = Weights(trainer.Student);
+            trainer.Invoking(t => t.Distill(data, loss: new KLDivergenceLoss(4))).Should().Throw<InvalidOperationException>().WithMessage(message);
+            Weights(trainer.Student).Should().Equal(before);
+        }
+
+        Refused(new AugmentationOptions { Padding = 2 }, train, $"The teacher logits file {precomputed.Path} holds 18 crop-and-flip views per image, but this run's augmentation (pad-and-crop 2, flip) makes 50.");
+        Refused(new AugmentationOptions { Padding = 1, MixupAlpha = 0.2 }, train, "*18 crop-and-flip views*mixup and CutMix*MixupAlpha*");
+        Refused(new AugmentationOptions { Padding = 1, PadWithBlack = true }, train, "*views of 'pad-and-crop 1, flip'*'pad-and-crop 1 black, flip'*");
+        Refused(new AugmentationOptions { Padding = 1 }, otherImages, "*computed for other training images*");
+    }
+
+    [Fact]
+    public void A_file_of_views_written_elsewhere_serves_by_its_shape_and_without_augmentation_gives_the_centred_view()
+    {
+        using var train = Quadrants.Create(96, seed: 1);
+        using var teacher = Teacher();
+        var (file, _) = ViewFile(teacher, train, new AugmentationOptions { Padding = 1 });
+        var bare = Path.Combine(folder.Path, "bare.safetensors");
+        var centre = Path.Combine(folder.Path, "centre.safetensors");
+        using (var content = Safetensors.Read(file))
+        using (NewDisposeScope())
+        {
+            var views = content.Tensors.Values.Single();
+            Safetensors.Write(bare, [new("v", views)]);
+            Safetensors.Write(centre, [new("c", views.select(1, 1 * 3 * 2 + 1 * 2 + 0))]);
+        }
+
+        using var fromViews = new PrecomputedTeacher(bare);
+        using var fromCentre = new PrecomputedTeacher(centre);
+        manual_seed(3);
+        var a = new Trainer<PrecomputedTeacher, TinyNet>(fromViews, new TinyNet(4), ViewOptions(null)).Distill(train, loss: new KLDivergenceLoss(4));
+        manual_seed(3);
+        var b = new Trainer<PrecomputedTeacher, TinyNet>(fromCentre, new TinyNet(4), ViewOptions(null)).Distill(train, loss: new KLDivergenceLoss(4));
+        manual_seed(3);
+        var augmented = new Trainer<PrecomputedTeacher, TinyNet>(fromViews, new TinyNet(4), ViewOptions(new AugmentationOptions { Padding = 1 })).Distill(train, loss: new KLDivergenceLoss(4));
+
+        a.History.Select(r => r.MeanLoss).Should().Equal(b.History.Select(r => r.MeanLoss));
+        augmented.History.Select(r => r.MeanLoss).Should().NotEqual(a.History.Select(r => r.MeanLoss));
+    }
+
+    [Fact]
+    public void A_view_count_that_is_no_crop_and_flip_layout_is_refused_when_the_file_is_read()
+    {
+        var path = Path.Combine(folder.Path, "seven.safetensors");
+        using (NewDisposeScope())
+        {
+            Safetensors.Write(path, [new("v", zeros(4, 7, 3))]);
+        }
+
+        var act = () => new PrecomputedTeacher(path);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"*{path}*7 views per image*(2P + 1)²*");
+    }
 }
