@@ -1,5 +1,6 @@
 using Distillation.Data;
 using TorchSharp;
+using static Distillation.Tests.TestSupport.EncodedImages;
 using static TorchSharp.torch;
 
 namespace Distillation.Tests.Data;
@@ -10,30 +11,6 @@ public sealed class CropFlipViewTests : IDisposable
     private readonly DisposeScope scope = NewDisposeScope();
 
     public void Dispose() => scope.Dispose();
-
-    /// <summary>float64 images whose every pixel value is unique and non-zero, so a window can only be where it came from.</summary>
-    private static Tensor Encoded(long b, long c, long h, long w) =>
-        arange(b, ScalarType.Float64).mul(1e6).view(b, 1, 1, 1)
-            .add(arange(c, ScalarType.Float64).mul(1e4).view(1, c, 1, 1))
-            .add(arange(h, ScalarType.Float64).mul(100).view(1, 1, h, 1))
-            .add(arange(w, ScalarType.Float64).view(1, 1, 1, w))
-            .add(1);
-
-    private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
-
-    /// <summary>The reference canvas, built independently of the implementation: <paramref name="fill"/> per channel with the images in the middle.</summary>
-    private static Tensor Padded(Tensor images, int p, double[] fill)
-    {
-        var (b, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3]);
-        var canvas = zeros([b, c, h + (2 * p), w + (2 * p)], images.dtype);
-        for (var ch = 0; ch < c; ch++)
-        {
-            canvas[.., ch] = fill[ch];
-        }
-
-        canvas[.., .., p..(int)(p + h), p..(int)(p + w)] = images;
-        return canvas;
-    }
 
     public static TheoryData<int, bool, bool> Layouts => new()
     {
