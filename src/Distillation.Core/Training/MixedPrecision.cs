@@ -40,7 +40,11 @@ internal static partial class MixedPrecision
             return decision.UseBFloat16 ? TrainingPrecision.BFloat16Mixed : TrainingPrecision.Float32;
         }
 
-        Check(requested, model, device);
+        if (problem is not null)
+        {
+            throw Refusal(problem);
+        }
+
         if (BFloat16Speed.Decide(device, probe ?? TorchBFloat16Probe.Instance, measureWithoutSupport: true) is { UseBFloat16: false } slow)
         {
             LogSlow(logger, slow.Factor ?? double.NaN, slow.Reason);
@@ -55,9 +59,12 @@ internal static partial class MixedPrecision
     {
         if (requested == TrainingPrecision.BFloat16Mixed && Problem(model, device) is { } problem)
         {
-            throw new InvalidOperationException($"TrainerOptions.Precision BFloat16Mixed cannot run: {problem}; use TrainingPrecision.Float32.");
+            throw Refusal(problem);
         }
     }
+
+    private static InvalidOperationException Refusal(string problem) =>
+        new($"TrainerOptions.Precision BFloat16Mixed cannot run: {problem}; use TrainingPrecision.Float32.");
 
     /// <summary>The model's training forward: in <paramref name="precision"/>, with float32 logits.</summary>
     public static Tensor Forward(nn.Module<Tensor, Tensor> model, Tensor input, TrainingPrecision precision)
