@@ -100,7 +100,7 @@ public sealed class AugmentationOptions
         OptionChecks.FloatIn(CropScaleMax, nameof(CropScaleMax), CropScaleMin, 1);
         if (RandomResizedCrop && Padding != 0)
         {
-            throw OptionChecks.OutOfRange(nameof(Padding), Padding, "must be 0 with RandomResizedCrop, which replaces the pad-and-crop");
+            throw OptionChecks.OutOfRange(nameof(Padding), Padding, "0 with RandomResizedCrop, which replaces the pad-and-crop");
         }
 
         OptionChecks.FloatIn(MixupAlpha, nameof(MixupAlpha), 0, MaxMixAlpha);

@@ -105,6 +105,124 @@ public sealed class PrecomputedTeacher : ITeacher
     /// <summary>The SHA-256 of the logits file, as lowercase hex.</summary>
     public string Fingerprint { get; }
 
+    /// <summary>
+    /// A teacher's logits of every crop-and-flip view of a set's images, as a file of views holds
+    /// them: float16 [rows, views, classes] on the CPU, the rows those of batches
+    /// [<paramref name="firstBatch"/>, <paramref name="endBatch"/>) of the set's stored-order plan in
+    /// batches of <paramref name="batchSize"/>, view v the image that <see cref="TeacherBatch.Views"/>
+    /// numbers v under <paramref name="augmentation"/>. Pad-4 crop and flip makes 162 views, so this
+    /// costs 162 teacher passes over the images: split the batches between machines, concatenate the
+    /// rows in order and save them with <see cref="WriteViews"/> (<c>distill logits --views --shard i/N</c>
+    /// does both).
+    /// </summary>
+    /// <param name="teacher">The teacher; it is prepared for this pass and left unprepared after it.</param>
+    /// <param name="data">The training images, in the order the run will index them.</param>
+    /// <param name="augmentation">The run's augmentation: pad-and-crop with or without flip (no random-resized crop, no mixup or CutMix).</param>
+    /// <param name="device">Where the teacher runs; null for the CPU.</param>
+    /// <param name="batchSize">Images per batch of the plan.</param>
+    /// <param name="firstBatch">The first batch of the range.</param>
+    /// <param name="endBatch">The batch after the range; null for the plan's end.</param>
+    /// <param name="batchDone">Called with each batch's number when it is done (for progress).</param>
+    /// <param name="cancellationToken">Stops between views.</param>
+    /// <returns>The logits, float16 [rows, views, classes].</returns>
+    /// <exception cref="ArgumentException">The augmentation's images are not views of one image (random-resized crop, mixup or CutMix).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive, or the range is empty or beyond the plan.</exception>
+    /// <exception cref="InvalidOperationException">A logit is beyond float16's range (±65504) or NaN.</exception>
+    public static Tensor ComputeViews(ITeacher teacher, IBatchSource data, AugmentationOptions augmentation, Device? device = null, int batchSize = 256,
+        int firstBatch = 0, int? endBatch = null, Action<int>? batchDone = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(teacher);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(augmentation);
+        augmentation.Validate();
+        var views = CropFlipViews.Of(augmentation) ?? throw new ArgumentException(
+            $"The augmentation {augmentation.Identity} has no fixed views of an image: a file of views needs pad-and-crop (and flip) without random-resized crop, mixup or CutMix.", nameof(augmentation));
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var batches = (data.Count + batchSize - 1) / batchSize;
+        var end = endBatch ?? batches;
+        if (firstBatch < 0 || end > batches || firstBatch >= end)
+        {
+            throw new ArgumentOutOfRangeException(nameof(firstBatch), string.Create(CultureInfo.InvariantCulture,
+                $"The batches [{firstBatch}, {end}) are not a range of the {batches} batches of {data.Count} images in batches of {batchSize}."));
+        }
+
+        device ??= CPU;
+        var request = new TeacherRequest(data, device) { RequestedBy = nameof(ComputeViews), BatchSize = batchSize, ForEvaluation = true, CancellationToken = cancellationToken };
+        using var preparation = teacher.Prepare(request);
+        var cropper = new BatchAugmentation(augmentation, data.Normalization);
+        var parts = new List<Tensor>();
+        try
+        {
+            using var noGrad = no_grad();
+            using var plan = data.PlanBatches(batchSize);
+            for (var step = firstBatch; step < end; step++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                parts.Add(TeacherViewFile.BatchViews(teacher, plan.GetBatch(step, device).Images, plan.GetIndices(step), cropper, views, cancellationToken).DetachFromDisposeScope());
+                batchDone?.Invoke(step);
+            }
+
+            var all = cat(parts, 0);
+            if (!all.isfinite().all().item<bool>())
+            {
+                all.Dispose();
+                throw new InvalidOperationException("The teacher's logits of some views are not finite in float16 (beyond ±65504, or NaN), so no file of views can hold them.");
+            }
+
+            return all;
+        }
+        finally
+        {
+            parts.ForEach(t => t.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// Writes logits of views (<see cref="ComputeViews"/>) as a file this teacher reads, atomically,
+    /// with metadata naming the views and the image size, so that a run with other padding, flip or
+    /// images of another size is refused by name; <paramref name="metadata"/> adds the caller's keys.
+    /// </summary>
+    /// <param name="path">The safetensors file to write.</param>
+    /// <param name="views">The logits, [images, views, classes]; written as float16.</param>
+    /// <param name="augmentation">The augmentation the views are of.</param>
+    /// <param name="imageHeight">The training images' height.</param>
+    /// <param name="imageWidth">The training images' width.</param>
+    /// <param name="metadata">More metadata to store (keys other than the file's own); null for none.</param>
+    /// <exception cref="ArgumentException">The tensor is not 3-D, its view count is not the augmentation's, the augmentation has no fixed views, or <paramref name="metadata"/> sets one of the file's own keys.</exception>
+    public static void WriteViews(string path, Tensor views, AugmentationOptions augmentation, int imageHeight, int imageWidth, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(views);
+        ArgumentNullException.ThrowIfNull(augmentation);
+        ArgumentOutOfRangeException.ThrowIfLessThan(imageHeight, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(imageWidth, 1);
+        var layout = CropFlipViews.Of(augmentation) ?? throw new ArgumentException(
+            $"The augmentation {augmentation.Identity} has no fixed views of an image (random-resized crop, mixup or CutMix).", nameof(augmentation));
+        if (views.dim() != 3 || views.shape[1] != layout.Count)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"The views tensor has shape [{string.Join(", ", views.shape)}]; {layout.Identity} needs [images, {layout.Count}, classes]."), nameof(views));
+        }
+
+        var stored = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [TeacherViewFile.FormatKey] = TeacherViewFile.Format,
+            [TeacherViewFile.ViewsKey] = layout.Identity,
+            [TeacherViewFile.SizeKey] = TeacherViewFile.SizeOf(imageHeight, imageWidth),
+        };
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+        {
+            if (!stored.TryAdd(key, value))
+            {
+                throw new ArgumentException($"The metadata key '{key}' is the file's own; use another name.", nameof(metadata));
+            }
+        }
+
+        using var scope = NewDisposeScope();
+        Safetensors.Write(path, [new(TeacherViewFile.TensorName, views.to(ScalarType.Float16).contiguous())], stored);
+    }
+
     /// <inheritdoc/>
     /// <exception cref="NotSupportedException">The request is for evaluation: the rows belong to the training images, by index.</exception>
     /// <exception cref="ArgumentException">The loss reads features; or the training set has another number of images or classes.</exception>

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Distillation.Data;
 using Distillation.Serialization;
+using static TorchSharp.torch;
 
 namespace Distillation.Training;
 
@@ -55,6 +56,27 @@ internal static class TeacherViewFile
         var key = string.Join("\n", metadata.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
         var digest = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
         return Path.Combine(directory, $"teacher-views-{digest[..32]}.safetensors");
+    }
+
+    /// <summary>
+    /// The teacher's logits of every view of one batch, [B, views, classes] in float16 on the CPU:
+    /// view by view, each the crop (and mirror) of the padded images that <see cref="BatchAugmentation"/>
+    /// gives an image drawing it. The teacher must be prepared; the caller holds no_grad and a dispose scope.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A logit is not finite in float16 (beyond ±65504, or NaN).</exception>
+    public static Tensor BatchViews(ITeacher teacher, Tensor images, Tensor indices, BatchAugmentation cropper, CropFlipViews views, CancellationToken cancellationToken)
+    {
+        var (height, width) = (images.shape[2], images.shape[3]);
+        var padded = cropper.PadForViews(images);
+        var perView = new Tensor[views.Count];
+        for (var view = 0; view < views.Count; view++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var image = BatchAugmentation.View(padded, views, view, height, width);
+            perView[view] = teacher.Forward(new TeacherBatch(image, indices)).Logits.to(ScalarType.Float16).cpu();
+        }
+
+        return stack(perView, 1);
     }
 
     /// <summary>

@@ -170,7 +170,6 @@ internal sealed partial class ViewCachingTeacher : DelegatingTeacher
     {
         var logger = request.Logger;
         var cancellation = request.CancellationToken;
-        var (height, width) = (data.Images.shape[2], data.Images.shape[3]);
         var cropper = new BatchAugmentation(augmentation, data.Normalization);
         LogBuilding(logger, data.Count, views.Count, views.Identity);
         Tensor? built = null;
@@ -185,17 +184,9 @@ internal sealed partial class ViewCachingTeacher : DelegatingTeacher
                 cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 var indices = plan.GetIndices(step);
-                var padded = cropper.PadForViews(plan.GetBatch(step, request.Device).Images);
-                for (var view = 0; view < views.Count; view++)
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    using var viewScope = NewDisposeScope();
-                    var images = BatchAugmentation.View(padded, views, view, height, width);
-                    var logits = Inner.Forward(new TeacherBatch(images, indices)).Logits.to(ScalarType.Float16).cpu();
-                    built ??= zeros([data.Count, views.Count, logits.shape[1]], ScalarType.Float16).DetachFromDisposeScope();
-                    built.select(1, view).index_copy_(0, indices, logits);
-                }
-
+                var batch = TeacherViewFile.BatchViews(Inner, plan.GetBatch(step, request.Device).Images, indices, cropper, views, cancellation);
+                built ??= zeros([data.Count, views.Count, batch.shape[2]], ScalarType.Float16).DetachFromDisposeScope();
+                built.index_copy_(0, indices, batch);
                 done += indices.shape[0];
                 if (clock.Elapsed - lastReport > TimeSpan.FromSeconds(30))
                 {

@@ -179,6 +179,82 @@ public sealed class ViewCacheTests : IDisposable
     }
 
     [Fact]
+    public void Views_computed_in_two_ranges_and_written_as_a_file_are_the_caches_views_and_distil_as_the_cached_run_does()
+    {
+        using var train = Quadrants.Create(96, seed: 1);
+        using var net = TeacherNet();
+        var cached = Distill(net, Options(PadAndFlip(), viewCache: true), train);
+        Tensor cacheFile;
+        using (var content = Distillation.Serialization.Safetensors.Read(Directory.GetFiles(CacheFolder).Single()))
+        {
+            cacheFile = content.Tensors["logits"].clone();
+        }
+
+        // Batches 0–1 and 2 of 40 images (as two shards would compute them), joined in order.
+        using var teacher = Teacher.From(net);
+        var done = new List<int>();
+        using var head = PrecomputedTeacher.ComputeViews(teacher, train, PadAndFlip(), batchSize: 40, firstBatch: 0, endBatch: 2, batchDone: done.Add);
+        using var tail = PrecomputedTeacher.ComputeViews(teacher, train, PadAndFlip(), batchSize: 40, firstBatch: 2);
+        using var joined = cat([head, tail], 0);
+        done.Should().Equal(0, 1);
+        head.shape.Should().Equal(80, 18, 4);
+        joined.dtype.Should().Be(ScalarType.Float16);
+        joined.eq(cacheFile).all().item<bool>().Should().BeTrue("the same teacher, images and views, rounded to float16 alike");
+
+        var file = Path.Combine(folder.Path, "views.safetensors");
+        PrecomputedTeacher.WriteViews(file, joined, PadAndFlip(), 8, 8, new Dictionary<string, string> { ["made-by"] = "test" });
+        var options = Options(PadAndFlip(), viewCache: false);
+        var recorder = new Recorder(() => 0);
+        options.Callbacks.Add(recorder);
+        using var precomputed = Teacher.FromLogitsFile(file);
+        precomputed.Views.Should().Be(18);
+        manual_seed(3);
+        using var student = new TinyNet(4);
+        new Trainer<ITeacher, TinyNet>(precomputed, student, options).Distill(train, loss: new KLDivergenceLoss(4));
+        recorder.Losses.Should().Equal(cached.Losses);
+        cacheFile.Dispose();
+    }
+
+    [Fact]
+    public void A_written_file_of_views_refuses_a_run_with_other_views_or_image_size_and_computing_refuses_what_has_no_views()
+    {
+        using var train = Quadrants.Create(40, seed: 1);
+        using var net = TeacherNet();
+        using var teacher = Teacher.From(net);
+        using var views = PrecomputedTeacher.ComputeViews(teacher, train, PadAndFlip(), batchSize: 40);
+        var file = Path.Combine(folder.Path, "views.safetensors");
+
+        // Black padding makes as many views as the mean-coloured one: only the file's metadata tells them apart.
+        PrecomputedTeacher.WriteViews(file, views, PadAndFlip(), 8, 8);
+        using (var precomputed = Teacher.FromLogitsFile(file))
+        {
+            var refuse = () => precomputed.Prepare(new TeacherRequest(train, CPU) { Augmented = true, Augmentation = new AugmentationOptions { Padding = 1, PadWithBlack = true } });
+            refuse.Should().Throw<InvalidOperationException>().WithMessage("*they are views of 'pad-and-crop 1, flip', and this run's augmentation is 'pad-and-crop 1 black, flip'*");
+        }
+
+        PrecomputedTeacher.WriteViews(file, views, PadAndFlip(), 16, 16);
+        using (var precomputed = Teacher.FromLogitsFile(file))
+        {
+            var refuse = () => precomputed.Prepare(new TeacherRequest(train, CPU) { Augmented = true, Augmentation = PadAndFlip() });
+            refuse.Should().Throw<InvalidOperationException>().WithMessage("*they are views of 16x16 images, and the training images are 8x8*");
+        }
+
+        var wrongCount = () => PrecomputedTeacher.WriteViews(file, views, PadAndFlip(padding: 2), 8, 8);
+        wrongCount.Should().Throw<ArgumentException>().WithMessage("The views tensor has shape [40, 18, 4]; pad-and-crop 2, flip needs [images, 50, classes].*");
+        var ownKey = () => PrecomputedTeacher.WriteViews(file, views, PadAndFlip(), 8, 8, new Dictionary<string, string> { ["views"] = "mine" });
+        ownKey.Should().Throw<ArgumentException>().WithMessage("The metadata key 'views' is the file's own*");
+
+        var resized = () => PrecomputedTeacher.ComputeViews(teacher, train, new AugmentationOptions { RandomResizedCrop = true, Padding = 0 });
+        resized.Should().Throw<ArgumentException>().WithMessage("*has no fixed views of an image*").Which.ParamName.Should().Be("augmentation");
+        var invalid = () => PrecomputedTeacher.ComputeViews(teacher, train, new AugmentationOptions { RandomResizedCrop = true });
+        invalid.Should().Throw<ArgumentOutOfRangeException>().WithMessage("Padding must be 0 with RandomResizedCrop, which replaces the pad-and-crop, was 4.*", "the options are validated first");
+        var mixed = () => PrecomputedTeacher.ComputeViews(teacher, train, new AugmentationOptions { Padding = 1, MixupAlpha = 0.2 });
+        mixed.Should().Throw<ArgumentException>().WithMessage("*has no fixed views of an image*");
+        var beyond = () => PrecomputedTeacher.ComputeViews(teacher, train, PadAndFlip(), batchSize: 16, firstBatch: 2, endBatch: 4);
+        beyond.Should().Throw<ArgumentOutOfRangeException>().WithMessage("The batches [2, 4) are not a range of the 3 batches of 40 images in batches of 16.*");
+    }
+
+    [Fact]
     public void Other_teacher_weights_or_padding_get_files_of_their_own_and_damaged_or_mismatched_files_are_rebuilt_saying_why()
     {
         using var train = Quadrants.Create(96, seed: 1);
