@@ -16,8 +16,6 @@ internal sealed class EvalCommand() : ToolCommand(
     "Evaluate a model on the test set: accuracy, top-5, a per-class table and the confusion matrix. The model is a network with its weights (--model, --weights) or an ONNX file (--onnx, run by ONNX Runtime).",
     "distill eval --cifar10 ./data --model resnet20 --weights runs/student/student.weights")
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
     public DataOptions Data { get; } = new();
 
     public RuntimeOptions Runtime { get; } = new(batchSize: 256);
@@ -94,7 +92,7 @@ internal sealed class EvalCommand() : ToolCommand(
             topK = evaluation.TopK,
             perClass = evaluation.PerClass.Select(c => new { c.Name, c.Images, c.Correct, c.Accuracy }),
             confusion = evaluation.Confusion.ToArray(),
-        }, Indented);
+        }, ToolOutput.JsonOptions);
         if (output.Json)
         {
             output.PrintJson(json);

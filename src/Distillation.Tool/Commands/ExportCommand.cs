@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Distillation.Data;
 using Distillation.Tool.Cli;
 using Distillation.Tool.Runs;
@@ -27,7 +28,9 @@ internal sealed class ExportCommand() : ToolCommand(
 
     public ToolOption<long> Seed { get; } = new("--seed", "Seed of the random images of the check.", 42);
 
-    public override IReadOnlyList<ToolOption> Options => [Model, Weights, Output, ImageSize, Classes, ClassNames, Normalization, Seed];
+    public ToolOption<bool> Json { get; } = new("--json", "Print what was written and how the check went as one JSON object on standard output, and nothing else there.", false);
+
+    public override IReadOnlyList<ToolOption> Options => [Model, Weights, Output, ImageSize, Classes, ClassNames, Normalization, Seed, Json];
 
     protected override int Execute(RunSettings settings, ToolContext context, CancellationToken cancellationToken)
     {
@@ -64,7 +67,21 @@ internal sealed class ExportCommand() : ToolCommand(
         cancellationToken.ThrowIfCancellationRequested();
         using var generator = new Generator((ulong)settings.Get(Seed));
         using var images = randn([8, 3, settings.Get(ImageSize), settings.Get(ImageSize)], generator: generator);
-        context.Terminal.Out.Line(OnnxExport.ExportAndCheck(model, settings.Get(Output), names, normalization, settings.Get(ImageSize), images, cancellationToken));
+        var check = OnnxExport.ExportAndCheck(model, settings.Get(Output), names, normalization, settings.Get(ImageSize), images, cancellationToken);
+        var output = new ToolOutput(context.Terminal, quiet: false, settings.Get(Json));
+        output.Result(check.ToString());
+        output.PrintJson(JsonSerializer.Serialize(new
+        {
+            command = Name,
+            model = settings.Get(Model),
+            file = check.Path,
+            imageSize = settings.Get(ImageSize),
+            classNames = names,
+            checkedImages = check.Images,
+            maxDifference = check.MaxDifference,
+            largestLogit = check.LargestLogit,
+            equalPredictions = check.EqualPredictions,
+        }, ToolOutput.JsonOptions));
         return ExitCodes.Success;
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Distillation.Data;
 using Distillation.Onnx.Runtime;
 using Distillation.Tool.Cli;
@@ -19,7 +20,8 @@ internal sealed class LogitsCommand() : ToolCommand(
     CommandName,
     "Compute a teacher's logits of the training images (in the order distill student uses them), for --teacher-logits: the whole set, or with --shard i/N " +
     $"(or --shards N with the index from {ShardSpec.KubernetesIndexVariable} or {ShardSpec.SlurmIndexVariable}) the i-th of N contiguous slices, each a file with the teacher's and the data's fingerprints. " +
-    "Join the shards with `distill logits merge`.",
+    "Join the shards with `distill logits merge`. With --views, the logits of every crop-and-flip view that distill student --augment draws (162 per image, float16), " +
+    "for --teacher-logits with --augment.",
     "distill logits --images ./photos --image-size 64 --teacher-onnx teacher.onnx --shard 0/8 --output ./shards")
 {
     public const string CommandName = "logits";
@@ -34,10 +36,16 @@ internal sealed class LogitsCommand() : ToolCommand(
 
     public ToolOption<int?> Shards { get; } = new("--shards", $"Compute one of N shards, its index from {ShardSpec.KubernetesIndexVariable} or {ShardSpec.SlurmIndexVariable}.", null);
 
+    public ToolOption<bool> Views { get; } = new("--views",
+        "Compute the logits of every view that --augment draws from each image (crops from 4-pixel padding, mirrored or not: 162 views; images below 64 px), float16, " +
+        "so that distill student --augment --teacher-logits runs no teacher. Costs 162 teacher passes: shard it.", false);
+
     public ToolOption<string?> Output { get; } = new("--output",
         "Where to write: the logits file (default teacher-logits.safetensors), or with a shard the folder of the shard files (default ./logits-shards).", null, isPath: true);
 
-    public override IReadOnlyList<ToolOption> Options => [.. Teacher.All, Shard, Shards, Output, .. Data.All(limits: false), .. Runtime.All];
+    public ToolOption<bool> Json { get; } = new("--json", "Print what was written (file, rows, views, shard, fingerprints, time) as one JSON object on standard output, and nothing else there: other lines go to standard error (none with --quiet).", false);
+
+    public override IReadOnlyList<ToolOption> Options => [.. Teacher.All, Views, Shard, Shards, Output, .. Data.All(limits: false), .. Runtime.All, Json];
 
     /// <summary>Where the shard index comes from when only N is given; the tests replace it.</summary>
     internal Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
@@ -62,6 +70,13 @@ internal sealed class LogitsCommand() : ToolCommand(
             ModelFactory.Check(settings.Get(Teacher.Model), settings.Get(Data.ImageSize), settings.Origin(Teacher.Model));
         }
 
+        var views = settings.Get(Views);
+        if (views && AugmentationOptions.ForImageSize(settings.Get(Data.ImageSize)).RandomResizedCrop)
+        {
+            throw new UsageException(string.Create(CultureInfo.InvariantCulture,
+                $"{settings.Origin(Views)} needs images below 64 px: from there on --augment draws random-resized crops, which are no fixed set of views ({settings.Origin(Data.ImageSize)} is {settings.Get(Data.ImageSize)})."));
+        }
+
         var target = settings.GetText(Output) ?? (shard is null ? "teacher-logits.safetensors" : "./logits-shards");
         var path = Path.GetFullPath(shard is null ? target : Path.Combine(target, shard.FileName));
         if (Directory.Exists(path))
@@ -75,7 +90,7 @@ internal sealed class LogitsCommand() : ToolCommand(
             throw new UsageException($"{settings.Origin(Output)} {target} is inside the image folder {imageRoot}; write the logits elsewhere.");
         }
 
-        var output = new ToolOutput(context.Terminal, settings.Get(Runtime.Quiet));
+        var output = new ToolOutput(context.Terminal, settings.Get(Runtime.Quiet), settings.Get(Json));
         var logger = context.LoggerFactory.CreateLogger("Distillation");
         var device = Devices.DeviceSelector.Resolve(TrainerSetup.Device(settings, Runtime));
         using var train = OpenTrainingSet(settings, logger, cancellationToken, out var dataFingerprint);
@@ -89,30 +104,59 @@ internal sealed class LogitsCommand() : ToolCommand(
         }
 
         var (first, end) = shard?.Batches(batches) ?? (0, batches);
-        var identity = new LogitsIdentity(teacher.Fingerprint, dataFingerprint, train.Source.Count, train.Source.ClassNames.Count, batchSize);
-        output.Progress($"Teacher logits of batches {first}–{end - 1} of {batches} ({(shard is null ? "the whole training set" : $"shard {shard}")}) on {device}:");
+        var imageSize = settings.Get(Data.ImageSize);
+        var augmentation = AugmentationOptions.ForImageSize(imageSize);
+        output.Progress($"Teacher logits{(views ? " of every crop-and-flip view" : "")} of batches {first}–{end - 1} of {batches} ({(shard is null ? "the whole training set" : $"shard {shard}")}) on {device}:");
         var clock = TeacherPasses.Clock();
         var reportEvery = Math.Max(1, (end - first) / 10);
-        var (logits, labels) = TeacherPasses.Run(teacher, train.Source, device, batchSize, first, end,
-            b => { if ((b - first + 1) % reportEvery == 0) { output.Progress($"  batch {b - first + 1}/{end - first}, {ToolOutput.Elapsed(clock)}"); } }, cancellationToken);
-        using (labels)
-        using (logits)
+        Action<int> batchDone = b =>
         {
-            if (shard is null)
+            if ((b - first + 1) % reportEvery == 0)
             {
-                LogitsFiles.WriteWhole(path, logits, identity);
+                output.Progress($"  batch {b - first + 1}/{end - first}, {ToolOutput.Elapsed(clock)}");
             }
-            else
-            {
-                LogitsFiles.WriteShard(path, logits, identity, shard, first * batchSize);
-            }
-
-            var seconds = clock.Elapsed.TotalSeconds;
-            output.Result(string.Create(CultureInfo.InvariantCulture,
-                $"Wrote {logits.shape[0]:N0} rows of {identity.Classes} logits ({(shard is null ? "whole" : $"shard {shard}, from row {first * batchSize:N0} of {identity.TotalRows:N0}")}) to {path} in {seconds:F1}s, {logits.shape[0] / Math.Max(seconds, 1e-9):N0} images/s."));
+        };
+        using var logits = views
+            ? PrecomputedTeacher.ComputeViews(teacher, train.Source, augmentation, device, batchSize, first, end, batchDone, cancellationToken)
+            : PlainLogits();
+        var viewCount = views ? (int)logits.shape[1] : 1;
+        var identity = new LogitsIdentity(teacher.Fingerprint, dataFingerprint, train.Source.Count, train.Source.ClassNames.Count, batchSize, viewCount, views ? imageSize : 0);
+        if (shard is null)
+        {
+            LogitsFiles.WriteWhole(path, logits, identity);
+        }
+        else
+        {
+            LogitsFiles.WriteShard(path, logits, identity, shard, first * batchSize);
         }
 
+        var seconds = clock.Elapsed.TotalSeconds;
+        var rows = logits.shape[0];
+        output.Result(string.Create(CultureInfo.InvariantCulture,
+            $"Wrote {rows:N0} rows of {(views ? $"{viewCount} views of " : "")}{identity.Classes} logits ({(shard is null ? "whole" : $"shard {shard}, from row {first * batchSize:N0} of {identity.TotalRows:N0}")}) to {path} in {seconds:F1}s, {rows * viewCount / Math.Max(seconds, 1e-9):N0} images/s."));
+        output.PrintJson(JsonSerializer.Serialize(new
+        {
+            command = CommandName,
+            file = path,
+            rows,
+            firstRow = first * batchSize,
+            totalRows = identity.TotalRows,
+            classes = identity.Classes,
+            views = viewCount,
+            shard = shard is null ? null : new { index = shard.Index, count = shard.Count },
+            teacherFingerprint = identity.TeacherFingerprint,
+            dataFingerprint = identity.DataFingerprint,
+            seconds,
+            imagesPerSecond = rows * viewCount / Math.Max(seconds, 1e-9),
+        }, ToolOutput.JsonOptions));
         return ExitCodes.Success;
+
+        Tensor PlainLogits()
+        {
+            var (plain, labels) = TeacherPasses.Run(teacher, train.Source, device, batchSize, first, end, batchDone, cancellationToken);
+            labels.Dispose();
+            return plain;
+        }
     }
 
     /// <summary>The training set as distill student loads it: CIFAR-10 in memory, an image folder streamed (only the shard's images are decoded).</summary>
@@ -172,7 +216,9 @@ internal sealed class LogitsMergeCommand() : ToolCommand(
 {
     public ToolOption<string> Output { get; } = new("--output", "The logits file to write.", "teacher-logits.safetensors", isPath: true);
 
-    public override IReadOnlyList<ToolOption> Options => [Output];
+    public ToolOption<bool> Json { get; } = new("--json", "Print what was merged as one JSON object on standard output, and nothing else there.", false);
+
+    public override IReadOnlyList<ToolOption> Options => [Output, Json];
 
     private readonly Argument<string[]> shardArguments = new("shards") { Description = "The shard files, or folders holding them (every logits-shard-*.safetensors in it).", Arity = ArgumentArity.OneOrMore };
 
@@ -212,8 +258,20 @@ internal sealed class LogitsMergeCommand() : ToolCommand(
 
         cancellationToken.ThrowIfCancellationRequested();
         var identity = LogitsFiles.Merge(files, output);
-        context.Terminal.Out.Line(string.Create(CultureInfo.InvariantCulture,
-            $"Merged {files.Count} shards: {identity.TotalRows:N0} rows of {identity.Classes} logits (teacher {identity.TeacherFingerprint[..12]}, data {identity.DataFingerprint[..12]}) into {output}."));
+        var printed = new ToolOutput(context.Terminal, quiet: false, settings.Get(Json));
+        printed.Result(string.Create(CultureInfo.InvariantCulture,
+            $"Merged {files.Count} shards: {identity.TotalRows:N0} rows of {(identity.Views > 1 ? $"{identity.Views} views of " : "")}{identity.Classes} logits (teacher {identity.TeacherFingerprint[..12]}, data {identity.DataFingerprint[..12]}) into {output}."));
+        printed.PrintJson(JsonSerializer.Serialize(new
+        {
+            command = "logits merge",
+            file = output,
+            shards = files.Count,
+            totalRows = identity.TotalRows,
+            classes = identity.Classes,
+            views = identity.Views,
+            teacherFingerprint = identity.TeacherFingerprint,
+            dataFingerprint = identity.DataFingerprint,
+        }, ToolOutput.JsonOptions));
         return ExitCodes.Success;
     }
 }

@@ -29,13 +29,22 @@ internal sealed class StudentCommand() : ToolCommand(
 
     public ToolOption<string> Student { get; } = new("--student", "The student's network: studentnet (the notebook's 2-conv network) or a model of the zoo (resnet20, resnet8x4, wrn_16_2, mobilenetv2, …; docs/models.md).", ModelFactory.NotebookStudent);
 
-    public ToolOption<string?> TeacherLogits { get; } = new("--teacher-logits", "The teacher's logits of the training images, from distill logits (or any safetensors file with one [images, classes] tensor); no teacher runs.", null, isPath: true);
+    public ToolOption<string?> TeacherLogits { get; } = new("--teacher-logits",
+        "The teacher's logits of the training images, from distill logits (or any safetensors file with one [images, classes] tensor); no teacher runs. " +
+        "With --augment, a file of every view (distill logits --views).", null, isPath: true);
+
+    public ToolOption<string> TeacherPrecision { get; } = new("--teacher-precision",
+        "Number format of a live teacher (--teacher-weights): auto (bfloat16 where measured faster here and the loss reads logits only), fp32 or bf16.", "auto");
+
+    public ToolOption<string?> ViewCache { get; } = new("--view-cache",
+        "With --augment at images below 64 px: a folder for the teacher's logits of every crop-and-flip view (162 per image, float16), computed once per teacher, data and augmentation, " +
+        "after which no teacher runs (a live --teacher-weights or --teacher-onnx teacher; CIFAR-10 only, whose images are held in memory).", null, isPath: true);
 
     public ToolOption<bool> Fidelity { get; } = new("--fidelity", "At every evaluated epoch, measure the student's top-1 agreement with the teacher, KL(teacher || student) and the teacher's accuracy on the test images (not with --teacher-logits).", false);
 
     public ToolOption<bool> Json { get; } = new("--json", ToolOutput.JsonHelp, false);
 
-    public override IReadOnlyList<ToolOption> Options => [Student, .. Teacher.All, TeacherLogits, Fidelity, .. Loss.All, .. Data.All(), .. Training.All, .. Runtime.All, Json];
+    public override IReadOnlyList<ToolOption> Options => [Student, .. Teacher.All, TeacherLogits, TeacherPrecision, ViewCache, Fidelity, .. Loss.All, .. Data.All(), .. Training.All, .. Runtime.All, Json];
 
     protected override bool Resumable => true;
 
@@ -46,7 +55,7 @@ internal sealed class StudentCommand() : ToolCommand(
         Loss.Check(settings);
         var imageSize = settings.Get(Data.ImageSize);
         ModelFactory.Check(settings.Get(Student), imageSize, settings.Origin(Student));
-        CheckTeacher(settings, imageSize);
+        using var logitsTeacher = CheckTeacher(settings, imageSize);
         var output = new ToolOutput(context.Terminal, settings.Get(Runtime.Quiet), settings.Get(Json)) { BatchSize = settings.Get(Runtime.BatchSize) };
         var folder = TrainingRun.Prepare(Name, settings, Training);
         var logger = context.LoggerFactory.CreateLogger("Distillation");
@@ -55,12 +64,20 @@ internal sealed class StudentCommand() : ToolCommand(
         output.Progress(data.Description);
         var classes = data.Train.ClassNames.Count;
         manual_seed(settings.Get(Data.Seed));
-        using var teacher = OpenTeacher(settings, classes, logger);
+        using var liveTeacher = logitsTeacher is null ? OpenTeacher(settings, classes, logger) : null;
+        var teacher = (ITeacher?)logitsTeacher ?? liveTeacher!;
         manual_seed(settings.Get(Data.Seed));
         using var student = ModelFactory.Create(settings.Get(Student), classes);
         using var loss = Loss.Create(settings);
         var options = TrainerSetup.For(settings, Data, Training, Runtime);
         options.TrackFidelity = settings.Get(Fidelity);
+        options.TeacherOutputs.Precision = settings.Get(TeacherPrecision).ToLowerInvariant() switch
+        {
+            "fp32" or "float32" => Distillation.Training.TeacherPrecision.Float32,
+            "bf16" or "bfloat16" => Distillation.Training.TeacherPrecision.BFloat16,
+            _ => Distillation.Training.TeacherPrecision.Auto,
+        };
+        options.TeacherOutputs.ViewCacheDirectory = settings.GetText(ViewCache) is { } viewCache ? Path.GetFullPath(viewCache) : null;
         var trainer = new Trainer<ITeacher, nn.Module<Tensor, Tensor>>(teacher, student, options, context.LoggerFactory.CreateLogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>>());
         trainer.Check(data.Train, loss);
         output.Progress($"Distilling {settings.Get(Student)} ({ModelFactory.CountParameters(student):N0} parameters) from {Describe(teacher)} with {loss.Name} on {trainer.Device}, {get_num_threads()} CPU threads:");
@@ -70,9 +87,14 @@ internal sealed class StudentCommand() : ToolCommand(
         return ExitCodes.Success;
     }
 
-    /// <summary>One teacher source, its files present, and what it can give the loss and the data.</summary>
-    private void CheckTeacher(RunSettings settings, int imageSize)
+    /// <summary>
+    /// One teacher source, its files present, and what it can give the loss and the data; a logits
+    /// file is read here (whether it holds views decides whether --augment may go with it) and
+    /// returned as the teacher, null for the other sources.
+    /// </summary>
+    private PrecomputedTeacher? CheckTeacher(RunSettings settings, int imageSize)
     {
+        Checks.OneOf(settings, TeacherPrecision, "auto", "fp32", "float32", "bf16", "bfloat16");
         var given = new ToolOption[] { Teacher.Weights, Teacher.Onnx, TeacherLogits }.Where(o => settings.GetText((ToolOption<string?>)o) is not null).ToArray();
         if (given.Length == 0)
         {
@@ -93,8 +115,35 @@ internal sealed class StudentCommand() : ToolCommand(
             {
                 throw new UsageException($"{settings.Origin(Teacher.Weights)} {settings.GetText(Teacher.Weights)} is a training checkpoint, not a weights file: give the run's teacher.weights.");
             }
+        }
+        else if (!string.Equals(settings.Get(TeacherPrecision), "auto", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new UsageException($"{settings.Origin(TeacherPrecision)} sets the number format of a model run here (--teacher-weights); {settings.Origin(source)} gives {(source == TeacherLogits ? "logits computed already" : "a model ONNX Runtime runs in its own format")}.");
+        }
 
-            return;
+        if (settings.GetText(ViewCache) is not null)
+        {
+            if (!settings.Get(Training.Augment))
+            {
+                throw new UsageException($"{settings.Origin(ViewCache)} keeps the teacher's logits of augmented views: add {settings.Origin(Training.Augment)}.");
+            }
+
+            if (source == TeacherLogits)
+            {
+                throw new UsageException($"{settings.Origin(ViewCache)} keeps a live teacher's views, and {settings.Origin(TeacherLogits)} runs no teacher; use one.");
+            }
+
+            if (settings.GetText(Data.Images) is not null)
+            {
+                throw new UsageException($"{settings.Origin(ViewCache)} keys its file by the images held in memory, and {settings.Origin(Data.Images)} is streamed from disk; use distill logits --views and --teacher-logits instead.");
+            }
+
+            Checks.OutputFolderIfGiven(settings, ViewCache);
+        }
+
+        if (source == Teacher.Weights)
+        {
+            return null;
         }
 
         if (Loss.ReadsFeatures(settings))
@@ -107,10 +156,28 @@ internal sealed class StudentCommand() : ToolCommand(
             throw new UsageException($"{settings.Origin(TeacherLogits)} holds logits of the training images only, and {settings.Origin(Fidelity)} compares with the teacher on the test images; leave out {settings.Origin(Fidelity)}.");
         }
 
-        if (source == TeacherLogits && settings.Get(Training.Augment))
+        if (source != TeacherLogits)
         {
-            throw new UsageException($"{settings.Origin(TeacherLogits)} holds logits of the un-augmented training images; leave out {settings.Origin(Training.Augment)}.");
+            return null;
         }
+
+        PrecomputedTeacher logits;
+        try
+        {
+            logits = Distillation.Training.Teacher.FromLogitsFile(settings.GetText(TeacherLogits)!);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UsageException($"{settings.Origin(TeacherLogits)} {settings.GetText(TeacherLogits)} cannot be used: {ErrorText.OneLine(e.Message)}");
+        }
+
+        if (logits.Views == 1 && settings.Get(Training.Augment))
+        {
+            logits.Dispose();
+            throw new UsageException($"{settings.Origin(TeacherLogits)} holds logits of the un-augmented training images; leave out {settings.Origin(Training.Augment)}, or compute the logits of every view (distill logits --views).");
+        }
+
+        return logits;
     }
 
     private ITeacher OpenTeacher(RunSettings settings, int classes, Microsoft.Extensions.Logging.ILogger logger)

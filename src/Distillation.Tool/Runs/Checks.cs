@@ -74,14 +74,25 @@ internal static class Checks
     }
 
     /// <summary>An output folder: not an existing file, and creatable (no file where one of its parent folders would be).</summary>
-    public static void OutputFolder(RunSettings settings, ToolOption<string> option)
+    public static void OutputFolder(RunSettings settings, ToolOption<string> option) => OutputFolder(settings.Origin(option), settings.Get(option));
+
+    /// <summary>An optional output folder, checked as <see cref="OutputFolder(RunSettings, ToolOption{string})"/> when given.</summary>
+    public static void OutputFolderIfGiven(RunSettings settings, ToolOption<string?> option)
     {
-        if (File.Exists(settings.Get(option)))
+        if (settings.GetText(option) is { } folder)
         {
-            throw new UsageException($"{settings.Origin(option)} {settings.Get(option)} is a file; give a folder (it is created when missing).");
+            OutputFolder(settings.Origin(option), folder);
+        }
+    }
+
+    private static void OutputFolder(string origin, string folder)
+    {
+        if (File.Exists(folder))
+        {
+            throw new UsageException($"{origin} {folder} is a file; give a folder (it is created when missing).");
         }
 
-        CreatableParents(settings.Origin(option), settings.Get(option));
+        CreatableParents(origin, folder);
     }
 
     /// <summary>An output file: not an existing folder, and its folder creatable; checked before any work, so a run does not fail at its end.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using Distillation.Evaluation;
 using Distillation.Training;
 
@@ -14,6 +15,9 @@ namespace Distillation.Tool.Runs;
 internal sealed class ToolOutput : IProgress<TrainingProgress>
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    /// <summary>How the commands write JSON: results.json, reports and --json output alike.</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
     private readonly Terminal terminal;
     private readonly OutputStream? progress;

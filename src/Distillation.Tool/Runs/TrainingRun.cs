@@ -10,8 +10,6 @@ namespace Distillation.Tool.Runs;
 /// <summary>What the training commands share: the output folder with its config, the interruption hint and results.json.</summary>
 internal static class TrainingRun
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
     /// <summary>Creates the output folder and writes the effective config into it, before any work.</summary>
     public static string Prepare(string command, RunSettings settings, TrainingOptions training)
     {
@@ -76,7 +74,7 @@ internal static class TrainingRun
                 using var images = OnnxExport.CheckImages(data.Test);
                 try
                 {
-                    output.Result(OnnxExport.ExportAndCheck(model, exportPath, data.Train.ClassNames, data.Train.Normalization, imageSize, images, cancellationToken));
+                    output.Result(OnnxExport.ExportAndCheck(model, exportPath, data.Train.ClassNames, data.Train.Normalization, imageSize, images, cancellationToken).ToString());
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -118,7 +116,7 @@ internal static class TrainingRun
             weights,
             onnx,
         };
-        var json = JsonSerializer.Serialize(results, Indented);
+        var json = JsonSerializer.Serialize(results, ToolOutput.JsonOptions);
         AtomicText.Write(Path.Combine(folder, "results.json"), json);
         output.PrintJson(json);
     }

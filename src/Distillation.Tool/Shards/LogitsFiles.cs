@@ -1,18 +1,28 @@
 using System.Globalization;
+using Distillation.Data;
 using Distillation.Serialization;
 using Distillation.Tool.Cli;
+using Distillation.Training;
 using static TorchSharp.torch;
 
 namespace Distillation.Tool.Shards;
 
-/// <summary>What identifies a logits run: the teacher, the data, and how the rows were batched.</summary>
-internal sealed record LogitsIdentity(string TeacherFingerprint, string DataFingerprint, int TotalRows, int Classes, int BatchSize);
+/// <summary>
+/// What identifies a logits run: the teacher, the data, how the rows were batched, and for a run of
+/// views (<c>--views</c>) the views per image and the image size they were cropped from (1 and 0 otherwise).
+/// </summary>
+internal sealed record LogitsIdentity(string TeacherFingerprint, string DataFingerprint, int TotalRows, int Classes, int BatchSize, int Views = 1, int ImageSize = 0)
+{
+    /// <summary>The augmentation whose views a run of views holds: what <c>distill student --augment</c> draws at this image size.</summary>
+    public AugmentationOptions ViewAugmentation => AugmentationOptions.ForImageSize(ImageSize);
+}
 
 /// <summary>
 /// The logits files of <c>distill logits</c>. The whole file is what <c>Teacher.FromLogitsFile</c>
-/// reads (one float32 tensor <c>logits</c> [images, classes], written with the library's
-/// <see cref="Safetensors.Write"/>), with the run's identity in its metadata. A shard file holds
-/// the rows of one shard, with the identity and its place among the shards.
+/// reads (one tensor <c>logits</c>: float32 [images, classes] written with the library's
+/// <see cref="Safetensors.Write"/>, or with <c>--views</c> float16 [images, views, classes] written
+/// with <see cref="PrecomputedTeacher.WriteViews"/>), with the run's identity in its metadata. A
+/// shard file holds the rows of one shard, with the identity and its place among the shards.
 /// </summary>
 internal static class LogitsFiles
 {
@@ -30,10 +40,21 @@ internal static class LogitsFiles
     private const string ShardCountKey = "distill.shard-count";
     private const string FirstRowKey = "distill.first-row";
     private const string RowsKey = "distill.rows";
+    private const string ViewsKey = "distill.views";
+    private const string ImageSizeKey = "distill.image-size";
 
     /// <summary>Writes the whole logits file; an unsharded run and a merge both write through here, so their files are the same bytes.</summary>
-    public static void WriteWhole(string path, Tensor logits, LogitsIdentity identity) =>
-        Safetensors.Write(path, [new(TensorName, logits.contiguous())], Metadata(WholeFormat, identity));
+    public static void WriteWhole(string path, Tensor logits, LogitsIdentity identity)
+    {
+        if (identity.Views > 1)
+        {
+            PrecomputedTeacher.WriteViews(path, logits, identity.ViewAugmentation, identity.ImageSize, identity.ImageSize, Metadata(WholeFormat, identity));
+        }
+        else
+        {
+            Safetensors.Write(path, [new(TensorName, logits.contiguous())], Metadata(WholeFormat, identity));
+        }
+    }
 
     public static void WriteShard(string path, Tensor logits, LogitsIdentity identity, ShardSpec shard, int firstRow)
     {
@@ -71,14 +92,18 @@ internal static class LogitsFiles
 
             try
             {
-                var identity = new LogitsIdentity(metadata[TeacherKey], metadata[DataKey], Number(metadata[TotalRowsKey]), Number(metadata[ClassesKey]), Number(metadata[BatchSizeKey]));
+                var views = metadata.TryGetValue(ViewsKey, out var viewText) ? Number(viewText) : 1;
+                var imageSize = metadata.TryGetValue(ImageSizeKey, out var sizeText) ? Number(sizeText) : 0;
+                var identity = new LogitsIdentity(metadata[TeacherKey], metadata[DataKey], Number(metadata[TotalRowsKey]), Number(metadata[ClassesKey]), Number(metadata[BatchSizeKey]), views, imageSize);
                 var spec = new ShardSpec(Number(metadata[ShardIndexKey]), Number(metadata[ShardCountKey]));
                 var firstRow = Number(metadata[FirstRowKey]);
                 var rows = Number(metadata[RowsKey]);
-                if (content.Tensors.Count != 1 || !content.Tensors.TryGetValue(TensorName, out var logits) || logits.dim() != 2
-                    || logits.shape[0] != rows || logits.shape[1] != identity.Classes || logits.dtype != ScalarType.Float32)
+                long[] shape = views > 1 ? [rows, views, identity.Classes] : [rows, identity.Classes];
+                var dtype = views > 1 ? ScalarType.Float16 : ScalarType.Float32;
+                if (content.Tensors.Count != 1 || !content.Tensors.TryGetValue(TensorName, out var logits) || !logits.shape.SequenceEqual(shape) || logits.dtype != dtype)
                 {
-                    throw new InvalidDataException($"The shard file {path} says it holds {rows} rows of {identity.Classes} float32 logits, but its tensors do not match (truncated or edited?).");
+                    throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                        $"The shard file {path} says it holds {rows} rows of {(views > 1 ? $"{views} views of " : "")}{identity.Classes} {dtype.ToString().ToLowerInvariant()} logits, but its tensors do not match (truncated or edited?)."));
                 }
 
                 return new Shard(Path.GetFullPath(path), identity, spec, firstRow, logits.clone());
@@ -158,21 +183,36 @@ internal static class LogitsFiles
         var what = shard.Identity.TeacherFingerprint != expected.TeacherFingerprint ? $"another teacher (fingerprint {Short(shard.Identity.TeacherFingerprint)}, the others {Short(expected.TeacherFingerprint)})"
             : shard.Identity.DataFingerprint != expected.DataFingerprint ? $"other data (fingerprint {Short(shard.Identity.DataFingerprint)}, the others {Short(expected.DataFingerprint)})"
             : shard.Spec.Count != expectedCount ? $"a split into {shard.Spec.Count} shards, the others into {expectedCount}"
+            : shard.Identity.Views != expected.Views ? $"a run of {Described(shard.Identity)}, the others of {Described(expected)}"
             : $"another run ({shard.Identity.TotalRows} rows of {shard.Identity.Classes} classes in batches of {shard.Identity.BatchSize}; the others {expected.TotalRows}, {expected.Classes}, {expected.BatchSize})";
         return $"The shard file {shard.Path} (shard {shard.Spec}) is foreign: it comes from {what}, unlike {example.Path}.";
     }
 
+    private static string Described(LogitsIdentity identity) => identity.Views > 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{identity.Views} views per image (--views)")
+        : "one row per image (no --views)";
+
     private static string Short(string fingerprint) => fingerprint.Length > 12 ? fingerprint[..12] : fingerprint;
 
-    private static SortedDictionary<string, string> Metadata(string format, LogitsIdentity identity) => new(StringComparer.Ordinal)
+    private static SortedDictionary<string, string> Metadata(string format, LogitsIdentity identity)
     {
-        [FormatKey] = format,
-        [TeacherKey] = identity.TeacherFingerprint,
-        [DataKey] = identity.DataFingerprint,
-        [TotalRowsKey] = Text(identity.TotalRows),
-        [ClassesKey] = Text(identity.Classes),
-        [BatchSizeKey] = Text(identity.BatchSize),
-    };
+        var metadata = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            [FormatKey] = format,
+            [TeacherKey] = identity.TeacherFingerprint,
+            [DataKey] = identity.DataFingerprint,
+            [TotalRowsKey] = Text(identity.TotalRows),
+            [ClassesKey] = Text(identity.Classes),
+            [BatchSizeKey] = Text(identity.BatchSize),
+        };
+        if (identity.Views > 1)
+        {
+            metadata[ViewsKey] = Text(identity.Views);
+            metadata[ImageSizeKey] = Text(identity.ImageSize);
+        }
+
+        return metadata;
+    }
 
     private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 

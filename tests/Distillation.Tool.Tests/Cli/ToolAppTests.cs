@@ -36,6 +36,12 @@ public sealed class ToolAppTests : IDisposable
         var images = sandbox.WriteImageFolder();
         var fake = sandbox.PathOf("fake.onnx");
         File.WriteAllText(fake, "not read: the checks come first");
+        var plainLogits = sandbox.PathOf("plain.safetensors");
+        using (var rows = TorchSharp.torch.zeros(12, 3))
+        {
+            Distillation.Serialization.Safetensors.Write(plainLogits, [new("logits", rows)]);
+        }
+
         var cases = new (string[] Args, string Message)[]
         {
             (["teacher", "--images", images, "--epochs", "0"], "--epochs must be ≥ 1, was 0."),
@@ -48,7 +54,14 @@ public sealed class ToolAppTests : IDisposable
             (["student", "--images", images, "--teacher-weights", images], "is a folder"),
             (["student", "--images", images, "--loss", "kd,magic"], "unknown loss 'magic'"),
             (["student", "--images", images, "--teacher-onnx", fake, "--loss", "kd,hint"], "gives the teacher's logits only; --loss kd,hint reads its features"),
-            (["student", "--images", images, "--teacher-logits", fake, "--augment"], "holds logits of the un-augmented training images; leave out --augment"),
+            (["student", "--images", images, "--teacher-logits", plainLogits, "--augment"], "holds logits of the un-augmented training images; leave out --augment, or compute the logits of every view (distill logits --views)."),
+            (["student", "--images", images, "--teacher-logits", fake], $"--teacher-logits {fake} cannot be used: "),
+            (["student", "--images", images, "--teacher-onnx", fake, "--teacher-precision", "half"], "--teacher-precision must be one of auto, fp32, float32, bf16, bfloat16, was 'half'."),
+            (["student", "--images", images, "--teacher-onnx", fake, "--teacher-precision", "bf16"], "--teacher-precision sets the number format of a model run here (--teacher-weights); --teacher-onnx gives a model ONNX Runtime runs in its own format."),
+            (["student", "--images", images, "--teacher-onnx", fake, "--view-cache", sandbox.PathOf("views")], "--view-cache keeps the teacher's logits of augmented views: add --augment."),
+            (["student", "--images", images, "--teacher-onnx", fake, "--augment", "--view-cache", sandbox.PathOf("views")], "--view-cache keys its file by the images held in memory, and --images is streamed from disk"),
+            (["student", "--images", images, "--teacher-logits", plainLogits, "--augment", "--view-cache", sandbox.PathOf("views")], "--view-cache keeps a live teacher's views, and --teacher-logits runs no teacher; use one."),
+            (["logits", "--images", images, "--teacher-onnx", fake, "--views", "--image-size", "64"], "--views needs images below 64 px: from there on --augment draws random-resized crops"),
             (["student", "--images", images, "--teacher-onnx", fake, "--teacher-logits", fake], "--teacher-onnx and --teacher-logits each give the teacher"),
             (["student", "--images", images, "--teacher-onnx", fake, "--mixup", "0.2"], "--mixup mixes augmented batches: add --augment."),
             (["student", "--images", images, "--teacher-onnx", fake, "--augment", "--cutmix", "1000"], "--cutmix must be a finite number ≥ 0 and ≤ 100, was 1000"),

@@ -47,6 +47,25 @@ public sealed class ScriptOutputTests : IDisposable
         {
             printed.RootElement.GetProperty("confusion").GetArrayLength().Should().Be(3);
         }
+
+        var logits = await ToolSandbox.RunAsync("logits", "--images", images, "--teacher-weights", sandbox.PathOf("t/teacher.weights"), "--output", sandbox.PathOf("logits.safetensors"), "--json", "--quiet");
+        logits.ExitCode.Should().Be(0, logits.ToString());
+        logits.Error.Should().BeEmpty();
+        using (var printed = JsonDocument.Parse(logits.Output))
+        {
+            printed.RootElement.GetProperty("file").GetString().Should().Be(sandbox.PathOf("logits.safetensors"));
+            printed.RootElement.GetProperty("rows").GetInt64().Should().Be(printed.RootElement.GetProperty("totalRows").GetInt64());
+            printed.RootElement.GetProperty("views").GetInt32().Should().Be(1);
+        }
+
+        var export = await ToolSandbox.RunAsync("export", "--model", "studentnet", "--weights", sandbox.PathOf("s/student.weights"), "--classes", "3", "--output", sandbox.PathOf("s.onnx"), "--json");
+        export.ExitCode.Should().Be(0, export.ToString());
+        export.Error.Should().StartWith("Exported to ", "the line goes to standard error");
+        using (var printed = JsonDocument.Parse(export.Output))
+        {
+            printed.RootElement.GetProperty("file").GetString().Should().Be(sandbox.PathOf("s.onnx"));
+            printed.RootElement.GetProperty("equalPredictions").GetInt64().Should().Be(printed.RootElement.GetProperty("checkedImages").GetInt64());
+        }
     }
 
     [Fact]

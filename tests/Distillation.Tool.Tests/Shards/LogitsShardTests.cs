@@ -69,6 +69,42 @@ public sealed class LogitsShardTests : IClassFixture<LogitsShardTests.Fixture>
     }
 
     [Fact]
+    public async Task Shards_of_views_merged_equal_the_unsharded_file_of_views_and_an_augmented_student_reads_it()
+    {
+        var whole = fixture.Sandbox.PathOf("views-whole.safetensors");
+        var wholeRun = await fixture.Logits("--views", "--output", whole);
+        wholeRun.ExitCode.Should().Be(0, wholeRun.ToString());
+        var folder = fixture.Sandbox.PathOf("view-shards");
+        for (var i = 0; i < 3; i++)
+        {
+            var shard = await fixture.Logits("--views", "--shard", $"{i}/3", "--output", folder);
+            shard.ExitCode.Should().Be(0, shard.ToString());
+        }
+
+        var merged = fixture.Sandbox.PathOf("views-merged.safetensors");
+        var merge = await ToolSandbox.RunAsync("logits", "merge", folder, "--output", merged);
+        merge.ExitCode.Should().Be(0, merge.ToString());
+        merge.Output.Should().Contain("30 rows of 162 views of 3 logits");
+        File.ReadAllBytes(merged).Should().Equal(File.ReadAllBytes(whole));
+        using (var teacher = Teacher.FromLogitsFile(merged))
+        {
+            teacher.Images.Should().Be(30);
+            teacher.Views.Should().Be(162, "pad-4 crops and flips of 32-pixel images");
+        }
+
+        // A shard of views among shards of rows is another run's.
+        var viewShard = Path.Combine(folder, new ShardSpec(2, 3).FileName);
+        var mixed = await ToolSandbox.RunAsync("logits", "merge", fixture.ShardFiles[0], fixture.ShardFiles[1], viewShard, "--output", fixture.Sandbox.PathOf("m-mixed.safetensors"));
+        mixed.ExitCode.Should().Be(1, mixed.ToString());
+        mixed.Error.Should().Contain(viewShard).And.Contain("a run of 162 views per image (--views), the others of one row per image (no --views)");
+
+        var student = await ToolSandbox.RunAsync("student", "--images", fixture.Images, "--teacher-logits", merged, "--augment", "--epochs", "1", "--batch-size", "8",
+            "--output", fixture.Sandbox.PathOf("s-views"), "--quiet");
+        student.ExitCode.Should().Be(0, student.ToString());
+        student.Output.Should().Contain("Student test: accuracy");
+    }
+
+    [Fact]
     public async Task A_missing_shard_is_refused_by_its_index()
     {
         var run = await ToolSandbox.RunAsync("logits", "merge", fixture.ShardFiles[0], fixture.ShardFiles[2], "--output", fixture.Sandbox.PathOf("m1.safetensors"));
