@@ -75,7 +75,9 @@ var recipe = new Option<string?>("--recipe")
     Description = "strong: train the teacher once with augmentation (crop + flip), AdamW and a warm-up into cosine annealing, then for each of --seeds (default 42,43,44) " +
         "the control (the student with cross-entropy alone) and the distilled student, with the same augmentation, epochs and batches; report both as mean ± sd and the gain. " +
         "Other flags override the recipe's values (--optimizer and --lr the students' only: the teacher keeps AdamW; --teacher-lr and --teacher-epochs set its own); " +
-        "with --validation, everything is evaluated on the validation set and the test set is not touched.",
+        "with --validation, everything is evaluated on the validation set and the test set is not touched. " +
+        "airbench: the same students (30 epochs) with the zoo's airbench net as the teacher, trained for 12 epochs with airbench94's settings; " +
+        "airbench-60: the same with 60 epochs for both students (the configuration that passed the validation gate).",
 };
 var noControl = new Option<bool>("--no-control") { Description = "With --recipe, train only the distilled students, not the cross-entropy control (to compare distillation settings against a control run once)." };
 var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "The teacher's epochs, when they differ from --epochs (the recipe sets them)." };
@@ -315,9 +317,22 @@ string? TeacherSourceError()
         return $"{external} gives the teacher's logits only; --method {parsed.GetValue(method)} reads its features (cosine, hint).";
     }
 
-    return external == teacherLogits.Name && (parsed.GetValue(augment) || parsed.GetValue(recipe) is not null)
-        ? $"--teacher-logits holds logits of the un-augmented training images; leave out {(parsed.GetValue(recipe) is null ? "--augment" : "--recipe (it augments)")}."
-        : null;
+    if (external != teacherLogits.Name || (!parsed.GetValue(augment) && parsed.GetValue(recipe) is null))
+    {
+        return null;
+    }
+
+    // Augmented batches need a file of every view (distill logits --views, PrecomputedTeacher.WriteViews); reading it here is the check.
+    try
+    {
+        using var logits = Distillation.Training.Teacher.FromLogitsFile(file);
+        return logits.Views > 1 ? null
+            : $"--teacher-logits holds logits of the un-augmented training images; leave out {(parsed.GetValue(recipe) is null ? "--augment" : "--recipe (it augments)")}, or give a file of every crop-and-flip view.";
+    }
+    catch (InvalidDataException e)
+    {
+        return $"--teacher-logits {file} cannot be used: {ErrorText.OneLine(e.Message)}";
+    }
 }
 
 static string? FirstRangeError(params string?[] errors) => errors.FirstOrDefault(e => e is not null);

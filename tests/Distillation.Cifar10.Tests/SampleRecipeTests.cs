@@ -51,6 +51,16 @@ public sealed class SampleRecipeTests : IDisposable
     }
 
     [Fact]
+    public void The_airbench_60_preset_is_the_airbench_recipe_with_60_epochs_for_both_students()
+    {
+        var preset = Recipe.Find("AIRBENCH-60");
+        preset.Should().NotBeNull();
+        preset!.Epochs.Should().Be(60);
+        (preset with { Name = Recipe.Airbench.Name, Epochs = Recipe.Airbench.Epochs }).Should().Be(Recipe.Airbench, "nothing else differs");
+        Recipe.Airbench.Epochs.Should().Be(30);
+    }
+
+    [Fact]
     public async Task The_airbench_recipe_trains_the_airbench_teacher_and_gives_the_control_its_own_rate_and_decay()
     {
 

@@ -1,7 +1,9 @@
+using Distillation.Data;
 using Distillation.Models;
 using Distillation.Onnx;
 using Distillation.Serialization;
 using Distillation.Tests.TestSupport;
+using Distillation.Training;
 using static TorchSharp.torch;
 
 namespace Distillation.Cifar10.Tests;
@@ -49,17 +51,25 @@ public sealed class SampleTeacherSourceTests : IDisposable
     public async Task A_missing_file_a_feature_method_or_augmented_logits_are_refused_before_training()
     {
         var missing = Path.Combine(temp.Path, "missing.onnx");
+        var plain = Path.Combine(temp.Path, "plain.safetensors");
+        using (var rows = zeros(16, 10))
+        {
+            Safetensors.Write(plain, [new("logits", rows)]);
+        }
+
         (int Exit, string Output, string Error)[] runs =
         [
             await SampleProcess.RunAsync(Args("--teacher-onnx", missing)),
             await SampleProcess.RunAsync(Args("--teacher-onnx", File("t.onnx"), "--method", "kd:1,cosine:0.25")),
+            await SampleProcess.RunAsync(Args("--teacher-logits", plain, "--augment")),
             await SampleProcess.RunAsync(Args("--teacher-logits", File("l.safetensors"), "--augment")),
         ];
 
         runs.Select(r => r.Exit).Should().AllBeEquivalentTo(2);
         OneErrorLine(runs[0].Error, $"error: --teacher-onnx {missing} does not exist.*");
         OneErrorLine(runs[1].Error, "error: --teacher-onnx gives the teacher's logits only; --method kd:1,cosine:0.25 reads its features*");
-        OneErrorLine(runs[2].Error, "error: --teacher-logits holds logits of the un-augmented training images; leave out --augment.*");
+        OneErrorLine(runs[2].Error, "error: --teacher-logits holds logits of the un-augmented training images; leave out --augment, or give a file of every crop-and-flip view.*");
+        OneErrorLine(runs[3].Error, $"error: --teacher-logits {Path.Combine(temp.Path, "l.safetensors")} cannot be used: *");
     }
 
     [Fact]
@@ -79,6 +89,17 @@ public sealed class SampleTeacherSourceTests : IDisposable
 
         exit.Should().Be(0, error);
         output.Should().Contain("Teacher: precomputed logits from").And.NotContain("Training the teacher").And.Contain("Distilled student");
+
+        // A file of every crop-and-flip view distils augmented batches (random logits: only the lookup is tested here).
+        var views = Path.Combine(temp.Path, "views.safetensors");
+        using (var scope = NewDisposeScope())
+        {
+            PrecomputedTeacher.WriteViews(views, randn(200, 162, 10), new AugmentationOptions(), 32, 32);
+        }
+
+        var augmented = await SampleProcess.RunAsync(Args("--teacher-logits", views, "--augment"));
+        augmented.ExitCode.Should().Be(0, augmented.Error);
+        augmented.Output.Should().Contain("Distilled student");
         mismatch.ExitCode.Should().Be(2);
         OneErrorLine(mismatch.Error, $"error: --teacher-logits {wrong} holds 150 rows, but the training set has 200 images*");
     }
