@@ -65,6 +65,17 @@ public static class Teacher
     public static ITeacher UseCache(this ITeacher teacher, long maxBytes = 2L << 30, string? directory = null) => new CachingTeacher(teacher, maxBytes, directory);
 
     /// <summary>
+    /// Labels each image with the teacher's flip test-time augmentation: the mean of its
+    /// log-probabilities for the image and for its mirror (the combination of <see cref="Ensemble"/>),
+    /// at the cost of a second teacher pass per batch. Apply it to a teacher that runs on the images,
+    /// inside any cache: <c>Teacher.From(model).UseFlipAveraging()</c>, which the trainer's output
+    /// cache and bfloat16 options then wrap. Logits only.
+    /// </summary>
+    /// <param name="teacher">A teacher that runs on the images (a module, an ONNX model).</param>
+    /// <returns>The decorated teacher; its fingerprint is the inner one's, marked.</returns>
+    public static ITeacher UseFlipAveraging(this ITeacher teacher) => new FlipAveragingTeacher(teacher);
+
+    /// <summary>
     /// Looks the teacher's logits up per crop-and-flip view from a file in <paramref name="directory"/>,
     /// computed once (see <see cref="TeacherOutputOptions.ViewCacheDirectory"/>, which applies it).
     /// </summary>
