@@ -61,9 +61,9 @@ internal static class TeacherViewFile
     /// <summary>
     /// The teacher's logits of every view of one batch, [B, views, classes] in float16 on the CPU:
     /// view by view, each the crop (and mirror) of the padded images that <see cref="BatchAugmentation"/>
-    /// gives an image drawing it. The teacher must be prepared; the caller holds no_grad and a dispose scope.
+    /// gives an image drawing it. The teacher must be prepared; the caller holds no_grad and a dispose
+    /// scope, and checks that the values are finite (float16 ends at ±65504).
     /// </summary>
-    /// <exception cref="InvalidOperationException">A logit is not finite in float16 (beyond ±65504, or NaN).</exception>
     public static Tensor BatchViews(ITeacher teacher, Tensor images, Tensor indices, BatchAugmentation cropper, CropFlipViews views, CancellationToken cancellationToken)
     {
         var (height, width) = (images.shape[2], images.shape[3]);
@@ -72,8 +72,11 @@ internal static class TeacherViewFile
         for (var view = 0; view < views.Count; view++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+
+            // Each view's crop and activations go when the view is done: 162 crops of a batch at once would take gigabytes.
+            using var viewScope = NewDisposeScope();
             var image = BatchAugmentation.View(padded, views, view, height, width);
-            perView[view] = teacher.Forward(new TeacherBatch(image, indices)).Logits.to(ScalarType.Float16).cpu();
+            perView[view] = teacher.Forward(new TeacherBatch(image, indices)).Logits.to(ScalarType.Float16).cpu().MoveToOuterDisposeScope();
         }
 
         return stack(perView, 1);
