@@ -31,7 +31,7 @@ var trainLimit = new Option<int?>("--train-limit") { Description = "Train on a s
 var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first this-many test images (the test set's prefixes are class-balanced)." };
 var teacher = new Option<string?>("--teacher") { Description = "Load the teacher's weights from this file instead of training it." };
 var teacherOnnx = new Option<string?>("--teacher-onnx") { Description = "Use this ONNX model, run by ONNX Runtime, as the teacher (logits only: no cosine or hint terms); it is not trained." };
-var teacherLogits = new Option<string?>("--teacher-logits") { Description = "Use the teacher's logits from this safetensors file, one row per training image in the sample's order (no --augment, no cosine or hint terms); no teacher runs." };
+var teacherLogits = new Option<string?>("--teacher-logits") { Description = "Use the teacher's logits from this safetensors file, one row per training image in the sample's order, or with --augment (or a recipe) every crop-and-flip view of each (distill logits --views); no cosine or hint terms; no teacher runs." };
 var output = new Option<string>("--output") { Description = "Folder for results.json, the reports (JSON, CSV), the charts (PNG) and the trained teacher's weights.", DefaultValueFactory = _ => "./runs/latest" };
 var verbose = new Option<bool>("--verbose") { Description = "Also print the library's log." };
 var distillFrom = new Option<DistillFrom>("--distill-from")
