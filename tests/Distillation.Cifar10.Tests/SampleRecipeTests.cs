@@ -21,7 +21,7 @@ public sealed class SampleRecipeTests : IDisposable
     ];
 
     [Theory]
-    [InlineData("error: --recipe must be one of strong, airbench, was 'weak'.*", "--recipe", "weak")]
+    [InlineData("error: --recipe must be one of strong, airbench, airbench-60, was 'weak'.*", "--recipe", "weak")]
     [InlineData("error: --control-lr and --control-weight-decay need --recipe*", "--control-lr", "0.1")]
     [InlineData("error: --control-weight-decay must be a finite number ≥ 0, was -1.*", "--recipe", "strong", "--control-weight-decay", "-1")]
     [InlineData("error: --teacher-epochs and --teacher-lr need --recipe*", "--teacher-epochs", "3")]
