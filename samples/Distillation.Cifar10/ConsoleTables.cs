@@ -8,10 +8,10 @@ internal static class ConsoleTables
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public static void PrintRecipe(OutputStream output, RunSummary teacher, RecipeComparison recipe)
+    public static void PrintRecipe(OutputStream output, RunSummary? teacher, RecipeComparison recipe)
     {
-        output.Line(string.Create(Invariant,
-            $"\nOver seeds {string.Join(", ", recipe.Seeds)}: {recipe.EvaluatedOn} accuracy, mean ± sd (teacher {Percent(teacher.TestAccuracy)} %, {(teacher.TrainingSeconds > 0 ? "trained in " + Time(teacher.TrainingSeconds) : "loaded")})"));
+        var teacherNote = teacher is null ? "no teacher" : $"teacher {Percent(teacher.TestAccuracy)} %, {(teacher.TrainingSeconds > 0 ? "trained in " + Time(teacher.TrainingSeconds) : "loaded")}";
+        output.Line(string.Create(Invariant, $"\nOver seeds {string.Join(", ", recipe.Seeds)}: {recipe.EvaluatedOn} accuracy, mean ± sd ({teacherNote})"));
         var table = ResultTable.Create("Run", ">Accuracy (%)", ">Training time", "Per seed (%)");
         foreach (var row in recipe.Rows)
         {

@@ -81,6 +81,7 @@ var recipe = new Option<string?>("--recipe")
 };
 var noControl = new Option<bool>("--no-control") { Description = "With --recipe, train only the distilled students, not the cross-entropy control (to compare distillation settings against a control run once)." };
 var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "The teacher's epochs, when they differ from --epochs (the recipe sets them)." };
+var controlOnly = new Option<bool>("--control-only") { Description = "With --recipe, train only the cross-entropy control for each seed, with no teacher (to tune the control's --control-lr, --control-weight-decay and --mixup on --validation)." };
 var controlLearningRate = new Option<double?>("--control-lr") { Description = "With --recipe, the control's peak learning rate, when it differs from the distilled student's --lr (the best control has its own)." };
 var controlWeightDecay = new Option<double?>("--control-weight-decay") { Description = "With --recipe, the control's weight decay, when it differs from the distilled student's --weight-decay." };
 var teacherLearningRate = new Option<double?>("--teacher-lr") { Description = "The teacher's peak learning rate, when it differs from --lr (the recipe sets it)." };
@@ -111,7 +112,7 @@ var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation
     data, dataFolder, folderOrder, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
     seed, threads, device, trainLimit, testLimit, teacher, teacherOnnx, teacherLogits, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, fidelity, mixup, cutMix, noSpeed, noCharts,
-    resume, validation, patience, noTeacherCache, viewCache, exportOnnx, recipe, noControl, teacherEpochs, teacherLearningRate, teacherPrecision,
+    resume, validation, patience, noTeacherCache, viewCache, exportOnnx, recipe, noControl, controlOnly, teacherEpochs, teacherLearningRate, teacherPrecision,
     controlLearningRate, controlWeightDecay, studentModel, teacherModel, imageSize, exportInt8, calibrationImages, precision, channelsLast,
 };
 
@@ -166,6 +167,7 @@ root.SetAction((parse, cancellationToken) =>
         ExportOnnx = parse.GetValue(exportOnnx),
         Recipe = chosen?.Name,
         RecipeControl = !parse.GetValue(noControl),
+        RecipeDistilled = !parse.GetValue(controlOnly),
         ControlLearningRate = parse.GetValue(controlLearningRate),
         ControlWeightDecay = parse.GetValue(controlWeightDecay),
         TeacherEpochs = parse.GetValue(teacherEpochs) ?? chosen?.TeacherEpochs,
@@ -197,6 +199,7 @@ var error = parsed.Errors.Count > 0
         parsed.GetValue(exportInt8) && !parsed.GetValue(exportOnnx) ? "--export-int8 quantizes the exported files: add --export-onnx." : null,
         parsed.GetValue(imageSize) is { } size && size != 32 && parsed.GetValue(dataFolder) is null ? $"--image-size {size} needs --data-folder: CIFAR-10's files hold 32×32 images." : null,
         parsed.GetValue(recipe) is null && parsed.GetValue(noControl) ? "--no-control needs --recipe." : null,
+        ControlOnlyError(),
         ViewCacheError(),
         parsed.GetValue(recipe) is null && (parsed.GetValue(controlLearningRate) is not null || parsed.GetValue(controlWeightDecay) is not null)
             ? "--control-lr and --control-weight-decay need --recipe: they set the control's own rate and decay beside the distilled student's." : null,
@@ -289,6 +292,20 @@ string? ViewCacheError()
         : parsed.GetValue(mixup) > 0 || parsed.GetValue(cutMix) > 0 ? "--view-cache serves crop-and-flip views, and --mixup and --cutmix images are not views of one image; leave out one or the other."
         : parsed.GetValue(imageSize) is >= 64 ? $"--view-cache serves pad-and-crop views, and --image-size {parsed.GetValue(imageSize)} augments by random-resized crop."
         : parsed.GetValue(noTeacherCache) ? "--view-cache caches the teacher and --no-teacher-cache runs it live; use one."
+        : null;
+}
+
+string? ControlOnlyError()
+{
+    if (!parsed.GetValue(controlOnly))
+    {
+        return null;
+    }
+
+    var teacherFlag = new[] { teacher.Name, teacherOnnx.Name, teacherLogits.Name, teacherEpochs.Name, teacherLearningRate.Name }.FirstOrDefault(name => parsed.GetResult(name) is not null);
+    return parsed.GetValue(recipe) is null ? "--control-only needs --recipe: it trains a recipe's control alone."
+        : parsed.GetValue(noControl) ? "--control-only and --no-control leave nothing to train; use one."
+        : teacherFlag is not null ? $"--control-only trains no teacher and distils nothing; leave out {teacherFlag}."
         : null;
 }
 

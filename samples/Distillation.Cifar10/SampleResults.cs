@@ -57,12 +57,12 @@ internal sealed record Comparison(IReadOnlyList<long> Seeds, IReadOnlyList<SeedR
 }
 
 /// <summary>One seed of a recipe: the control (null with --no-control) and the distilled student, same initialisation and batches.</summary>
-internal sealed record RecipeSeedRuns(long Seed, RunSummary? Control, RunSummary Distilled);
+internal sealed record RecipeSeedRuns(long Seed, RunSummary? Control, RunSummary? Distilled);
 
 /// <summary>A run kind of a recipe over all seeds: accuracy and training time.</summary>
 internal sealed record RecipeRow(string Name, Spread Accuracy, Spread TrainingSeconds);
 
-/// <summary>A recipe's seeds, every run, the mean ± sd of the control and the distilled student, and the paired gain (fractions; ×100 for points; null without the control).</summary>
+/// <summary>A recipe's seeds, every run, the mean ± sd of the control and the distilled student, and the paired gain (fractions; ×100 for points; null unless both arms ran).</summary>
 internal sealed record RecipeComparison(IReadOnlyList<long> Seeds, string EvaluatedOn, IReadOnlyList<RecipeSeedRuns> Runs, IReadOnlyList<RecipeRow> Rows, Spread? Gain)
 {
     public const string ControlName = "Control (CE)";
@@ -71,15 +71,26 @@ internal sealed record RecipeComparison(IReadOnlyList<long> Seeds, string Evalua
     public static RecipeComparison Of(IReadOnlyList<RecipeSeedRuns> runs, string evaluatedOn)
     {
         var withControl = runs.All(r => r.Control is not null);
+        var withDistilled = runs.All(r => r.Distilled is not null);
         double[] Accuracies(Func<RecipeSeedRuns, RunSummary> pick) => runs.Select(r => pick(r).TestAccuracy ?? double.NaN).ToArray();
         RecipeRow Row(string name, Func<RecipeSeedRuns, RunSummary> pick) => new(name, Spread.Of(Accuracies(pick)), Spread.Of(runs.Select(r => pick(r).TrainingSeconds)));
-        var distilled = Row(DistilledName, r => r.Distilled);
+        var rows = new List<RecipeRow>();
+        if (withControl)
+        {
+            rows.Add(Row(ControlName, r => r.Control!));
+        }
+
+        if (withDistilled)
+        {
+            rows.Add(Row(DistilledName, r => r.Distilled!));
+        }
+
         return new RecipeComparison(
             runs.Select(r => r.Seed).ToArray(),
             evaluatedOn,
             runs,
-            withControl ? [Row(ControlName, r => r.Control!), distilled] : [distilled],
-            withControl ? Spread.OfDifferences(Accuracies(r => r.Distilled), Accuracies(r => r.Control!)) : null);
+            rows,
+            withControl && withDistilled ? Spread.OfDifferences(Accuracies(r => r.Distilled!), Accuracies(r => r.Control!)) : null);
     }
 }
 

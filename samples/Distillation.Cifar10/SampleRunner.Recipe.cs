@@ -13,7 +13,7 @@ internal sealed partial class SampleRunner
     /// alone) and the distilled student, both fresh from the seed's initialisation and fed the
     /// same augmented batches, so that they differ only in their loss.
     /// </summary>
-    private void RunRecipe(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, ILogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary teacherRun, CancellationToken cancellationToken)
+    private void RunRecipe(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, ILogger<Trainer<ITeacher, nn.Module<Tensor, Tensor>>> trainerLogger, IReadOnlyList<long> seeds, DistillationObjective loss, Splits data, RunSummary? teacherRun, CancellationToken cancellationToken)
     {
         var perSeed = new List<RecipeSeedRuns>();
         foreach (var seed in seeds)
@@ -28,15 +28,15 @@ internal sealed partial class SampleRunner
                     t => t.TrainStudent(data.Train, data.Evaluation, console, cancellationToken), TrainerFor(controlStudent, "control", settings.ForControl()), data, seed, cancellationToken)
                 : null;
 
-            using var distilledStudent = FreshStudent(seed);
-            var distilled = Train(RecipeComparison.DistilledName, $"Distilled: the same student and batches, with {loss.Name} (teacher in {settings.TeacherPrecision})", TrainingPhase.Distillation,
+            using var distilledStudent = settings.RecipeDistilled ? FreshStudent(seed) : null;
+            var distilled = distilledStudent is null ? null : Train(RecipeComparison.DistilledName, $"Distilled: the same student and batches, with {loss.Name} (teacher in {settings.TeacherPrecision})", TrainingPhase.Distillation,
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), TrainerFor(distilledStudent, "distilled", settings), data, seed, cancellationToken);
 
             perSeed.Add(new RecipeSeedRuns(seed, control, distilled));
-            ConsoleTables.PrintTable(Term.Out, $"Seed {seed}", control is null ? [distilled] : [control, distilled], data.FinalName);
+            ConsoleTables.PrintTable(Term.Out, $"Seed {seed}", new[] { control, distilled }.OfType<RunSummary>().ToArray(), data.FinalName);
 
             // Written after every seed, so an interrupted recipe keeps the seeds it finished.
-            Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Final.Count, settings, [teacherRun], null)
+            Write(new SampleResults(DateTimeOffset.UtcNow, trainer.Device.ToString(), get_num_threads(), data.Folder, data.Train.Count, data.Final.Count, settings, teacherRun is null ? [] : [teacherRun], null)
             {
                 Recipe = RecipeComparison.Of(perSeed, data.FinalName),
             });

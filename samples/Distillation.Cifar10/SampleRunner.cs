@@ -313,6 +313,14 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         Term.Out.Line($"Teacher parameters: {(teacher.GetModule() is { } teacherModule ? CountParameters(teacherModule) : 0):N0}");
         Term.Out.Line($"Student parameters: {CountParameters(student):N0}");
 
+        if (settings.Recipe is not null && !settings.RecipeDistilled)
+        {
+            // --control-only: the controls need no teacher, so none is trained or loaded.
+            Term.Out.Line("\nNo teacher: --control-only trains the control alone.");
+            RunRecipe(trainer, trainerLogger, settings.Seeds ?? [settings.Seed], loss, data, teacherRun: null, cancellationToken);
+            return;
+        }
+
         var teacherRun = PrepareTeacher(trainer, data, loggerFactory.CreateLogger("Distillation.Models"), cancellationToken);
         if (settings.Recipe is not null)
         {

@@ -89,6 +89,9 @@ internal sealed record SampleSettings
     /// <summary>Whether a recipe trains the cross-entropy control beside the distilled student (off with --no-control, to compare distillation settings against one control).</summary>
     public bool RecipeControl { get; init; } = true;
 
+    /// <summary>Whether a recipe trains the teacher and the distilled student (off with --control-only, to tune the control alone).</summary>
+    public bool RecipeDistilled { get; init; } = true;
+
     /// <summary>The control's peak learning rate when it differs from the distilled student's (--control-lr); null for <see cref="LearningRate"/>.</summary>
     public double? ControlLearningRate { get; init; }
 

@@ -26,6 +26,10 @@ public sealed class SampleRecipeTests : IDisposable
     [InlineData("error: --control-weight-decay must be a finite number ≥ 0, was -1.*", "--recipe", "strong", "--control-weight-decay", "-1")]
     [InlineData("error: --teacher-epochs and --teacher-lr need --recipe*", "--teacher-epochs", "3")]
     [InlineData("error: --no-control needs --recipe.*", "--no-control")]
+    [InlineData("error: --control-only needs --recipe: it trains a recipe's control alone.*", "--control-only")]
+    [InlineData("error: --control-only and --no-control leave nothing to train; use one.*", "--recipe", "strong", "--control-only", "--no-control")]
+    [InlineData("error: --control-only trains no teacher and distils nothing; leave out --teacher.*", "--recipe", "strong", "--control-only", "--teacher", "t.weights")]
+    [InlineData("error: --control-only trains no teacher and distils nothing; leave out --teacher-epochs.*", "--recipe", "strong", "--control-only", "--teacher-epochs", "2")]
     [InlineData("error: --recipe distills a fresh student*leave out --distill-from.*", "--recipe", "strong", "--distill-from", "baseline")]
     [InlineData("error: --teacher-precision must be one of auto, float32, bfloat16, fp32, bf16, was 'half'.*", "--teacher-precision", "half")]
     [InlineData("error: --precision must be one of fp32, float32, bf16-mixed, auto, was 'bf16'.*", "--precision", "bf16")]
@@ -170,4 +174,40 @@ public sealed class SampleRecipeTests : IDisposable
         comparison.Gain.Should().BeNull();
         comparison.Rows.Should().ContainSingle().Which.Name.Should().Be(RecipeComparison.DistilledName);
     }
+
+    [Fact]
+    public void With_the_control_alone_a_recipe_has_its_row_and_no_gain()
+    {
+        var control = Synthetic.Run("Control", TrainingPhase.StudentAlone, [1.0], 0.6);
+
+        var comparison = RecipeComparison.Of([new RecipeSeedRuns(1, control, null)], "validation");
+
+        comparison.Gain.Should().BeNull();
+        comparison.Rows.Should().ContainSingle().Which.Name.Should().Be(RecipeComparison.ControlName);
+    }
+
+    [Fact]
+    public async Task Control_only_trains_each_seeds_control_with_its_own_rate_and_no_teacher()
+    {
+        var (exit, output, error) = await SampleProcess.RunAsync(Args(
+            "--recipe", "airbench", "--validation", "40", "--epochs", "1", "--seeds", "1,2", "--control-only", "--control-lr", "0.02", "--mixup", "0.2"));
+
+        exit.Should().Be(0, error);
+        output.Should().Contain("No teacher: --control-only").And.NotContain("Training the teacher").And.NotContain("Distilled:");
+        output.Should().Contain("Over seeds 1, 2: validation accuracy, mean ± sd (no teacher)").And.NotContain("Gain over the control");
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
+        var root = json.RootElement;
+        root.GetProperty("runs").GetArrayLength().Should().Be(0, "no teacher ran");
+        var recipe = root.GetProperty("recipe");
+        IsAbsent(recipe, "gain").Should().BeTrue("there is nothing to compare the control with");
+        recipe.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Should().Equal(RecipeComparison.ControlName);
+        foreach (var run in recipe.GetProperty("runs").EnumerateArray())
+        {
+            IsAbsent(run, "distilled").Should().BeTrue();
+            run.GetProperty("control").GetProperty("epochs")[0].GetProperty("learningRate").GetDouble().Should().BeApproximately(0.02, 1e-12);
+        }
+    }
+
+    private static bool IsAbsent(JsonElement element, string name) =>
+        !element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null;
 }
