@@ -22,6 +22,7 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
     private readonly CancellationTokenSource disposal = new();
     private readonly ConcurrentDictionary<StreamingBatchPlan, byte> openPlans = new();
     private bool disposed;
+    private int decodesInFlight;
 
     private StreamingImageFolder(ImageFolderIndex index, ImageFolderOptions options)
     {
@@ -106,7 +107,7 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
     /// <inheritdoc />
     public BatchPlan PlanBatches(int batchSize, Generator? shuffle = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        // The plan's constructor refuses a batch size below 1.
         ObjectDisposedException.ThrowIf(disposed, this);
         var plan = new StreamingBatchPlan(this, batchSize, shuffle);
         openPlans[plan] = 0;
@@ -136,6 +137,19 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
     /// <exception cref="InvalidDataException">An image cannot be decoded; the first such (in batch order) is named.</exception>
     internal byte[] DecodeImages(long[] indices, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref decodesInFlight);
+        try
+        {
+            return DecodeAll(indices, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref decodesInFlight);
+        }
+    }
+
+    private byte[] DecodeAll(long[] indices, CancellationToken cancellationToken)
+    {
         var imageBytes = ImageDecoder.BytesPerImage(options.ImageSize);
         var pixels = new byte[checked(indices.Length * imageBytes)];
         var failures = new ConcurrentDictionary<int, InvalidDataException>();
@@ -149,7 +163,10 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
             catch (InvalidDataException e)
             {
                 failures[k] = e;
-                state.Stop();
+
+                // Break, not Stop: every image before this one is still decoded, so the first
+                // failure in batch order is the one named, however the threads raced.
+                state.Break();
             }
         });
 
@@ -178,7 +195,10 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
 
     internal void Forget(StreamingBatchPlan plan) => openPlans.TryRemove(plan, out _);
 
-    internal bool IsDisposed => disposed;
+    /// <summary>Calls of <see cref="DecodeImages"/> running now (on demand or ahead); none once every plan is disposed.</summary>
+    internal int DecodesInFlight => Volatile.Read(ref decodesInFlight);
+
+    internal int OpenPlanCount => openPlans.Count;
 }
 
 /// <summary>A pass over a <see cref="StreamingImageFolder"/>: decodes batches ahead on background tasks.</summary>
@@ -191,6 +211,8 @@ internal sealed class StreamingBatchPlan : BatchPlan
     private readonly Dictionary<int, Task<byte[]>> ahead = [];
     private readonly List<Task> running = [];
     private bool closed;
+    private int decodedOnDemand;
+    private int decodedAhead;
 
     internal StreamingBatchPlan(StreamingImageFolder source, int batchSize, Generator? shuffle)
         : base(source.Count, batchSize, shuffle)
@@ -208,7 +230,8 @@ internal sealed class StreamingBatchPlan : BatchPlan
 
     protected override Batch ReadBatch(int index, long start, long length, Device device)
     {
-        ObjectDisposedException.ThrowIf(source.IsDisposed, source);
+        // A disposed source has disposed its plans, which GetBatch refuses; ToBatch checks again
+        // for a source disposed while this batch was decoding.
         var indices = IndicesOf(start, length);
         Task<byte[]>? prefetched;
         lock (gate)
@@ -217,11 +240,49 @@ internal sealed class StreamingBatchPlan : BatchPlan
             ScheduleAfter(index);
         }
 
-        var pixels = prefetched is null
-            ? source.DecodeImages(indices, cancellation.Token)
-            : prefetched.GetAwaiter().GetResult();
+        byte[] pixels;
+        if (prefetched is null)
+        {
+            Interlocked.Increment(ref decodedOnDemand);
+            pixels = source.DecodeImages(indices, cancellation.Token);
+        }
+        else
+        {
+            pixels = prefetched.GetAwaiter().GetResult();
+        }
+
         return source.ToBatch(pixels, source.LabelsOf(indices), device);
     }
+
+    /// <summary>The batches being decoded ahead (or decoded and not yet asked for), in order.</summary>
+    internal int[] BatchesAhead
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. ahead.Keys.Order()];
+            }
+        }
+    }
+
+    /// <summary>Decoding tasks the plan still tracks (and waits for when disposed): finished ones are dropped as reading goes on.</summary>
+    internal int TasksTracked
+    {
+        get
+        {
+            lock (gate)
+            {
+                return running.Count;
+            }
+        }
+    }
+
+    /// <summary>Batches that were not ready ahead and were decoded when asked for.</summary>
+    internal int BatchesDecodedOnDemand => Volatile.Read(ref decodedOnDemand);
+
+    /// <summary>Decoding tasks started ahead over the plan's life, counting any dropped unread.</summary>
+    internal int BatchesDecodedAhead => Volatile.Read(ref decodedAhead);
 
     private long[] IndicesOf(long start, long length)
     {
@@ -260,6 +321,7 @@ internal sealed class StreamingBatchPlan : BatchPlan
                 var task = Task.Run(() => source.DecodeImages(indices, token), token);
                 ahead[next] = task;
                 running.Add(task);
+                decodedAhead++;
             }
         }
     }

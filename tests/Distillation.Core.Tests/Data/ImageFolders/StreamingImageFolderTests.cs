@@ -159,4 +159,177 @@ public sealed class StreamingImageFolderTests : IDisposable
 
         FluentActions.Invoking(() => StreamingImageFolder.Open(Root, options)).Should().Throw<ArgumentException>().WithMessage("*SkipUnreadable*");
     }
+
+    [Fact]
+    public void Invalid_options_are_refused_when_opening_before_anything_is_listed()
+    {
+        WriteFolder(count: 3);
+        var options = Options();
+        options.ImageSize = 0;
+
+        FluentActions.Invoking(() => StreamingImageFolder.Open(Root, options)).Should().Throw<ArgumentException>().WithParameterName(nameof(ImageFolderOptions.ImageSize));
+        FluentActions.Invoking(() => StreamingImageFolder.OpenSplits(Root, options)).Should().Throw<ArgumentException>().WithParameterName(nameof(ImageFolderOptions.ImageSize));
+    }
+
+    [Fact]
+    public void The_refusal_to_skip_unreadable_files_names_the_way_out()
+    {
+        WriteFolder(count: 3);
+        var options = Options();
+        options.SkipUnreadable = true;
+
+        FluentActions.Invoking(() => StreamingImageFolder.OpenSplits(Root, options)).Should().Throw<ArgumentException>()
+            .WithMessage("SkipUnreadable is not available when streaming*Load the folder once with ImageFolderDataset*remove the file.*")
+            .And.ParamName.Should().Be("options");
+    }
+
+    [Fact]
+    public void The_source_says_what_it_reads()
+    {
+        WriteFolder(count: 6);
+        var options = Options();
+        options.Normalization = ImageNormalization.Cifar10;
+        using var streaming = StreamingImageFolder.Open(Root, options);
+
+        streaming.Root.Should().Be(Path.GetFullPath(Root).TrimEnd(Path.DirectorySeparatorChar));
+        streaming.ImageSize.Should().Be(12);
+        streaming.Normalization.Should().BeSameAs(ImageNormalization.Cifar10);
+    }
+
+    [Fact]
+    public void Prefetch_keeps_the_next_batches_decoding_and_drops_those_behind_or_beyond_its_depth()
+    {
+        WriteFolder(count: 40);
+        using var streaming = StreamingImageFolder.Open(Root, Options(prefetch: 2));
+        using var plan = (StreamingBatchPlan)streaming.PlanBatches(4);
+        plan.BatchCount.Should().Be(10);
+
+        plan.BatchesAhead.Should().Equal([0, 1], "a new plan starts decoding its first batches");
+        plan.TasksTracked.Should().Be(2);
+
+        // Each read: the batch asked for, then the batches ahead, how many batches were decoded on
+        // demand, and how many decodings were started ahead in all (none twice for one batch ahead).
+        (int Read, int[] Ahead, int OnDemand, int StartedAhead)[] steps =
+        [
+            (0, [1, 2], 0, 3),
+            (5, [6, 7], 1, 5),    // out of sequence: decoded on the spot; 1 and 2 are behind it and dropped
+            (6, [7, 8], 1, 6),    // prefetched
+            (3, [4, 5], 2, 8),    // backwards: 7 and 8 are beyond the new depth and dropped
+            (4, [5, 6], 2, 9),
+            (4, [5, 6], 3, 9),    // again: decoded on the spot, and 5 and 6 keep their decodings
+            (9, [], 4, 9),        // the last batch has nothing after it
+            (8, [9], 5, 10),
+            (7, [8, 9], 6, 11),   // 9 keeps its decoding
+            (9, [], 6, 11),       // prefetched
+        ];
+        plan.BatchesDecodedAhead.Should().Be(2);
+        foreach (var (read, ahead, onDemand, startedAhead) in steps)
+        {
+            using (NewDisposeScope())
+            {
+                plan.GetBatch(read).Size.Should().Be(4);
+            }
+
+            plan.BatchesAhead.Should().Equal(ahead, $"after batch {read}");
+            plan.BatchesDecodedOnDemand.Should().Be(onDemand, $"after batch {read}");
+            plan.BatchesDecodedAhead.Should().Be(startedAhead, $"after batch {read}");
+        }
+    }
+
+    [Fact]
+    public void A_plan_drops_its_finished_tasks_as_it_reads()
+    {
+        WriteFolder(count: 40);
+        using var streaming = StreamingImageFolder.Open(Root, Options(prefetch: 2));
+        using var plan = (StreamingBatchPlan)streaming.PlanBatches(4);
+
+        for (var i = 0; i < plan.BatchCount; i++)
+        {
+            using var scope = NewDisposeScope();
+            plan.GetBatch(i);
+        }
+
+        plan.BatchesDecodedOnDemand.Should().Be(0, "every batch was decoded ahead");
+        plan.TasksTracked.Should().BeLessThanOrEqualTo(3, "the tasks of the batches read are finished and forgotten, not kept for the whole pass (10 batches)");
+    }
+
+    [Fact]
+    public void A_disposed_plan_stops_and_waits_for_its_decoding_and_refuses_reads()
+    {
+        // Large images, so that an image is still decoding when the plan is disposed.
+        for (var i = 0; i < 4; i++)
+        {
+            ImageFiles.Write(Path.Combine(Root, $"class{i % 2}", $"{i}.png"), ImageFiles.Encode(1500, 1500, ImageFiles.Noise(1500, 1500, seed: i), SKEncodedImageFormat.Png));
+        }
+
+        using var streaming = StreamingImageFolder.Open(Root, Options(prefetch: 1));
+        var plan = (StreamingBatchPlan)streaming.PlanBatches(2);
+        streaming.OpenPlanCount.Should().Be(1);
+        SpinWait.SpinUntil(() => streaming.DecodesInFlight > 0, TimeSpan.FromSeconds(10)).Should().BeTrue("the first batch starts decoding ahead");
+
+        plan.Dispose();
+
+        streaming.DecodesInFlight.Should().Be(0, "Dispose waits for the decoding it stops");
+        plan.BatchesAhead.Should().BeEmpty();
+        plan.TasksTracked.Should().Be(0);
+        streaming.OpenPlanCount.Should().Be(0, "the source forgets a disposed plan");
+        FluentActions.Invoking(() => plan.GetBatch(0)).Should().Throw<ObjectDisposedException>().Which.ObjectName.Should().Be(typeof(StreamingBatchPlan).FullName);
+        plan.Dispose();
+    }
+
+    [Fact]
+    public void Disposing_the_source_disposes_its_plans_and_may_be_repeated()
+    {
+        WriteFolder(count: 12);
+        var streaming = StreamingImageFolder.Open(Root, Options(prefetch: 2));
+        var plan = (StreamingBatchPlan)streaming.PlanBatches(4);
+
+        streaming.Dispose();
+
+        plan.BatchesAhead.Should().BeEmpty();
+        plan.TasksTracked.Should().Be(0);
+        streaming.DecodesInFlight.Should().Be(0);
+        streaming.OpenPlanCount.Should().Be(0);
+        FluentActions.Invoking(() => streaming.PlanBatches(4)).Should().Throw<ObjectDisposedException>().Which.ObjectName.Should().Be(typeof(StreamingImageFolder).FullName);
+        FluentActions.Invoking(() => streaming.ToBatch(new byte[3 * 12 * 12], [0], CPU)).Should().Throw<ObjectDisposedException>()
+            .Which.ObjectName.Should().Be(typeof(StreamingImageFolder).FullName, "a batch decoded while the source was disposed is not normalized with its released tensors");
+        streaming.Dispose();
+        plan.Dispose();
+    }
+
+    [Fact]
+    public void Of_several_unreadable_files_in_a_batch_the_first_in_batch_order_is_named_however_the_threads_race()
+    {
+        WriteFolder(count: 3);
+        for (var i = 0; i < 12; i++)
+        {
+            File.WriteAllBytes(Path.Combine(Root, "class0", $"bad{i:D2}.png"), [1, 2, 3, 4]);
+        }
+
+        var options = Options();
+        options.MaxDegreeOfParallelism = Environment.ProcessorCount;
+        using var streaming = StreamingImageFolder.Open(Root, options);
+
+        // class0 holds 000.png and then bad00…bad11 (the folder's images 1 to 12); class1 and class2 hold 13 and 14.
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            FluentActions.Invoking(() => streaming.DecodeImages([0, 13, 14, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1], CancellationToken.None))
+                .Should().Throw<InvalidDataException>().WithMessage($"*{Path.Combine(Root, "class0", "bad11.png")}*", "image 12, fourth in the batch, is its first unreadable file");
+        }
+
+        streaming.DecodesInFlight.Should().Be(0);
+    }
+
+    [Fact]
+    public void Decoding_stops_when_cancelled()
+    {
+        WriteFolder(count: 6);
+        using var streaming = StreamingImageFolder.Open(Root, Options());
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+
+        FluentActions.Invoking(() => streaming.DecodeImages([0, 1, 2, 3], cancelled.Token)).Should().Throw<OperationCanceledException>();
+        streaming.DecodesInFlight.Should().Be(0);
+    }
 }
+
