@@ -486,6 +486,32 @@ public sealed class ImageFolderDatasetTests : IDisposable
     }
 
     [Fact]
+    public void Cancelling_while_decoding_stops_between_images_and_releases_the_pixels()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            SolidPng($"a/{i}.png", (byte)i, 0, 0);
+        }
+
+        using var cancellation = new CancellationTokenSource();
+        var reports = new List<ImageFolderProgress>();
+        var progress = new SynchronousProgress<ImageFolderProgress>(p =>
+        {
+            reports.Add(p);
+            cancellation.Cancel();
+        });
+        var options = Size(4);
+        options.MaxDegreeOfParallelism = 1;
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        var act = () => ImageFolderDataset.Load(Root, options, progress, cancellationToken: cancellation.Token);
+
+        act.Should().Throw<OperationCanceledException>();
+        reports.Should().Equal([new ImageFolderProgress(1, 5)], "no image is decoded after the cancellation");
+        DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(live, "the pixels are disposed");
+    }
+
+    [Fact]
     public void The_last_progress_report_is_the_total_when_it_is_not_a_multiple_of_the_step()
     {
         // 201 images: a report every 2 (1 %), and the last at 201.
