@@ -360,4 +360,236 @@ public sealed class ImageFolderDatasetTests : IDisposable
         reports.Max(r => r.Decoded).Should().Be(7);
         reports.Should().OnlyContain(r => r.Total == 7);
     }
+
+    private static SynchronousProgress<ImageFolderProgress> Collect(List<ImageFolderProgress> reports) => new(p =>
+    {
+        lock (reports)
+        {
+            reports.Add(p);
+        }
+    });
+
+    private void Broken(string relative) => ImageFiles.Write(Path.Combine(Root, relative), [1, 2, 3]);
+
+    [Fact]
+    public void Resident_bytes_that_overflow_a_long_throw_instead_of_wrapping()
+    {
+        ImageFolderDataset.ResidentBytes(2, 4).Should().Be((2 * 3 * 16) + (2 * 8));
+        FluentActions.Invoking(() => ImageFolderDataset.ResidentBytes(long.MaxValue / 8, 64)).Should().Throw<OverflowException>();
+    }
+
+    [Fact]
+    public void A_folder_is_split_only_when_it_holds_both_train_and_test()
+    {
+        FluentActions.Invoking(() => ImageFolderDataset.HasSplitFolders("   ")).Should().Throw<ArgumentException>();
+        FluentActions.Invoking(() => ImageFolderDataset.HasSplitFolders(string.Empty)).Should().Throw<ArgumentException>();
+
+        ImageFolderDataset.HasSplitFolders(Root).Should().BeFalse();
+        Directory.CreateDirectory(Path.Combine(Root, "train"));
+        ImageFolderDataset.HasSplitFolders(Root).Should().BeFalse("train/ alone is not a split");
+        Directory.CreateDirectory(Path.Combine(Root, "test"));
+        ImageFolderDataset.HasSplitFolders(Root).Should().BeTrue();
+        Directory.Delete(Path.Combine(Root, "train"));
+        ImageFolderDataset.HasSplitFolders(Root).Should().BeFalse("test/ alone is not a split");
+    }
+
+    [Fact]
+    public void Invalid_options_are_refused_before_the_folder_is_read()
+    {
+        var missing = Path.Combine(Root, "nope");
+        var badSize = Size(4);
+        badSize.ImageSize = 0;
+        var badFraction = Size(4);
+        badFraction.TestFraction = 1.5;
+
+        FluentActions.Invoking(() => ImageFolderDataset.Load(missing, badSize)).Should().Throw<ArgumentException>().WithMessage("*ImageSize*");
+        FluentActions.Invoking(() => ImageFolderDataset.LoadSplits(missing, badFraction)).Should().Throw<ArgumentException>().WithMessage("*TestFraction*");
+    }
+
+    [Fact]
+    public void Two_sets_that_each_fit_the_budget_but_not_together_fail_before_decoding()
+    {
+        // Each 4² image takes 3·16 + 8 = 56 bytes: train 3·56 = 168 and test 56 fit 200 alone, 224 together do not.
+        SolidPng("train/a/0.png", 1, 0, 0);
+        SolidPng("train/b/0.png", 2, 0, 0);
+        Broken("train/b/1.png");
+        SolidPng("test/a/0.png", 3, 0, 0);
+        var options = Size(4);
+        options.MemoryBudgetBytes = 200;
+
+        var act = () => ImageFolderDataset.LoadSplits(Root, options);
+
+        var error = act.Should().Throw<MemoryBudgetExceededException>("the unreadable training file is never decoded").Which;
+        error.RequiredBytes.Should().Be(224);
+        error.Message.Should().Contain($"The 4 images of {Root} ");
+    }
+
+    [Fact]
+    public void Progress_of_two_sets_counts_both_on_one_scale()
+    {
+        SolidPng("train/a/0.png", 1, 0, 0);
+        SolidPng("train/a/1.png", 2, 0, 0);
+        SolidPng("train/b/0.png", 3, 0, 0);
+        SolidPng("test/a/0.png", 4, 0, 0);
+        SolidPng("test/b/0.png", 5, 0, 0);
+        var reports = new List<ImageFolderProgress>();
+        var options = Size(4);
+        options.MaxDegreeOfParallelism = 1;
+
+        var (train, test) = ImageFolderDataset.LoadSplits(Root, options, Collect(reports));
+        using var disposeTrain = train;
+        using var disposeTest = test;
+
+        reports.Should().Equal(new ImageFolderProgress(1, 5), new ImageFolderProgress(2, 5), new ImageFolderProgress(3, 5), new ImageFolderProgress(4, 5), new ImageFolderProgress(5, 5));
+    }
+
+    [Fact]
+    public void A_test_set_that_cannot_be_decoded_fails_naming_the_file_and_releases_the_training_set()
+    {
+        SolidPng("train/a/0.png", 1, 0, 0);
+        SolidPng("train/b/0.png", 2, 0, 0);
+        SolidPng("test/a/0.png", 3, 0, 0);
+        var bad = Path.Combine(Root, "test", "b", "0.png");
+        Broken(Path.Combine("test", "b", "0.png"));
+        var options = Size(4);
+
+        // One decoder, on this thread: every tensor of the load is counted here.
+        options.MaxDegreeOfParallelism = 1;
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        using (NewDisposeScope())
+        {
+            // The scope takes the temporaries of building the training set (its label range check).
+            var act = () => ImageFolderDataset.LoadSplits(Root, options);
+            act.Should().Throw<InvalidDataException>().WithMessage($"*{bad}*");
+        }
+
+        DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(live, "the decoded training set and the test set's pixels are disposed");
+    }
+
+    [Fact]
+    public void Decoding_stops_at_the_first_unreadable_file()
+    {
+        SolidPng("a/0.png", 1, 0, 0);
+        Broken("a/1.png");
+        Broken("a/2.png");
+        SolidPng("a/3.png", 1, 0, 0);
+        SolidPng("a/4.png", 1, 0, 0);
+        var reports = new List<ImageFolderProgress>();
+        var options = Size(4);
+        options.MaxDegreeOfParallelism = 1;
+
+        var act = () => ImageFolderDataset.Load(Root, options, Collect(reports));
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"*{Path.Combine(Root, "a", "1.png")}*");
+        reports.Should().Equal([new ImageFolderProgress(1, 5), new ImageFolderProgress(2, 5)], "the files after the first failure are not decoded");
+    }
+
+    [Fact]
+    public void Cancelling_while_decoding_stops_between_images_and_releases_the_pixels()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            SolidPng($"a/{i}.png", (byte)i, 0, 0);
+        }
+
+        using var cancellation = new CancellationTokenSource();
+        var reports = new List<ImageFolderProgress>();
+        var progress = new SynchronousProgress<ImageFolderProgress>(p =>
+        {
+            reports.Add(p);
+            cancellation.Cancel();
+        });
+        var options = Size(4);
+        options.MaxDegreeOfParallelism = 1;
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        var act = () => ImageFolderDataset.Load(Root, options, progress, cancellationToken: cancellation.Token);
+
+        act.Should().Throw<OperationCanceledException>();
+        reports.Should().Equal([new ImageFolderProgress(1, 5)], "no image is decoded after the cancellation");
+        DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(live, "the pixels are disposed");
+    }
+
+    [Fact]
+    public void The_last_progress_report_is_the_total_when_it_is_not_a_multiple_of_the_step()
+    {
+        // 201 images: a report every 2 (1 %), and the last at 201.
+        var png = ImageFiles.Encode(4, 4, ImageFiles.Solid(4, 4, 1, 2, 3), SKEncodedImageFormat.Png);
+        for (var i = 0; i < 201; i++)
+        {
+            ImageFiles.Write(Path.Combine(Root, "a", $"{i:D3}.png"), png);
+        }
+
+        var reports = new List<ImageFolderProgress>();
+
+        using var data = ImageFolderDataset.Load(Root, Size(4), Collect(reports));
+
+        reports.Should().OnlyContain(r => r.Total == 201);
+        reports.Select(r => r.Decoded).Order().Should().Equal(Enumerable.Range(1, 100).Select(i => 2 * i).Append(201));
+    }
+
+    [Fact]
+    public void Of_two_unreadable_files_decoded_at_once_the_error_names_the_first_in_folder_order()
+    {
+        // Two truncated 4096² images, slow to fail: with two decoders both are under way before either stops the loop.
+        var whole = ImageFiles.Png(4096, 4096, colorType: 0, bitDepth: 8, ImageFiles.Noise(4096, 4096, seed: 3)[..(4096 * 4096)], 4096);
+        var first = Path.Combine(Root, "a", "0.png");
+        ImageFiles.Write(first, whole[..(whole.Length * 9 / 10)]);
+        ImageFiles.Write(Path.Combine(Root, "a", "1.png"), whole[..(whole.Length * 9 / 10)]);
+        var options = Size(4);
+        options.MaxDegreeOfParallelism = Math.Min(2, Environment.ProcessorCount);
+
+        var act = () => ImageFolderDataset.Load(Root, options);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"Image {first} *");
+    }
+
+    [Fact]
+    public void Skipped_files_are_reported_in_folder_order()
+    {
+        Broken("a/0.png");
+        SolidPng("a/1.png", 1, 0, 0);
+        Broken("a/2.png");
+        Broken("b/0.png");
+        SolidPng("b/1.png", 2, 0, 0);
+        var logger = new ListLogger();
+        var options = Size(4);
+        options.SkipUnreadable = true;
+
+        using var data = ImageFolderDataset.Load(Root, options, logger: logger);
+
+        data.Count.Should().Be(2);
+        logger.Entries.Select(e => e.Message).Should().Equal(
+            $"Image {Path.Combine(Root, "a", "0.png")} could not be decoded and is left out.",
+            $"Image {Path.Combine(Root, "a", "2.png")} could not be decoded and is left out.",
+            $"Image {Path.Combine(Root, "b", "0.png")} could not be decoded and is left out.",
+            $"3 of 5 images of {Root} could not be decoded and were left out.");
+    }
+
+    [Fact]
+    public void A_folder_of_which_no_image_decodes_is_an_error_even_when_skipping()
+    {
+        Broken("a/0.png");
+        Broken("a/1.png");
+        Broken("b/0.png");
+        var options = Size(4);
+        options.SkipUnreadable = true;
+        options.MaxDegreeOfParallelism = 1;
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        var act = () => ImageFolderDataset.Load(Root, options);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"None of the 3 images of {Root} could be decoded; the first is {Path.Combine(Root, "a", "0.png")}.");
+        DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(live, "the pixels are disposed");
+    }
+
+    [Theory]
+    [InlineData(5L << 20, "5 MiB (5,242,880 bytes)")]
+    [InlineData(1_310_720L, "1.25 MiB (1,310,720 bytes)")]
+    [InlineData((1L << 30) - 1, "1024 MiB (1,073,741,823 bytes)")]
+    [InlineData(1L << 30, "1 GiB (1,073,741,824 bytes)")]
+    [InlineData(3L << 29, "1.5 GiB (1,610,612,736 bytes)")]
+    public void Byte_counts_read_in_MiB_below_a_GiB_and_in_GiB_from_it(long bytes, string expected) =>
+        ImageFolderDataset.FormatBytes(bytes).Should().Be(expected);
 }
