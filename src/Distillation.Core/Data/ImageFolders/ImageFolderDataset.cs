@@ -60,7 +60,7 @@ public static partial class ImageFolderDataset
     /// <exception cref="DatasetNotFoundException">The folder is missing or holds no class folder.</exception>
     /// <exception cref="DatasetFormatException">A class folder holds no image.</exception>
     /// <exception cref="MemoryBudgetExceededException">The images would take more than <see cref="ImageFolderOptions.MemoryBudgetBytes"/>; nothing was decoded.</exception>
-    /// <exception cref="InvalidDataException">A file cannot be decoded (the message names it), unless <see cref="ImageFolderOptions.SkipUnreadable"/> is set.</exception>
+    /// <exception cref="InvalidDataException">A file cannot be decoded (the message names the first such in the folder's order), unless <see cref="ImageFolderOptions.SkipUnreadable"/> is set.</exception>
     /// <exception cref="OperationCanceledException">The load was cancelled.</exception>
     public static ImageDataset Load(string root, ImageFolderOptions? options = null, IProgress<ImageFolderProgress>? progress = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
@@ -156,7 +156,9 @@ public static partial class ImageFolderDataset
                     failures[i] = e;
                     if (!options.SkipUnreadable)
                     {
-                        state.Stop();
+                        // Break, not Stop: every image before this one is still decoded, so the
+                        // error names the folder's first unreadable file however the threads raced.
+                        state.Break();
                     }
                 }
 
