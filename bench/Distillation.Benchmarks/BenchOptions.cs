@@ -212,6 +212,18 @@ internal sealed class BenchOptions
             throw new UsageException("--decode-threads, --augment, --streamed-only and --model belong to the streaming mode.");
         }
 
+        if (options.Model is { } zooModel)
+        {
+            try
+            {
+                Distillation.Models.Zoo.ModelZoo.Get(zooModel);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException("--model: " + e.Message);
+            }
+        }
+
         return options;
     }
 

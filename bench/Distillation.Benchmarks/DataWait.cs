@@ -34,14 +34,6 @@ internal sealed class DataWait
         this.options = options;
         this.root = root;
         this.folderOptions = folderOptions;
-        try
-        {
-            ModelZoo.Get(options.Model!);
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException("--model: " + e.Message);
-        }
 
         Name = string.Create(CultureInfo.InvariantCulture,
             $"training {options.Model} at {folderOptions.ImageSize} px, batch {options.BatchSize}, {folderOptions.MaxDegreeOfParallelism} decode thread{(folderOptions.MaxDegreeOfParallelism == 1 ? string.Empty : "s")}, {options.Threads} intra-op threads");
