@@ -20,6 +20,7 @@
 # written by the bench's jpeg-folder mode) is made once at FOLDER when missing. cpu-flags.txt
 # holds the CPU's model and flags. Environment: IMAGES (2560), MODEL (mobilenet_v2), STEPS (6),
 # FOLDER (/tmp/distill-jpeg224-IMAGES), DATA (the folder holding cifar-10-batches-bin/).
+# Training mobilenet_v2 at 224 px, batch 64, takes about 7 GiB of resident memory.
 set -euo pipefail
 out=${1:?usage: input-pipeline-vs-pytorch.sh <output folder> [rounds]}
 rounds=${2:-3}
