@@ -62,6 +62,21 @@ internal sealed class BenchOptions
     /// <summary>Streaming mode: the height and width images are decoded to.</summary>
     public int ImageSize { get; init; } = 32;
 
+    /// <summary>Streaming mode: images decoded at once by the streamed cases (ImageFolderOptions.MaxDegreeOfParallelism); null for every core.</summary>
+    public int? DecodeThreads { get; init; }
+
+    /// <summary>Streaming mode: each streamed batch also goes through the training augmentation (AugmentationOptions.ForImageSize), as the trainer applies it.</summary>
+    public bool Augment { get; init; }
+
+    /// <summary>Streaming mode: only the streamed pass with prefetch 2 (no resident copy, no unprefetched pass).</summary>
+    public bool StreamedOnly { get; init; }
+
+    /// <summary>Streaming mode: a zoo model trained for <see cref="Steps"/> steps on the streamed folder, to measure the data wait of a step; null for none.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Streaming mode with --model: training steps per round.</summary>
+    public int Steps { get; init; } = 8;
+
     /// <summary>Ideas mode: run only the ideas whose name contains this text (any case); null for all.</summary>
     public string? Only { get; init; }
 
@@ -93,7 +108,7 @@ internal sealed class BenchOptions
         }
 
         var mode = args[0];
-        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "precision" or "stability" or "onnx-latency" or "onnx-int8" or "streaming" or "png-folder"))
+        if (mode is not ("throughput" or "scaling" or "micro" or "ideas" or "precision" or "stability" or "onnx-latency" or "onnx-int8" or "streaming" or "png-folder" or "jpeg-folder"))
         {
             throw new UsageException($"Unknown mode '{mode}'.");
         }
@@ -115,7 +130,7 @@ internal sealed class BenchOptions
             }
 
             var name = args[i][2..];
-            if (name is "synthetic" or "quick")
+            if (name is "synthetic" or "quick" or "augment" or "streamed-only")
             {
                 flags.Add(name);
             }
@@ -166,6 +181,11 @@ internal sealed class BenchOptions
             Images = Int("images", quick ? 1024 : 10240),
             CalibrationImages = Int("calibration-images", 1000),
             ImageSize = Int("image-size", 32),
+            DecodeThreads = values.ContainsKey("decode-threads") ? Int("decode-threads", 1) : null,
+            Augment = flags.Contains("augment"),
+            StreamedOnly = flags.Contains("streamed-only"),
+            Model = values.Remove("model", out var model) ? model : null,
+            Steps = Int("steps", quick ? 3 : 8, min: 2),
             Only = values.Remove("only", out var only) ? only : null,
             Models = values.Remove("models", out var models) ? models.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null,
             Student = values.Remove("student", out var student) ? student : null,
@@ -180,6 +200,28 @@ internal sealed class BenchOptions
         if (options.Student is not null && (mode != "onnx-int8" || options.Only is not null))
         {
             throw new UsageException("--student names a zoo student for the onnx-int8 mode, without --only.");
+        }
+
+        if (options.DecodeThreads > Environment.ProcessorCount)
+        {
+            throw new UsageException($"--decode-threads {options.DecodeThreads} is more than the {Environment.ProcessorCount} cores of this machine.");
+        }
+
+        if (mode != "streaming" && (options.DecodeThreads is not null || options.Augment || options.StreamedOnly || options.Model is not null))
+        {
+            throw new UsageException("--decode-threads, --augment, --streamed-only and --model belong to the streaming mode.");
+        }
+
+        if (options.Model is { } zooModel)
+        {
+            try
+            {
+                Distillation.Models.Zoo.ModelZoo.Get(zooModel);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException("--model: " + e.Message);
+            }
         }
 
         return options;
@@ -212,8 +254,13 @@ internal sealed class BenchOptions
                       1 and 2 threads, fp32 and int8 alternating
           streaming   image folders: images/s of one pass of GetBatch, streamed (prefetch 2, none)
                       against resident, and the resident load, on PNGs written from CIFAR-10
+                      (--decode-threads, --augment, --streamed-only); with --model, the time a
+                      training step of that zoo model waits for its batch, against the step
           png-folder  writes CIFAR-10 as --folder DIR/train/<class>/<index>.png and DIR/test/…
                       (file names keep the binary files' order)
+          jpeg-folder writes the first --images CIFAR-10 training images as --folder
+                      DIR/<class>/<index>.jpg, upscaled to 320×240…500×400 (varying), light
+                      grain, JPEG quality 90: a source folder for 224-pixel pipelines
           micro       BenchmarkDotNet: KL loss forward+backward, batch slicing+normalization,
                       augmentation (arguments after -- go to BenchmarkDotNet)
 
@@ -245,8 +292,17 @@ internal sealed class BenchOptions
           --folder DIR       streaming: the PNG folder (written from CIFAR-10 when missing; default
                              a temporary folder); png-folder: where to write; onnx-int8: where
                              the ONNX files are kept (default: a temporary folder, deleted)
-          --images N         streaming: training images written to the folder (default 10240)
+          --images N         streaming, jpeg-folder: training images written to the folder
+                             (default 10240)
           --image-size N     streaming: the size images are decoded to (default 32)
+          --decode-threads N streaming: images decoded at once (default: every core)
+          --augment          streaming: the streamed batches also get the training augmentation
+                             (random-resized crop and flip from 64 px, else pad-crop and flip)
+          --streamed-only    streaming: only the streamed pass with prefetch 2
+          --model NAME       streaming: also train this zoo model (e.g. mobilenet_v2) with the
+                             augmentation, --steps steps a round, timing GetBatch against the step
+          --steps N          streaming with --model: training steps a round (default 8; ≥ 2,
+                             the first is left out of the share as the cold start)
           --quick            small slices and one round: a smoke test, not a measurement
           --teacher-images N, --student-images N, --distill-images N,
           --teacher-eval-images N, --student-eval-images N   images per run of each case

@@ -23,7 +23,19 @@ catch (UsageException e)
 Console.Error.WriteLine("Warning: a Debug build; run with -c Release for figures worth reporting.");
 #endif
 
-var report = options.Mode switch
+BenchReport report;
+try
+{
+    report = Run(options);
+}
+catch (UsageException e)
+{
+    // A mistake found once the mode has looked at its inputs (a missing or non-empty folder, an unknown model).
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+
+static BenchReport Run(BenchOptions options) => options.Mode switch
 {
     "throughput" => ThroughputBenchmark.Run(options),
     "scaling" => ScalingBenchmark.Run(options),
@@ -34,6 +46,7 @@ var report = options.Mode switch
     "onnx-int8" => OnnxInt8Benchmark.Run(options),
     "streaming" => StreamingBenchmark.Run(options),
     "png-folder" => StreamingBenchmark.WritePngFolder(options),
+    "jpeg-folder" => JpegFolder.Write(options),
     _ => MicroRunner.Run(options),
 };
 
@@ -46,7 +59,7 @@ Console.WriteLine(options.Mode switch
     "stability" => StabilityBenchmark.Markdown(report),
     "onnx-latency" => OnnxLatencyBenchmark.Markdown(report),
     "onnx-int8" => OnnxInt8Benchmark.Markdown(report),
-    "streaming" or "png-folder" => StreamingBenchmark.Markdown(report),
+    "streaming" or "png-folder" or "jpeg-folder" => StreamingBenchmark.Markdown(report),
     _ => string.Join(Environment.NewLine, report.Notes),
 });
 

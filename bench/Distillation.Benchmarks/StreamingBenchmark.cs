@@ -30,10 +30,13 @@ internal static class StreamingBenchmark
         }
         else
         {
-            notes.Add($"PNG folder {root} reused (already there)");
+            notes.Add($"image folder {root} reused (already there)");
         }
 
         var folderOptions = new ImageFolderOptions { ImageSize = options.ImageSize, Order = ImageFolderOrder.FileName };
+        var decodeThreads = options.DecodeThreads ?? Environment.ProcessorCount;
+        var augmentation = options.Augment ? new BatchAugmentation(AugmentationOptions.ForImageSize(options.ImageSize), folderOptions.Normalization) : null;
+        var augmented = augmentation is null ? string.Empty : $" + {DataWait.Describe(augmentation.Options)}";
         var count = 0;
         double ResidentLoad()
         {
@@ -45,61 +48,100 @@ internal static class StreamingBenchmark
             return count / seconds;
         }
 
-        using var resident = ImageFolderDataset.Load(root, folderOptions);
-        count = resident.Count;
+        using var resident = options.StreamedOnly ? null : ImageFolderDataset.Load(root, folderOptions);
         double Pass(IBatchSource source, long seed)
         {
             using var generator = new Generator((ulong)seed);
-            using var plan = source.PlanBatches(options.BatchSize, generator);
+            using var draws = new Generator((ulong)seed + 1);
+
+            // The plan is made inside the timing: a streamed plan starts decoding ahead as it is made.
+            var images = 0;
             var seconds = Stats.Seconds(() =>
             {
+                using var plan = source.PlanBatches(options.BatchSize, generator);
+                images = plan.ImageCount;
                 for (var b = 0; b < plan.BatchCount; b++)
                 {
                     using var scope = NewDisposeScope();
-                    plan.GetBatch(b);
+                    var batch = plan.GetBatch(b);
+
+                    // As the trainer does: the augmentation runs on the normalized batch, on the training thread.
+                    augmentation?.Apply(batch.Images, draws);
                 }
             });
-            return plan.ImageCount / seconds;
+            return images / seconds;
         }
+
+        ImageFolderOptions StreamOptions(int prefetch) => new()
+        {
+            ImageSize = options.ImageSize,
+            Order = ImageFolderOrder.FileName,
+            PrefetchBatches = prefetch,
+            MaxDegreeOfParallelism = decodeThreads,
+        };
 
         double Streamed(int prefetch, long seed)
         {
-            var streamOptions = new ImageFolderOptions { ImageSize = options.ImageSize, Order = ImageFolderOrder.FileName, PrefetchBatches = prefetch };
-            using var streaming = StreamingImageFolder.Open(root, streamOptions);
+            using var streaming = StreamingImageFolder.Open(root, StreamOptions(prefetch));
+            count = streaming.Count;
             return Pass(streaming, seed);
         }
 
-        var cases = new (string Name, Func<long, double> Run)[]
+        var cases = new List<(string Name, Func<long, double> Run)>();
+        if (resident is not null)
         {
-            ("resident: one pass over the decoded tensor", seed => Pass(resident, seed)),
-            ("resident: load (decode the whole folder)", _ => ResidentLoad()),
-            ("streaming, prefetch 2: one pass", seed => Streamed(2, seed)),
-            ("streaming, no prefetch: one pass", seed => Streamed(0, seed)),
-        };
+            count = resident.Count;
+            cases.Add(("resident: one pass over the decoded tensor" + augmented, seed => Pass(resident, seed)));
+            cases.Add(("resident: load (decode the whole folder)", _ => ResidentLoad()));
+        }
+
+        cases.Add(($"streaming, prefetch 2, {Threads(decodeThreads)}: one pass{augmented}", seed => Streamed(2, seed)));
+        if (!options.StreamedOnly)
+        {
+            cases.Add(($"streaming, no prefetch, {Threads(decodeThreads)}: one pass{augmented}", seed => Streamed(0, seed)));
+        }
+
         var samples = cases.ToDictionary(c => c.Name, _ => new List<double>());
+        var waits = options.Model is null ? null : new DataWait(options, root, StreamOptions(2));
         for (var round = 0; round < options.Warmup + options.Repeats; round++)
         {
+            var warm = round < options.Warmup;
             foreach (var (name, run) in cases)
             {
                 var imagesPerSecond = run(round);
-                Console.WriteLine(Invariant($"round {round}{(round < options.Warmup ? " (warm-up)" : string.Empty)}: {name}: {imagesPerSecond:N0} images/s"));
-                if (round >= options.Warmup)
+                Console.WriteLine(Invariant($"round {round}{(warm ? " (warm-up)" : string.Empty)}: {name}: {imagesPerSecond:N0} images/s"));
+                if (!warm)
                 {
                     samples[name].Add(imagesPerSecond);
                 }
             }
+
+            if (waits is not null)
+            {
+                var (step, wait, firstWait) = waits.Measure(round);
+                Console.WriteLine(Invariant($"round {round}{(warm ? " (warm-up)" : string.Empty)}: {waits.Name}: step {step * 1000:F0} ms, waiting for data {wait * 1000:F1} ms ({100 * wait / step:F1} %), first step's wait {firstWait * 1000:F0} ms"));
+                if (!warm)
+                {
+                    waits.Keep(step, wait, firstWait);
+                }
+            }
         }
 
+        if (waits is not null)
+        {
+            notes.Add(waits.Description);
+        }
         var residentBytes = ImageFolderDataset.ResidentBytes(count, options.ImageSize);
         var streamingBytes = (long)(2 + 1) * options.BatchSize * 3 * options.ImageSize * options.ImageSize;
-        notes.Add(Invariant($"{count:N0} images at {options.ImageSize}×{options.ImageSize}, batch {options.BatchSize}, {options.Threads} intra-op threads, decoding on {Environment.ProcessorCount} threads"));
+        notes.Add(Invariant($"{count:N0} images at {options.ImageSize}×{options.ImageSize}, batch {options.BatchSize}, {options.Threads} intra-op threads, decoding on {decodeThreads} threads (MaxDegreeOfParallelism) of {Environment.ProcessorCount} cores{(augmentation is null ? string.Empty : $"; every batch augmented ({DataWait.Describe(augmentation.Options)}) on the reading thread, as the trainer does")}"));
         notes.Add(Invariant($"resident images and labels: {residentBytes / 1e6:F1} MB; streaming holds the file list and at most 3 batches of pixels (prefetch 2 + the current): {streamingBytes / 1e6:F1} MB"));
         notes.Add("the machine is shared with other agents' builds and tests: absolute figures vary with their load (see the load average); the cases alternate within each round, so their ratios are the comparable figures");
         return new BenchReport
         {
             Mode = options.Mode,
             Environment = BenchEnvironment.Capture(options, root),
-            Cases = cases.Select(c => new CaseResult(c.Name, Stats.Of(samples[c.Name]), null, null, "images/s")).ToArray(),
+            Cases = [.. cases.Select(c => new CaseResult(c.Name, Stats.Of(samples[c.Name]), null, null, "images/s")), .. waits?.Cases ?? []],
+            DataPathShares = waits?.Shares ?? [],
             Memory = [MemorySample.Take("all rounds")],
             Notes = notes,
             WallSeconds = clock.Elapsed.TotalSeconds,
@@ -128,11 +170,16 @@ internal static class StreamingBenchmark
     public static string Markdown(BenchReport report)
     {
         var text = new StringBuilder();
-        text.AppendLine("| Case | images/s (median) | min–max | rounds |");
-        text.AppendLine("|---|---:|---:|---:|");
+        text.AppendLine("| Case | median | min–max | unit | rounds |");
+        text.AppendLine("|---|---:|---:|---|---:|");
         foreach (var c in report.Cases.Where(c => c.Stats is not null))
         {
-            text.AppendLine(Invariant($"| {c.Name} | {c.Stats!.Median:N0} | {c.Stats.Min:N0}–{c.Stats.Max:N0} | {c.Stats.Count} |"));
+            text.AppendLine(Invariant($"| {c.Name} | {c.Stats!.Median:N1} | {c.Stats.Min:N1}–{c.Stats.Max:N1} | {c.Note} | {c.Stats.Count} |"));
+        }
+
+        foreach (var share in report.DataPathShares)
+        {
+            text.AppendLine(Invariant($"| {share.Name} | {100 * share.Share:F1} % | | target ≤ {100 * share.Target:F0} %: {(share.Met ? "met" : "not met")} | |"));
         }
 
         foreach (var note in report.Notes)
@@ -143,6 +190,8 @@ internal static class StreamingBenchmark
 
         return text.ToString();
     }
+
+    private static string Threads(int count) => count == 1 ? "1 decode thread" : $"{count} decode threads";
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
