@@ -18,6 +18,9 @@ for config in "$@"; do
     lr0.025)      run lr0.025 --control-lr 0.025 ;;
     wd1e-3)       run wd1e-3 --control-weight-decay 1e-3 ;;
     wd2.5e-4)     run wd2.5e-4 --control-weight-decay 2.5e-4 ;;
+    wd2e-3)       run wd2e-3 --control-weight-decay 2e-3 ;;
+    wd1e-3-s43)   SEEDS=43 run wd1e-3-s43 --control-weight-decay 1e-3 ;;
+    wd1e-3-mixup0.2) run wd1e-3-mixup0.2 --control-weight-decay 1e-3 --mixup 0.2 ;;
     mixup0.2)     run mixup0.2 --mixup 0.2 ;;
     lr0.1-wd1e-3) run lr0.1-wd1e-3 --control-lr 0.1 --control-weight-decay 1e-3 ;;
     lr0.1-wd2.5e-4) run lr0.1-wd2.5e-4 --control-lr 0.1 --control-weight-decay 2.5e-4 ;;
