@@ -56,7 +56,7 @@ internal sealed record Comparison(IReadOnlyList<long> Seeds, IReadOnlyList<SeedR
     }
 }
 
-/// <summary>One seed of a recipe: the control (null with --no-control) and the distilled student, same initialisation and batches.</summary>
+/// <summary>One seed of a recipe: the control (null with --no-control) and the distilled student (null with --control-only), same initialisation and batches.</summary>
 internal sealed record RecipeSeedRuns(long Seed, RunSummary? Control, RunSummary? Distilled);
 
 /// <summary>A run kind of a recipe over all seeds: accuracy and training time.</summary>
