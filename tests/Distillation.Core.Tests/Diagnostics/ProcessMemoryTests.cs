@@ -3,6 +3,14 @@ using Distillation.Diagnostics;
 
 namespace Distillation.Tests.Diagnostics;
 
+/// <summary>
+/// Runs alone, after the parallel tests: the resident set is the whole process's, and a test of
+/// another class freeing a large image buffer meanwhile would hide the growth measured here.
+/// </summary>
+[CollectionDefinition(nameof(ProcessMemoryTests), DisableParallelization = true)]
+public sealed class ProcessMemoryMeasuredAlone;
+
+[Collection(nameof(ProcessMemoryTests))]
 public sealed class ProcessMemoryTests
 {
     private const int ProtectReadWrite = 0x1 | 0x2;
