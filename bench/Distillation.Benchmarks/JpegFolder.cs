@@ -73,18 +73,7 @@ internal static class JpegFolder
 
     private static byte[] Encode(ReadOnlySpan<byte> chw, int index)
     {
-        const int side = 32;
-        const int plane = side * side;
-        using var small = new SKBitmap(new SKImageInfo(side, side, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        var rgba = small.GetPixelSpan();
-        for (var p = 0; p < plane; p++)
-        {
-            rgba[p * 4] = chw[p];
-            rgba[(p * 4) + 1] = chw[plane + p];
-            rgba[(p * 4) + 2] = chw[(2 * plane) + p];
-            rgba[(p * 4) + 3] = 255;
-        }
-
+        using var small = ImageFolderWriter.ToBitmap(chw, 32, 32);
         var (width, height) = SizeOf(index);
         using var large = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         if (!small.ScalePixels(large, new SKSamplingOptions(SKCubicResampler.Mitchell)))

@@ -79,8 +79,17 @@ public static class ImageFolderWriter
 
     internal static byte[] EncodePng(ReadOnlySpan<byte> chw, int width, int height)
     {
+        using var bitmap = ToBitmap(chw, width, height);
+        using var encoded = bitmap.Encode(SKEncodedImageFormat.Png, 100)
+            ?? throw new InvalidOperationException($"SkiaSharp could not encode a {width}×{height} PNG.");
+        return encoded.ToArray();
+    }
+
+    /// <summary>An opaque RGBA bitmap of the uint8 CHW image <paramref name="chw"/> [3, height, width]; dispose it.</summary>
+    internal static SKBitmap ToBitmap(ReadOnlySpan<byte> chw, int width, int height)
+    {
         var plane = width * height;
-        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         var rgba = bitmap.GetPixelSpan();
         for (var p = 0; p < plane; p++)
         {
@@ -90,8 +99,6 @@ public static class ImageFolderWriter
             rgba[(p * 4) + 3] = 255;
         }
 
-        using var encoded = bitmap.Encode(SKEncodedImageFormat.Png, 100)
-            ?? throw new InvalidOperationException($"SkiaSharp could not encode a {width}×{height} PNG.");
-        return encoded.ToArray();
+        return bitmap;
     }
 }
