@@ -155,8 +155,14 @@ internal sealed class DataWait
 
         public BatchPlan PlanBatches(int batchSize, Generator? shuffle = null) => new TimedPlan(this, inner.PlanBatches(batchSize, shuffle));
 
+        // Forwarded, so the streamed folder crops while decoding here as it does under the trainer.
+        BatchPlan? IBatchSource.PlanAugmentedBatches(int batchSize, Generator? shuffle, AugmentationOptions augmentation, Generator draws) =>
+            inner.PlanAugmentedBatches(batchSize, shuffle, augmentation, draws) is { } plan ? new TimedPlan(this, plan) : null;
+
         private sealed class TimedPlan(WaitTimedSource owner, BatchPlan plan) : BatchPlan(plan.ImageCount, plan.BatchSize, shuffle: null)
         {
+            internal override bool AugmentedBySource => plan.AugmentedBySource;
+
             protected override Batch ReadBatch(int index, long start, long length, Device device)
             {
                 var clock = Stopwatch.StartNew();

@@ -58,31 +58,37 @@ internal static class StreamingBenchmark
             var images = 0;
             var seconds = Stats.Seconds(() =>
             {
-                using var plan = source.PlanBatches(options.BatchSize, generator);
+                // As the trainer plans a pass: a source that crops while decoding does, on its decode threads.
+                using var plan = (augmentation is null ? null : source.PlanAugmentedBatches(options.BatchSize, generator, augmentation.Options, draws))
+                    ?? source.PlanBatches(options.BatchSize, generator);
                 images = plan.ImageCount;
                 for (var b = 0; b < plan.BatchCount; b++)
                 {
                     using var scope = NewDisposeScope();
                     var batch = plan.GetBatch(b);
 
-                    // As the trainer does: the augmentation runs on the normalized batch, on the training thread.
-                    augmentation?.Apply(batch.Images, draws);
+                    // Otherwise, as the trainer does: the augmentation runs on the normalized batch, on the training thread.
+                    if (!plan.AugmentedBySource)
+                    {
+                        augmentation?.Apply(batch.Images, draws);
+                    }
                 }
             });
             return images / seconds;
         }
 
-        ImageFolderOptions StreamOptions(int prefetch) => new()
+        ImageFolderOptions StreamOptions(int prefetch, bool cropWhileDecoding = true) => new()
         {
             ImageSize = options.ImageSize,
             Order = ImageFolderOrder.FileName,
             PrefetchBatches = prefetch,
             MaxDegreeOfParallelism = decodeThreads,
+            CropWhileDecoding = cropWhileDecoding,
         };
 
-        double Streamed(int prefetch, long seed)
+        double Streamed(int prefetch, long seed, bool cropWhileDecoding = true)
         {
-            using var streaming = StreamingImageFolder.Open(root, StreamOptions(prefetch));
+            using var streaming = StreamingImageFolder.Open(root, StreamOptions(prefetch, cropWhileDecoding));
             count = streaming.Count;
             return Pass(streaming, seed);
         }
@@ -95,7 +101,14 @@ internal static class StreamingBenchmark
             cases.Add(("resident: load (decode the whole folder)", _ => ResidentLoad()));
         }
 
-        cases.Add(($"streaming, prefetch 2, {Threads(decodeThreads)}: one pass{augmented}", seed => Streamed(2, seed)));
+        var cropsWhileDecoding = augmentation?.Options.RandomResizedCrop == true;
+        cases.Add(($"streaming, prefetch 2, {Threads(decodeThreads)}: one pass{augmented}{(cropsWhileDecoding ? " (while decoding)" : string.Empty)}", seed => Streamed(2, seed)));
+        if (cropsWhileDecoding)
+        {
+            // The same pass with the crop on the reading thread, from the image resized to the dataset's size (the resident path's way).
+            cases.Add(($"streaming, prefetch 2, {Threads(decodeThreads)}: one pass{augmented} (on the reading thread)", seed => Streamed(2, seed, cropWhileDecoding: false)));
+        }
+
         if (!options.StreamedOnly)
         {
             cases.Add(($"streaming, no prefetch, {Threads(decodeThreads)}: one pass{augmented}", seed => Streamed(0, seed)));

@@ -30,4 +30,13 @@ public interface IBatchSource
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is less than 1.</exception>
     /// <exception cref="ObjectDisposedException">The source has been disposed.</exception>
     BatchPlan PlanBatches(int batchSize, Generator? shuffle = null);
+
+    /// <summary>
+    /// Plans a training pass whose batches arrive already cropped and flipped by
+    /// <paramref name="augmentation"/> (their plan's <see cref="BatchPlan.AugmentedBySource"/> is
+    /// true), when this source can augment while it reads; null when it cannot, and the trainer
+    /// augments the batches itself. The permutation is drawn from <paramref name="shuffle"/> as
+    /// <see cref="PlanBatches"/> draws it; any draws of the augmentation come from <paramref name="draws"/>.
+    /// </summary>
+    internal BatchPlan? PlanAugmentedBatches(int batchSize, Generator? shuffle, AugmentationOptions augmentation, Generator draws) => null;
 }

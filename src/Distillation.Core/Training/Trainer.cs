@@ -434,7 +434,9 @@ public sealed partial class Trainer<TTeacher, TStudent>
         session.Model.train();
         var learningRate = session.Schedule?.Apply(session.Optimizer, epoch, 0, session.StepsPerEpoch) ?? session.Optimizer.ParamGroups.First().LearningRate;
         var epochClock = Stopwatch.StartNew();
-        using var plan = session.Train.PlanBatches(Options.BatchSize, session.Shuffle);
+        // A source that can crop while it decodes (a streamed folder) does it on its decode threads.
+        using var plan = (session.Augmentation is { } augmentation ? session.Train.PlanAugmentedBatches(Options.BatchSize, session.Shuffle, augmentation.Options, session.AugmentationDraws) : null)
+            ?? session.Train.PlanBatches(Options.BatchSize, session.Shuffle);
         using var sums = new LossSums(Device);
 
         // The first step whose loss was not finite, tracked on the device: no host synchronisation per batch.
@@ -488,7 +490,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
     private LossResult TrainStep(RunSession session, BatchPlan plan, int epoch, int step, bool zeroGradients, bool takeStep, int groupSize)
     {
         var batch = plan.GetBatch(step, Device);
-        var (images, views) = session.Augmentation is { } augmentation ? augmentation.ApplyWithViews(batch.Images, session.AugmentationDraws) : (batch.Images, null);
+        var (images, views) = session.Augmentation is { } augmentation && !plan.AugmentedBySource ? augmentation.ApplyWithViews(batch.Images, session.AugmentationDraws) : (batch.Images, null);
 
         // Mixed after crop and flip and before the teacher call, so the teacher labels the image the student sees; a mixed image is no view of one image.
         var mix = session.Augmentation?.Mix(images, batch.Labels, session.AugmentationDraws);

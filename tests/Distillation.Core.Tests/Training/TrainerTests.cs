@@ -230,6 +230,72 @@ public sealed class TrainerTests : IDisposable
         return new Trainer<TinyNet, BatchRecorder>(new TinyNet(16), new BatchRecorder(), options);
     }
 
+    /// <summary>
+    /// A resident set that says it augments while reading (as a streamed folder cropping while it
+    /// decodes does) when <paramref name="augments"/>, and records the pixel sum of every batch it serves.
+    /// </summary>
+    private sealed class SelfAugmentingSource(ImageDataset inner, bool augments) : IBatchSource
+    {
+        public List<float> Served { get; } = [];
+
+        public int Count => inner.Count;
+
+        public IReadOnlyList<string> ClassNames => inner.ClassNames;
+
+        public ImageNormalization Normalization => inner.Normalization;
+
+        public BatchPlan PlanBatches(int batchSize, Generator? shuffle = null) => new RecordedPlan(this, inner.PlanBatches(batchSize, shuffle), augmentedBySource: false);
+
+        BatchPlan? IBatchSource.PlanAugmentedBatches(int batchSize, Generator? shuffle, AugmentationOptions augmentation, Generator draws) =>
+            augments ? new RecordedPlan(this, inner.PlanBatches(batchSize, shuffle), augmentedBySource: true) : null;
+
+        private sealed class RecordedPlan(SelfAugmentingSource owner, BatchPlan plan, bool augmentedBySource) : BatchPlan(plan.ImageCount, plan.BatchSize, shuffle: null)
+        {
+            internal override bool AugmentedBySource => augmentedBySource;
+
+            protected override Batch ReadBatch(int index, long start, long length, Device device)
+            {
+                var batch = plan.GetBatch(index, device);
+                owner.Served.Add(batch.Images.sum().item<float>());
+                return batch;
+            }
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    plan.Dispose();
+                }
+
+                base.Dispose(disposing);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Batches_a_source_augmented_are_not_augmented_again_and_others_are(bool sourceAugments)
+    {
+        using var data = Quadrants.Create(96, seed: 1);
+        var train = new SelfAugmentingSource(data, sourceAugments);
+        var options = Options(epochs: 2);
+        options.Augmentation = new AugmentationOptions { Padding = 0, RandomResizedCrop = true };
+        var trainer = RecordingTrainer(options);
+
+        trainer.TrainStudent(train);
+
+        train.Served.Should().HaveCount(6);
+        if (sourceAugments)
+        {
+            trainer.Student.Batches.Should().Equal(train.Served, "the student sees the source's batches as they were served");
+        }
+        else
+        {
+            trainer.Student.Batches.Zip(train.Served).Should().OnlyContain(pair => Math.Abs(pair.First - pair.Second) > 1e-3, "the trainer crops every batch itself");
+        }
+    }
+
     [Fact]
     public void Successive_training_calls_continue_the_shuffle_instead_of_replaying_it()
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using SkiaSharp;
 
 namespace Distillation.Data;
@@ -23,6 +24,120 @@ internal static class ImageDecoder
     /// <summary>Decodes <paramref name="path"/> into <paramref name="chw"/> (3·size² bytes).</summary>
     /// <exception cref="InvalidDataException">The file is not a readable image, or is truncated; the message names it.</exception>
     public static void Decode(string path, int size, ImageResizeMode mode, Span<byte> chw)
+    {
+        var (rgba, width, height) = DecodeRgba(path);
+        byte[]? resized = null;
+        try
+        {
+            var cropSide = Math.Min(width, height);
+            var source = mode == ImageResizeMode.Stretch
+                ? new SKRectI(0, 0, width, height)
+                : SKRectI.Create((width - cropSide) / 2, (height - cropSide) / 2, cropSide, cropSide);
+            if (source.Width == size && source.Height == size)
+            {
+                // No resampling needed: copy the pixels exactly (lossless sources stay bit-identical).
+                WritePlanes(rgba.AsSpan(((source.Top * width) + source.Left) * 4), width * 4, size, mirrored: false, chw);
+            }
+            else
+            {
+                resized = Resample(rgba, width, height, source, size);
+                WritePlanes(resized, size * 4, size, mirrored: false, chw);
+            }
+        }
+        finally
+        {
+            ReturnBuffers(rgba, resized);
+        }
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="path"/> and writes one random-resized crop of the original image
+    /// into <paramref name="chw"/> (3·size² bytes): the box <paramref name="crops"/> draws for
+    /// position <paramref name="position"/> of the pass, resized to size × size bilinearly (as
+    /// torchvision's <c>RandomResizedCrop</c> interpolates; through mipmaps beyond a 2× reduction,
+    /// so large boxes are averaged rather than aliased), mirrored when drawn.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not a readable image, or is truncated; the message names it.</exception>
+    public static void DecodeResizedCrop(string path, int size, DecodedCrops crops, long position, Span<byte> chw)
+    {
+        var (rgba, width, height) = DecodeRgba(path);
+        byte[]? resized = null;
+        try
+        {
+            var (top, left, boxHeight, boxWidth, mirrored) = crops.For(position, width, height);
+            if (boxWidth == size && boxHeight == size)
+            {
+                WritePlanes(rgba.AsSpan(((top * width) + left) * 4), width * 4, size, mirrored, chw);
+            }
+            else
+            {
+                resized = ScaleRegion(rgba, width, SKRectI.Create(left, top, boxWidth, boxHeight), size);
+                WritePlanes(resized, size * 4, size, mirrored, chw);
+            }
+        }
+        finally
+        {
+            ReturnBuffers(rgba, resized);
+        }
+    }
+
+    /// <summary>
+    /// Pixel buffers come from the shared pool: at hundreds of images a second, a new array of
+    /// ~0.5 MB per image (the large-object heap) would keep the collector running full collections.
+    /// </summary>
+    private static byte[] RentBuffer(int length) => ArrayPool<byte>.Shared.Rent(length);
+
+    private static void ReturnBuffers(byte[] rgba, byte[]? resized)
+    {
+        ArrayPool<byte>.Shared.Return(rgba);
+        if (resized is not null)
+        {
+            ArrayPool<byte>.Shared.Return(resized);
+        }
+    }
+
+    /// <summary>RGBA rows (<paramref name="stride"/> bytes apart) to the R, G and B planes of a size × size image, columns reversed when mirrored.</summary>
+    private static void WritePlanes(ReadOnlySpan<byte> rgba, int stride, int size, bool mirrored, Span<byte> chw)
+    {
+        var plane = size * size;
+        for (var y = 0; y < size; y++)
+        {
+            var row = rgba.Slice(y * stride, size * 4);
+            for (var x = 0; x < size; x++)
+            {
+                var p = (y * size) + (mirrored ? size - 1 - x : x);
+                chw[p] = row[x * 4];
+                chw[plane + p] = row[(x * 4) + 1];
+                chw[(2 * plane) + p] = row[(x * 4) + 2];
+            }
+        }
+    }
+
+    private static unsafe byte[] ScaleRegion(byte[] rgba, int width, SKRectI box, int size)
+    {
+        // Bilinear up to a 2× reduction (torchvision's interpolation); mipmaps beyond, built over the box alone.
+        var reduction = Math.Max((double)box.Width / size, (double)box.Height / size);
+        var sampling = new SKSamplingOptions(SKFilterMode.Linear, reduction > 2 ? SKMipmapMode.Linear : SKMipmapMode.None);
+
+        // Opaque, as in Resample: the decoded alpha is ignored.
+        var resized = RentBuffer(size * size * 4);
+        fixed (byte* sourcePixels = rgba)
+        fixed (byte* targetPixels = resized)
+        {
+            using var region = new SKPixmap(new SKImageInfo(box.Width, box.Height, SKColorType.Rgba8888, SKAlphaType.Opaque), (IntPtr)(sourcePixels + (((box.Top * width) + box.Left) * 4)), width * 4);
+            using var target = new SKPixmap(new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Opaque), (IntPtr)targetPixels, size * 4);
+            if (!region.ScalePixels(target, sampling))
+            {
+                throw new InvalidOperationException($"SkiaSharp could not scale a {box.Width}×{box.Height} crop to {size}×{size}.");
+            }
+        }
+
+        return resized;
+    }
+
+    /// <summary>Reads and decodes <paramref name="path"/> into unpremultiplied RGBA bytes, row-major.</summary>
+    /// <exception cref="InvalidDataException">The file is not a readable image, or is truncated; the message names it.</exception>
+    private static (byte[] Rgba, int Width, int Height) DecodeRgba(string path)
     {
         byte[] encoded;
         try
@@ -55,45 +170,16 @@ internal static class ImageDecoder
 
         // Unpremultiplied RGBA with no colour space: the stored colours, converted from whatever the file holds.
         var decodedInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var rgba = new byte[checked(width * height * 4)];
+        var rgba = RentBuffer(checked(width * height * 4));
         var result = GetPixels(codec, decodedInfo, rgba);
         if (result != SKCodecResult.Success)
         {
+            ArrayPool<byte>.Shared.Return(rgba);
             // IncompleteInput leaves the missing rows blank; a truncated file is an error, never silent zeros.
             throw new InvalidDataException($"Image {path} could not be decoded: {result}{(result == SKCodecResult.IncompleteInput ? " (the file is truncated)" : string.Empty)}.");
         }
 
-        var cropSide = Math.Min(width, height);
-        var source = mode == ImageResizeMode.Stretch
-            ? new SKRectI(0, 0, width, height)
-            : SKRectI.Create((width - cropSide) / 2, (height - cropSide) / 2, cropSide, cropSide);
-
-        ReadOnlySpan<byte> output;
-        int outputStride;
-        if (source.Width == size && source.Height == size)
-        {
-            // No resampling needed: copy the pixels exactly (lossless sources stay bit-identical).
-            outputStride = width * 4;
-            output = rgba.AsSpan((((source.Top * width) + source.Left) * 4)..);
-        }
-        else
-        {
-            output = Resample(rgba, width, height, source, size);
-            outputStride = size * 4;
-        }
-
-        var plane = size * size;
-        for (var y = 0; y < size; y++)
-        {
-            var row = output.Slice(y * outputStride, size * 4);
-            for (var x = 0; x < size; x++)
-            {
-                var p = (y * size) + x;
-                chw[p] = row[x * 4];
-                chw[plane + p] = row[(x * 4) + 1];
-                chw[(2 * plane) + p] = row[(x * 4) + 2];
-            }
-        }
+        return (rgba, width, height);
     }
 
     private static unsafe SKCodecResult GetPixels(SKCodec codec, SKImageInfo info, byte[] target)
@@ -117,7 +203,7 @@ internal static class ImageDecoder
         // through the filter (convert("RGB")) instead of fading towards premultiplied black.
         var sourceInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
         var targetInfo = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Opaque);
-        var resized = new byte[size * size * 4];
+        var resized = RentBuffer(size * size * 4);
         fixed (byte* sourcePixels = rgba)
         fixed (byte* targetPixels = resized)
         {

@@ -79,6 +79,18 @@ public sealed class ImageFolderOptions
     public int PrefetchBatches { get; set; } = 2;
 
     /// <summary>
+    /// Whether a <see cref="StreamingImageFolder"/> that feeds training with a random-resized crop
+    /// (<see cref="AugmentationOptions.RandomResizedCrop"/>) crops and flips each image while
+    /// decoding it, on the decode threads, from the original file as torchvision's transforms do
+    /// (one bilinear resize of the crop box), instead of on the training thread from the image
+    /// already resized to <see cref="ImageSize"/>. Faster, and the crops keep the file's
+    /// resolution; the draws then come from one seed per pass, so the batches differ from a resident
+    /// load's. Default: true. False keeps streamed and resident training batches equal bit for bit.
+    /// Not used by <see cref="ImageFolderDataset"/> (it decodes once) or for pad-and-crop.
+    /// </summary>
+    public bool CropWhileDecoding { get; set; } = true;
+
+    /// <summary>
     /// For a folder without <c>train/</c> and <c>test/</c>, the share of each class that
     /// <see cref="ImageFolderDataset.LoadSplits"/> sets aside for testing. Default: 0.2.
     /// </summary>

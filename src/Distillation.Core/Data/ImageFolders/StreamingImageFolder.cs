@@ -8,10 +8,13 @@ namespace Distillation.Data;
 /// <summary>
 /// An image folder (<c>root/&lt;class&gt;/&lt;image&gt;</c>, as <see cref="ImageFolderDataset"/> reads it)
 /// decoded batch by batch as it is read, for sets larger than memory. Only the file list stays
-/// resident; a plan decodes the next <see cref="ImageFolderOptions.PrefetchBatches"/> batches on
-/// background tasks while the current one is used. Any batch can be asked for in any order
+/// resident; a plan decodes the next <see cref="ImageFolderOptions.PrefetchBatches"/> batches in the
+/// background, one after the other on <see cref="ImageFolderOptions.MaxDegreeOfParallelism"/>
+/// threads, while the current one is used. Any batch can be asked for in any order
 /// (one out of sequence is decoded on the spot). For the same folder, options and generator state,
-/// every batch equals, bit for bit, the one a resident <see cref="ImageFolderDataset"/> load gives.
+/// every batch equals, bit for bit, the one a resident <see cref="ImageFolderDataset"/> load gives;
+/// a training pass with a random-resized crop is the exception, cropped from the files while they
+/// are decoded (<see cref="ImageFolderOptions.CropWhileDecoding"/>).
 /// Disposing the source stops and waits for its background decoding.
 /// </summary>
 public sealed class StreamingImageFolder : IBatchSource, IDisposable
@@ -84,6 +87,7 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
             Order = options.Order,
             MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
             PrefetchBatches = options.PrefetchBatches,
+            CropWhileDecoding = options.CropWhileDecoding,
             TestFraction = options.TestFraction,
             SplitSeed = options.SplitSeed,
         };
@@ -109,7 +113,27 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
     {
         // The plan's constructor refuses a batch size below 1.
         ObjectDisposedException.ThrowIf(disposed, this);
-        var plan = new StreamingBatchPlan(this, batchSize, shuffle);
+        return Track(new StreamingBatchPlan(this, batchSize, shuffle, crops: null));
+    }
+
+    /// <summary>
+    /// With <see cref="ImageFolderOptions.CropWhileDecoding"/> and a random-resized crop: a plan whose
+    /// decoders crop and flip each image from its file. The pass's seed is one draw of
+    /// <paramref name="draws"/>, taken after the permutation.
+    /// </summary>
+    BatchPlan? IBatchSource.PlanAugmentedBatches(int batchSize, Generator? shuffle, AugmentationOptions augmentation, Generator draws)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (!options.CropWhileDecoding || !augmentation.RandomResizedCrop)
+        {
+            return null;
+        }
+
+        return Track(new StreamingBatchPlan(this, batchSize, shuffle, crops: seed => new DecodedCrops(seed, augmentation), draws));
+    }
+
+    private StreamingBatchPlan Track(StreamingBatchPlan plan)
+    {
         openPlans[plan] = 0;
         return plan;
     }
@@ -133,14 +157,18 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
         disposal.Dispose();
     }
 
-    /// <summary>Decodes the images at <paramref name="indices"/> into one uint8 buffer [n, 3, size, size].</summary>
+    /// <summary>
+    /// Decodes the images at <paramref name="indices"/> into one uint8 buffer [n, 3, size, size]:
+    /// resized as the options say, or, with <paramref name="crops"/>, each cropped and flipped as
+    /// drawn for its position in the pass (<paramref name="start"/> + its place in the batch).
+    /// </summary>
     /// <exception cref="InvalidDataException">An image cannot be decoded; the first such (in batch order) is named.</exception>
-    internal byte[] DecodeImages(long[] indices, CancellationToken cancellationToken)
+    internal byte[] DecodeImages(long[] indices, CancellationToken cancellationToken, DecodedCrops? crops = null, long start = 0)
     {
         Interlocked.Increment(ref decodesInFlight);
         try
         {
-            return DecodeAll(indices, cancellationToken);
+            return DecodeAll(indices, crops, start, cancellationToken);
         }
         finally
         {
@@ -148,7 +176,7 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
         }
     }
 
-    private byte[] DecodeAll(long[] indices, CancellationToken cancellationToken)
+    private byte[] DecodeAll(long[] indices, DecodedCrops? crops, long start, CancellationToken cancellationToken)
     {
         var imageBytes = ImageDecoder.BytesPerImage(options.ImageSize);
         var pixels = new byte[checked(indices.Length * imageBytes)];
@@ -158,7 +186,15 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
         {
             try
             {
-                ImageDecoder.Decode(index.Files[indices[k]], options.ImageSize, options.Resize, pixels.AsSpan(k * imageBytes, imageBytes));
+                var target = pixels.AsSpan(k * imageBytes, imageBytes);
+                if (crops is null)
+                {
+                    ImageDecoder.Decode(index.Files[indices[k]], options.ImageSize, options.Resize, target);
+                }
+                else
+                {
+                    ImageDecoder.DecodeResizedCrop(index.Files[indices[k]], options.ImageSize, crops, start + k, target);
+                }
             }
             catch (InvalidDataException e)
             {
@@ -206,27 +242,43 @@ internal sealed class StreamingBatchPlan : BatchPlan
 {
     private readonly StreamingImageFolder source;
     private readonly long[]? order;
+    private readonly DecodedCrops? crops;
     private readonly CancellationTokenSource cancellation;
     private readonly object gate = new();
     private readonly Dictionary<int, Task<byte[]>> ahead = [];
     private readonly List<Task> running = [];
+    private Task queueTail = Task.CompletedTask;
     private bool closed;
     private int decodedOnDemand;
     private int decodedAhead;
 
-    internal StreamingBatchPlan(StreamingImageFolder source, int batchSize, Generator? shuffle)
+    /// <param name="source">The folder.</param>
+    /// <param name="batchSize">Images per batch.</param>
+    /// <param name="shuffle">The permutation's generator; null keeps the stored order.</param>
+    /// <param name="crops">Makes the pass's crops from its seed, which is drawn from <paramref name="draws"/> after the permutation; null decodes without augmenting.</param>
+    /// <param name="draws">The augmentation generator, with <paramref name="crops"/>.</param>
+    internal StreamingBatchPlan(StreamingImageFolder source, int batchSize, Generator? shuffle, Func<ulong, DecodedCrops>? crops, Generator? draws = null)
         : base(source.Count, batchSize, shuffle)
     {
         this.source = source;
 
         // A managed copy of the permutation: background tasks read it without touching libtorch.
         order = Order?.data<long>().ToArray();
+        if (crops is not null)
+        {
+            ArgumentNullException.ThrowIfNull(draws);
+            using var seed = randint(long.MaxValue, [1], dtype: ScalarType.Int64, generator: draws);
+            this.crops = crops(unchecked((ulong)seed.item<long>()));
+        }
+
         cancellation = CancellationTokenSource.CreateLinkedTokenSource(source.DisposalToken);
         lock (gate)
         {
             ScheduleAfter(-1);
         }
     }
+
+    internal override bool AugmentedBySource => crops is not null;
 
     protected override Batch ReadBatch(int index, long start, long length, Device device)
     {
@@ -244,7 +296,7 @@ internal sealed class StreamingBatchPlan : BatchPlan
         if (prefetched is null)
         {
             Interlocked.Increment(ref decodedOnDemand);
-            pixels = source.DecodeImages(indices, cancellation.Token);
+            pixels = source.DecodeImages(indices, cancellation.Token, crops, start);
         }
         else
         {
@@ -318,7 +370,11 @@ internal sealed class StreamingBatchPlan : BatchPlan
                 long start = (long)next * BatchSize;
                 var indices = IndicesOf(start, Math.Min(BatchSize, ImageCount - start));
                 var token = cancellation.Token;
-                var task = Task.Run(() => source.DecodeImages(indices, token), token);
+
+                // One batch after the other, each on MaxDegreeOfParallelism threads: the decoders are
+                // as many as the options say however deep the prefetch, and the next batch is done first.
+                var task = queueTail.ContinueWith(_ => source.DecodeImages(indices, token, crops, start), token, TaskContinuationOptions.DenyChildAttach, TaskScheduler.Default);
+                queueTail = task;
                 ahead[next] = task;
                 running.Add(task);
                 decodedAhead++;

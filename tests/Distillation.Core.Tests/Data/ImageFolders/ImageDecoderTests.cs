@@ -156,6 +156,62 @@ public sealed class ImageDecoderTests : IDisposable
         chw.Should().Equal(shrinking ? trilinear : cubic);
     }
 
+    /// <summary>Crops whose box is always the whole of a square image (scale 1: no other box of ratio 3/4 to 4/3 fits).</summary>
+    private static DecodedCrops WholeImage(bool flip = true) =>
+        new(99, new AugmentationOptions { Padding = 0, RandomResizedCrop = true, CropScaleMin = 1, CropScaleMax = 1, HorizontalFlip = flip });
+
+    private static byte[] DecodeCrop(string path, int size, DecodedCrops crops, long position)
+    {
+        var chw = new byte[ImageDecoder.BytesPerImage(size)];
+        ImageDecoder.DecodeResizedCrop(path, size, crops, position, chw);
+        return chw;
+    }
+
+    private static byte[] Mirrored(byte[] chw, int size)
+    {
+        var mirrored = new byte[chw.Length];
+        for (var row = 0; row < 3 * size; row++)
+        {
+            for (var x = 0; x < size; x++)
+            {
+                mirrored[(row * size) + x] = chw[(row * size) + size - 1 - x];
+            }
+        }
+
+        return mirrored;
+    }
+
+    [Fact]
+    public void A_crop_box_the_size_of_the_output_is_copied_exactly_and_mirrored_when_drawn()
+    {
+        var path = Numbered(16, 16);
+        var whole = Decode(path, 16);
+        var crops = WholeImage();
+
+        var decoded = Enumerable.Range(0, 40).Select(p => (Crop: DecodeCrop(path, 16, crops, p), crops.For(p, 16, 16).Mirrored)).ToArray();
+
+        decoded.Should().Contain(d => d.Mirrored).And.Contain(d => !d.Mirrored);
+        foreach (var (crop, mirrored) in decoded)
+        {
+            crop.Should().Equal(mirrored ? Mirrored(whole, 16) : whole);
+        }
+    }
+
+    [Theory]
+    [InlineData(48, false)] // a 1.5× reduction: bilinear, as torchvision's RandomResizedCrop interpolates
+    [InlineData(128, true)] // a 4× reduction: through mipmaps, so the box is averaged rather than aliased
+    public void A_crop_box_is_resized_bilinearly_and_through_mipmaps_beyond_a_2x_reduction(int side, bool mipmaps)
+    {
+        const int size = 32;
+        var chw = DecodeCrop(Write(side, side, "pattern.png", Contrast), size, WholeImage(flip: false), position: 0);
+
+        var bilinear = Reference(side, side, size, new SkiaSharp.SKSamplingOptions(SkiaSharp.SKFilterMode.Linear, SkiaSharp.SKMipmapMode.None));
+        var trilinear = Reference(side, side, size, new SkiaSharp.SKSamplingOptions(SkiaSharp.SKFilterMode.Linear, SkiaSharp.SKMipmapMode.Linear));
+        var (expected, other) = mipmaps ? (trilinear, bilinear) : (bilinear, trilinear);
+        chw.Zip(expected).Max(pair => Math.Abs(pair.First - pair.Second)).Should().BeLessThanOrEqualTo(1, "scaling the box's pixels equals drawing them with that filter, up to rounding");
+        chw.Zip(other).Count(pair => Math.Abs(pair.First - pair.Second) > 1).Should().BeGreaterThan(50, "the other filter gives other pixels here");
+    }
+
     /// <summary>The contrast pattern drawn whole onto size × size with <paramref name="sampling"/>, as channel-major RGB.</summary>
     private static byte[] Reference(int width, int height, int size, SkiaSharp.SKSamplingOptions sampling)
     {

@@ -328,5 +328,94 @@ public sealed class StreamingImageFolderTests : IDisposable
         FluentActions.Invoking(() => streaming.DecodeImages([0, 1, 2, 3], cancelled.Token)).Should().Throw<OperationCanceledException>();
         streaming.DecodesInFlight.Should().Be(0);
     }
-}
 
+    private static AugmentationOptions ResizedCrop(bool flip = true) => new() { Padding = 0, RandomResizedCrop = true, HorizontalFlip = flip };
+
+    private static byte[] StateOf(Generator generator)
+    {
+        using var state = generator.get_state();
+        return state.data<byte>().ToArray();
+    }
+
+    [Fact]
+    public void A_training_pass_with_a_random_resized_crop_is_cropped_from_the_files_while_decoding()
+    {
+        WriteFolder();
+        using var streaming = StreamingImageFolder.Open(Root, Options());
+        using var shuffle = new Generator(5);
+        using var draws = new Generator(6);
+
+        using var plan = ((IBatchSource)streaming).PlanAugmentedBatches(8, shuffle, ResizedCrop(), draws);
+
+        plan.Should().NotBeNull();
+        plan!.AugmentedBySource.Should().BeTrue();
+
+        // The pass's seed is one draw of the augmentation generator, taken when the pass is planned.
+        using var replay = new Generator(6);
+        using var seed = randint(long.MaxValue, [1], dtype: ScalarType.Int64, generator: replay);
+        StateOf(draws).Should().Equal(StateOf(replay), "planning takes exactly one draw");
+        var crops = new DecodedCrops(unchecked((ulong)seed.item<long>()), ResizedCrop());
+
+        // Every image is its file cropped as drawn for its position in the pass, then normalized: whichever thread decoded it.
+        var files = ImageFolderIndex.Scan(Root, ImageFolderOrder.ClassThenFileName).Files;
+        var (mean, std) = (ImageNormalization.ImageNet.Mean, ImageNormalization.ImageNet.Std);
+        var mirrored = 0;
+        for (var b = 0; b < plan.BatchCount; b++)
+        {
+            using var scope = NewDisposeScope();
+            var images = plan.GetBatch(b).Images;
+            var indices = plan.GetIndices(b).data<long>().ToArray();
+            for (var k = 0; k < indices.Length; k++)
+            {
+                var position = (b * 8) + k;
+                var chw = new byte[ImageDecoder.BytesPerImage(12)];
+                ImageDecoder.DecodeResizedCrop(files[(int)indices[k]], 12, crops, position, chw);
+                var expected = chw.Select((value, i) => (float)(((value / 255.0) - mean[i / 144]) / std[i / 144])).ToArray();
+                images[k].flatten().data<float>().ToArray().Should().BeEquivalentTo(expected, o => o.Using<float>(c => c.Subject.Should().BeApproximately(c.Expectation, 1e-5f)).WhenTypeIs<float>().WithStrictOrdering(), $"image {k} of batch {b}");
+                mirrored += crops.For(position, 1, 1).Mirrored ? 1 : 0;
+            }
+        }
+
+        mirrored.Should().BeInRange(1, 36, "some crops are mirrored and some are not");
+    }
+
+    [Fact]
+    public void Each_pass_draws_its_own_crops_and_the_same_generator_states_redraw_them()
+    {
+        WriteFolder(count: 12);
+        using var streaming = StreamingImageFolder.Open(Root, Options());
+        float[] Pass(Generator draws)
+        {
+            using var plan = ((IBatchSource)streaming).PlanAugmentedBatches(12, shuffle: null, ResizedCrop(), draws)!;
+            using var scope = NewDisposeScope();
+            return plan.GetBatch(0).Images.data<float>().ToArray();
+        }
+
+        using var draws = new Generator(3);
+        var first = Pass(draws);
+        var second = Pass(draws);
+        using var again = new Generator(3);
+
+        second.Should().NotEqual(first, "the next pass draws a new seed");
+        Pass(again).Should().Equal(first, "the same generator state draws the same crops");
+    }
+
+    [Theory]
+    [InlineData(false, true)] // the option off: the trainer crops, as from a resident load
+    [InlineData(true, false)] // pad-and-crop: made on the batch, never while decoding
+    public void Otherwise_the_source_leaves_the_augmentation_to_the_trainer_and_draws_nothing(bool cropWhileDecoding, bool randomResizedCrop)
+    {
+        WriteFolder(count: 6);
+        var options = Options();
+        options.CropWhileDecoding = cropWhileDecoding;
+        using var streaming = StreamingImageFolder.Open(Root, options);
+        using var draws = new Generator(6);
+        var before = StateOf(draws);
+        var augmentation = randomResizedCrop ? ResizedCrop() : new AugmentationOptions();
+
+        ((IBatchSource)streaming).PlanAugmentedBatches(4, null, augmentation, draws).Should().BeNull();
+        StateOf(draws).Should().Equal(before);
+        using var plain = streaming.PlanBatches(4);
+        plain.AugmentedBySource.Should().BeFalse();
+    }
+}
