@@ -98,7 +98,7 @@ var teacherPrecision = new Option<string>("--teacher-precision")
 
 var precision = new Option<string>("--precision")
 {
-    Description = "Number format of every training step: fp32 (float32, the default: runs reproduce to the bit), bf16-mixed (float32 weights, convolutions and linear layers in bfloat16 under libtorch's autocast, losses in float32; about twice as fast on CPUs with AVX512-BF16, several times slower without), or auto (bf16-mixed where this machine is measured to run bfloat16 faster). Evaluation stays float32; the teacher's forward is --teacher-precision.",
+    Description = "Number format of every training step: fp32 (float32, the default: runs reproduce to the bit), bf16-mixed (float32 weights, convolutions and linear layers in bfloat16 under libtorch's autocast, losses in float32; about twice as fast on CPUs with AVX512-BF16, several times slower without), auto (bf16-mixed where this machine is measured to run bfloat16 faster), or fp16-mixed (float16 with dynamic loss scaling, as torch.autocast with a GradScaler; meant for GPUs, slow on CPUs). Evaluation stays float32; the teacher's forward is --teacher-precision.",
     DefaultValueFactory = _ => "fp32",
 };
 var channelsLast = new Option<string>("--channels-last")
@@ -195,7 +195,7 @@ var error = parsed.Errors.Count > 0
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(folderOrder, "class", "name"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience), PositiveOrNull(teacherEpochs), AboveOrNull(teacherLearningRate, 0), AboveOrNull(controlLearningRate, 0),
         parsed.GetValue(controlWeightDecay) is { } decay && !(double.IsFinite(decay) && decay >= 0) ? $"--control-weight-decay must be a finite number ≥ 0, was {decay}." : null,
-        OneOf(teacherPrecision, "auto", "float32", "bfloat16", "fp32", "bf16"), OneOf(precision, "fp32", "float32", "bf16-mixed", "auto"), OneOf(channelsLast, "auto", "on", "off"), PositiveOrNull(imageSize), Positive(calibrationImages), ZooNameError(studentModel), ZooNameError(teacherModel),
+        OneOf(teacherPrecision, "auto", "float32", "bfloat16", "fp32", "bf16"), OneOf(precision, "fp32", "float32", "bf16-mixed", "auto", "fp16-mixed"), OneOf(channelsLast, "auto", "on", "off"), PositiveOrNull(imageSize), Positive(calibrationImages), ZooNameError(studentModel), ZooNameError(teacherModel),
         parsed.GetValue(exportInt8) && !parsed.GetValue(exportOnnx) ? "--export-int8 quantizes the exported files: add --export-onnx." : null,
         parsed.GetValue(imageSize) is { } size && size != 32 && parsed.GetValue(dataFolder) is null ? $"--image-size {size} needs --data-folder: CIFAR-10's files hold 32×32 images." : null,
         parsed.GetValue(recipe) is null && parsed.GetValue(noControl) ? "--no-control needs --recipe." : null,

@@ -497,6 +497,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         Precision = run.TrainingPrecision switch
         {
             "bf16-mixed" => TrainingPrecision.BFloat16Mixed,
+            "fp16-mixed" => TrainingPrecision.Float16Mixed,
             "auto" => TrainingPrecision.Auto,
             _ => TrainingPrecision.Float32,
         },

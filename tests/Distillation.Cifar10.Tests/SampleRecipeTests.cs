@@ -32,7 +32,7 @@ public sealed class SampleRecipeTests : IDisposable
     [InlineData("error: --control-only trains no teacher and distils nothing; leave out --teacher-epochs.*", "--recipe", "strong", "--control-only", "--teacher-epochs", "2")]
     [InlineData("error: --recipe distills a fresh student*leave out --distill-from.*", "--recipe", "strong", "--distill-from", "baseline")]
     [InlineData("error: --teacher-precision must be one of auto, float32, bfloat16, fp32, bf16, was 'half'.*", "--teacher-precision", "half")]
-    [InlineData("error: --precision must be one of fp32, float32, bf16-mixed, auto, was 'bf16'.*", "--precision", "bf16")]
+    [InlineData("error: --precision must be one of fp32, float32, bf16-mixed, auto, fp16-mixed, was 'bf16'.*", "--precision", "bf16")]
     public async Task A_recipe_flag_that_cannot_work_is_one_error_line_before_anything_runs(string expected, params string[] flags)
     {
         var (exit, output, error) = await SampleProcess.RunAsync(Args(flags));

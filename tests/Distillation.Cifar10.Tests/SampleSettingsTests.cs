@@ -18,6 +18,7 @@ public sealed class SampleSettingsTests
     [InlineData("fp32", "float32")]
     [InlineData("Float32", "float32")]
     [InlineData("BF16-Mixed", "bf16-mixed")]
+    [InlineData("FP16-Mixed", "fp16-mixed")]
     [InlineData("auto", "auto")]
     public void A_training_precision_alias_is_read_as_its_full_name(string given, string expected) =>
         SampleSettings.CanonicalTrainingPrecision(given).Should().Be(expected);

@@ -42,7 +42,17 @@ internal static partial class MixedPrecision
 
         if (problem is not null)
         {
-            throw Refusal(problem);
+            throw Refusal(requested, problem);
+        }
+
+        if (requested == TrainingPrecision.Float16Mixed)
+        {
+            if (device.type == DeviceType.CPU)
+            {
+                LogFloat16OnCpu(logger);
+            }
+
+            return TrainingPrecision.Float16Mixed;
         }
 
         if (BFloat16Speed.Decide(device, probe ?? TorchBFloat16Probe.Instance, measureWithoutSupport: true) is { UseBFloat16: false } slow)
@@ -57,25 +67,25 @@ internal static partial class MixedPrecision
     /// <exception cref="InvalidOperationException">Mixed precision was asked for and cannot run here: the one-line message says why.</exception>
     public static void Check(TrainingPrecision requested, nn.Module model, Device device)
     {
-        if (requested == TrainingPrecision.BFloat16Mixed && Problem(model, device) is { } problem)
+        if (requested is TrainingPrecision.BFloat16Mixed or TrainingPrecision.Float16Mixed && Problem(model, device) is { } problem)
         {
-            throw Refusal(problem);
+            throw Refusal(requested, problem);
         }
     }
 
-    private static InvalidOperationException Refusal(string problem) =>
-        new($"TrainerOptions.Precision BFloat16Mixed cannot run: {problem}; use TrainingPrecision.Float32.");
+    private static InvalidOperationException Refusal(TrainingPrecision requested, string problem) =>
+        new($"TrainerOptions.Precision {requested} cannot run: {problem}; use TrainingPrecision.Float32.");
 
     /// <summary>The model's training forward: in <paramref name="precision"/>, with float32 logits.</summary>
     public static Tensor Forward(nn.Module<Tensor, Tensor> model, Tensor input, TrainingPrecision precision)
     {
-        if (precision != TrainingPrecision.BFloat16Mixed)
+        if (precision is not (TrainingPrecision.BFloat16Mixed or TrainingPrecision.Float16Mixed))
         {
             return model.call(input);
         }
 
         Tensor logits;
-        using (Autocast.Enter(input.device_type, ScalarType.BFloat16))
+        using (Autocast.Enter(input.device_type, precision == TrainingPrecision.Float16Mixed ? ScalarType.Float16 : ScalarType.BFloat16))
         {
             logits = model.call(input);
         }
@@ -85,9 +95,9 @@ internal static partial class MixedPrecision
 
     /// <summary>The captured features in float32 (autocast leaves convolution outputs in bfloat16), unchanged when they are.</summary>
     public static IReadOnlyDictionary<string, Tensor> InFloat32(IReadOnlyDictionary<string, Tensor> features) =>
-        features.Count == 0 || features.Values.All(f => f.dtype != ScalarType.BFloat16)
+        features.Count == 0 || features.Values.All(f => f.dtype is not (ScalarType.BFloat16 or ScalarType.Float16))
             ? features
-            : features.ToDictionary(f => f.Key, f => f.Value.dtype == ScalarType.BFloat16 ? f.Value.to(ScalarType.Float32) : f.Value, StringComparer.Ordinal);
+            : features.ToDictionary(f => f.Key, f => f.Value.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? f.Value.to(ScalarType.Float32) : f.Value, StringComparer.Ordinal);
 
     /// <summary>Why mixed precision cannot train <paramref name="model"/> on <paramref name="device"/>; null when it can.</summary>
     private static string? Problem(nn.Module model, Device device)
@@ -110,4 +120,7 @@ internal static partial class MixedPrecision
 
     [LoggerMessage(EventId = 131, Level = LogLevel.Warning, Message = "TrainerOptions.Precision BFloat16Mixed was requested, but bfloat16 is slow on this device (the probe's bfloat16 time is {Factor:F2}x float32's): {Reason}. It runs as asked; TrainingPrecision.Auto or Float32 would be faster.")]
     private static partial void LogSlow(ILogger logger, double factor, string reason);
+
+    [LoggerMessage(EventId = 132, Level = LogLevel.Warning, Message = "TrainerOptions.Precision Float16Mixed runs on the CPU, where float16 has no fast instructions: it is several times slower than float32 here, and meant for GPUs (on this CPU, BFloat16Mixed or Auto).")]
+    private static partial void LogFloat16OnCpu(ILogger logger);
 }

@@ -49,6 +49,9 @@ internal sealed class RunSession(RunRequest request, TrainerOptions options, Ran
     /// <summary>The precision the training steps run in, resolved from TrainerOptions.Precision (never Auto): the checkpoint records it.</summary>
     public TrainingPrecision Precision { get; set; }
 
+    /// <summary>The loss scaling of <see cref="TrainingPrecision.Float16Mixed"/>; null in other precisions.</summary>
+    public DynamicLossScaler? LossScaler { get; set; }
+
     /// <summary>Whether training batches enter the model channels-last, resolved from TrainerOptions.ChannelsLast and the precision.</summary>
     public bool ChannelsLast { get; set; }
 

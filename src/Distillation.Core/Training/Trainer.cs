@@ -351,6 +351,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
             // Before the teacher is prepared: a refusal here touches nothing.
             session.Precision = MixedPrecision.Resolve(Options.Precision, model, Device, logger, Options.Probe);
             session.ChannelsLast = Options.ChannelsLast ?? session.Precision == TrainingPrecision.BFloat16Mixed;
+            session.LossScaler = session.Precision == TrainingPrecision.Float16Mixed ? new DynamicLossScaler(Options.InitialLossScale, Options.LossScaleGrowthInterval) : null;
 
             // Feature terms read hooked module outputs; a loss that is a module (e.g. a hint regressor) trains with the student.
             session.StudentFeatures = new FeatureCapture(model, loss.StudentFeatureModules);
@@ -517,16 +518,27 @@ public sealed partial class Trainer<TTeacher, TStudent>
         });
 
         // Scaled so an accumulated step follows the mean gradient of its batches; not at all without accumulation, so results stay bit-exact.
-        (groupSize == 1 ? result.Total : result.Total.div(groupSize)).backward();
+        var objective = groupSize == 1 ? result.Total : result.Total.div(groupSize);
+        (session.LossScaler is { } lossScaler ? objective.mul(lossScaler.Scale) : objective).backward();
         if (takeStep)
         {
-            if (Options.Optimizer.GradientClipNorm is { } maxNorm)
+            // float16: the gradients are unscaled before clipping; a step whose gradients overflowed is skipped.
+            if (session.LossScaler is { } scaler && scaler.UnscaleAndCheck(session.Trained))
             {
-                Optimization.ClipGradients(session.Trained, maxNorm);
+                scaler.Update(overflowed: true);
+                LogOverflowSkipped(logger, session.Phase, epoch, step, scaler.Scale);
             }
+            else
+            {
+                if (Options.Optimizer.GradientClipNorm is { } maxNorm)
+                {
+                    Optimization.ClipGradients(session.Trained, maxNorm);
+                }
 
-            session.Optimizer.step();
-            session.Lookahead?.AfterStep(((long)(epoch - 1) * session.StepsPerEpoch) + (step / Options.GradientAccumulationSteps) + 1);
+                session.Optimizer.step();
+                session.LossScaler?.Update(overflowed: false);
+                session.Lookahead?.AfterStep(((long)(epoch - 1) * session.StepsPerEpoch) + (step / Options.GradientAccumulationSteps) + 1);
+            }
         }
 
         session.StudentFeatures.Clear();
@@ -628,6 +640,9 @@ public sealed partial class Trainer<TTeacher, TStudent>
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "{Phase}: {Loss}, {Parameters} parameters, {Images} images, {Epochs} epochs on {Device}")]
     private static partial void LogRunStarting(ILogger logger, TrainingPhase phase, string loss, long parameters, int images, int epochs, Device device);
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Debug, Message = "{Phase} epoch {Epoch}, step {Step}: float16 gradients overflowed; the step was skipped and the loss scale halved to {Scale}")]
+    private static partial void LogOverflowSkipped(ILogger logger, TrainingPhase phase, int epoch, int step, double scale);
 
     [LoggerMessage(EventId = 109, Level = LogLevel.Information, Message = "{Phase}: a callback stopped training after epoch {Epoch}")]
     private static partial void LogStoppedByCallback(ILogger logger, TrainingPhase phase, int epoch);

@@ -128,6 +128,12 @@ public sealed class TrainerOptions
     /// </summary>
     public bool? ChannelsLast { get; set; }
 
+    /// <summary>The loss scale <see cref="TrainingPrecision.Float16Mixed"/> starts from (tests force overflows with a huge one).</summary>
+    internal double InitialLossScale { get; set; } = DynamicLossScaler.DefaultInitialScale;
+
+    /// <summary>Steps without an overflow after which the float16 loss scale doubles (tests shorten it).</summary>
+    internal int LossScaleGrowthInterval { get; set; } = DynamicLossScaler.DefaultGrowthInterval;
+
     /// <summary>Stands in for the bfloat16 speed probe in tests of <see cref="TrainingPrecision.Auto"/>.</summary>
     internal Devices.IBFloat16Probe? Probe { get; set; }
 
@@ -173,7 +179,7 @@ public sealed class TrainerOptions
 
         if (!Enum.IsDefined(Precision))
         {
-            throw OptionChecks.OutOfRange(nameof(Precision), Precision, "one of Float32, BFloat16Mixed, Auto");
+            throw OptionChecks.OutOfRange(nameof(Precision), Precision, "one of Float32, BFloat16Mixed, Auto, Float16Mixed");
         }
 
         ArgumentNullException.ThrowIfNull(Device, nameof(Device));

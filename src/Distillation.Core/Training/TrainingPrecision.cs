@@ -26,4 +26,16 @@ public enum TrainingPrecision
     /// in checkpoints.
     /// </summary>
     Auto,
+
+    /// <summary>
+    /// Mixed precision in float16, as PyTorch's <c>torch.autocast(device, torch.float16)</c> with a
+    /// <c>GradScaler</c>: float32 weights, gradients and optimizer state; convolutions, linear layers
+    /// and matrix products in float16 under libtorch's autocast; losses in float32; the loss scaled
+    /// dynamically before the backward pass (from 2¹⁶: a step whose gradients overflow is skipped and
+    /// the scale halved, and it doubles after 2,000 steps without one), the gradients unscaled in
+    /// float32 before clipping and the step. Meant for GPUs with float16 units; on a CPU it runs,
+    /// slowly (no float16 instructions there) and with a warning, so the logic can be tested.
+    /// Never chosen by <see cref="Auto"/>.
+    /// </summary>
+    Float16Mixed,
 }

@@ -59,7 +59,7 @@ internal sealed class TrainingOptions(string defaultOutput)
     public ToolOption<double> CutMix { get; } = new("--cutmix", "With --augment: CutMix at this Beta(α, α), pasted before the teacher labels the images (0 = off; e.g. 1; with --mixup each batch takes one).", 0.0);
 
     public ToolOption<string> Precision { get; } = new("--precision",
-        "Number format of every training step: fp32 (reproduces to the bit), bf16-mixed (float32 weights; convolutions and linear layers in bfloat16 under libtorch's autocast; losses in float32; fast only on CPUs with AVX512-BF16 or AMX, and GPUs with bfloat16) or auto (bf16-mixed where measured faster here).",
+        "Number format of every training step: fp32 (reproduces to the bit), bf16-mixed (float32 weights; convolutions and linear layers in bfloat16 under libtorch's autocast; losses in float32; fast only on CPUs with AVX512-BF16 or AMX, and GPUs with bfloat16) auto (bf16-mixed where measured faster here), or fp16-mixed (float16 with dynamic loss scaling, as torch.autocast with a GradScaler; for GPUs: slow on CPUs).",
         "fp32");
 
     public ToolOption<string> ChannelsLast { get; } = new("--channels-last", "Training batches in channels-last layout (NHWC strides), which oneDNN's convolutions prefer: auto (on with bf16-mixed, off in fp32), on or off.", "auto");

@@ -18,7 +18,7 @@ internal static class TrainerSetup
         Checks.NonNegative(settings, training.Warmup);
         Checks.OneOf(settings, training.Optimizer, "adam", "adamw", "sgd");
         Checks.OneOf(settings, training.Schedule, "constant", "step", "multistep", "cosine");
-        Checks.OneOf(settings, training.Precision, "fp32", "float32", "bf16-mixed", "auto");
+        Checks.OneOf(settings, training.Precision, "fp32", "float32", "bf16-mixed", "auto", "fp16-mixed");
         Checks.OneOf(settings, training.ChannelsLast, "auto", "on", "off");
         Checks.OutputFolder(settings, training.Output);
         Checks.OutputFile(settings, training.Export);
@@ -105,6 +105,7 @@ internal static class TrainerSetup
             Precision = settings.Get(training.Precision).ToLowerInvariant() switch
             {
                 "bf16-mixed" => TrainingPrecision.BFloat16Mixed,
+                "fp16-mixed" => TrainingPrecision.Float16Mixed,
                 "auto" => TrainingPrecision.Auto,
                 _ => TrainingPrecision.Float32,
             },

@@ -66,7 +66,7 @@ public sealed class ToolAppTests : IDisposable
             (["student", "--images", images, "--teacher-onnx", fake, "--mixup", "0.2"], "--mixup mixes augmented batches: add --augment."),
             (["student", "--images", images, "--teacher-onnx", fake, "--augment", "--cutmix", "1000"], "--cutmix must be a finite number ≥ 0 and ≤ 100, was 1000"),
             (["student", "--images", images, "--teacher-logits", fake, "--fidelity"], "compares with the teacher on the test images; leave out --fidelity"),
-            (["teacher", "--images", images, "--precision", "bf16"], "--precision must be one of fp32, float32, bf16-mixed, auto, was 'bf16'."),
+            (["teacher", "--images", images, "--precision", "bf16"], "--precision must be one of fp32, float32, bf16-mixed, auto, fp16-mixed, was 'bf16'."),
             (["eval", "--images", images], "Give the model"),
             (["logits", "--images", images, "--shard", "3/3"], "shard 3 does not exist"),
             (["logits", "--images", images, "--teacher-onnx", fake, "--shard", "0/3", "--output", images + "/shards"], "is inside the image folder"),

@@ -39,6 +39,11 @@ internal sealed partial class CheckpointCallback(CheckpointOptions options) : IT
         var progress = saved.Progress;
         session.Streams.Import(progress.ShuffleState, progress.AugmentationState);
         RandomStreams.ImportGlobal(progress.GlobalRandomState);
+        if (progress.LossScale is { } scale)
+        {
+            session.LossScaler?.Restore(scale, progress.LossScaleGoodSteps);
+        }
+
         LogResumed(session.Logger, identity.Phase, progress.CompletedEpochs, identity.Epochs, path);
         session.Run.Dispose();
         session.Run = RunState.From(progress, identity, bestState);
@@ -52,7 +57,8 @@ internal sealed partial class CheckpointCallback(CheckpointOptions options) : IT
         var path = options.LastCheckpointPath(session.Phase);
         session.Streams.Advance(session.Shuffle, session.AugmentationDraws);
         var (shuffleState, augmentationState) = session.Streams.Export();
-        RunCheckpoint.Write(path, session.Identity, run.ToProgress(shuffleState, augmentationState, RandomStreams.ExportGlobal()), session.Model, session.LossParameters, session.Optimizer, run.BestState);
+        var progress = run.ToProgress(shuffleState, augmentationState, RandomStreams.ExportGlobal()) with { LossScale = session.LossScaler?.Scale, LossScaleGoodSteps = session.LossScaler?.GoodSteps ?? 0 };
+        RunCheckpoint.Write(path, session.Identity, progress, session.Model, session.LossParameters, session.Optimizer, run.BestState);
         LogCheckpointWritten(session.Logger, session.Phase, run.CompletedEpochs, path);
     }
 

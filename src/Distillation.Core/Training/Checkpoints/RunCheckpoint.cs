@@ -355,7 +355,9 @@ internal sealed record RunProgress(
     string ShuffleState,
     string AugmentationState,
     string GlobalRandomState,
-    bool HasBestState = false);
+    bool HasBestState = false,
+    double? LossScale = null,
+    int LossScaleGoodSteps = 0);
 
 /// <summary>An epoch report as stored in a checkpoint.</summary>
 internal sealed record SavedEpoch(int Epoch, double MeanLoss, Dictionary<string, double> LossParts, double? Accuracy, long Images, long TrainingTimeTicks, double LearningRate,

@@ -212,6 +212,21 @@ public sealed class ImageDecoderTests : IDisposable
         chw.Zip(other).Count(pair => Math.Abs(pair.First - pair.Second) > 1).Should().BeGreaterThan(50, "the other filter gives other pixels here");
     }
 
+    [Fact]
+    public void A_truncated_jpeg_fails_a_crop_even_when_the_box_lies_in_the_intact_rows()
+    {
+        var path = Path.Combine(folder.Path, "cut.jpg");
+        var jpeg = ImageFiles.Encode(64, 64, ImageFiles.Noise(64, 64, 3), SkiaSharp.SKEncodedImageFormat.Jpeg, quality: 90);
+        File.WriteAllBytes(path, jpeg[..(jpeg.Length * 2 / 3)]);
+
+        // Scale 0.08: small boxes, most of them clear of the last third.
+        var crops = new DecodedCrops(1, new AugmentationOptions { Padding = 0, RandomResizedCrop = true, CropScaleMax = 0.08 });
+        crops.For(0, 64, 64).Top.Should().BeLessThan(30, "the case needs a box in the intact rows");
+
+        FluentActions.Invoking(() => DecodeCrop(path, 16, crops, position: 0)).Should().Throw<InvalidDataException>()
+            .WithMessage($"Image {path} could not be decoded: IncompleteInput (the file is truncated).");
+    }
+
     /// <summary>The contrast pattern drawn whole onto size × size with <paramref name="sampling"/>, as channel-major RGB.</summary>
     private static byte[] Reference(int width, int height, int size, SkiaSharp.SKSamplingOptions sampling)
     {
