@@ -19,8 +19,11 @@ internal sealed class DataOptions
 
     public ToolOption<int?> TestLimit { get; } = new("--test-limit", "Evaluate on the first this-many test images.", null);
 
+    public ToolOption<double> MemoryBudget { get; } = new("--memory-budget",
+        "GiB an image folder's decoded images may take in memory (N·3·size² bytes); a folder over it is streamed from disk instead, decoded batch by batch as it is read (not with --train-limit or --test-limit).", 4);
+
     public IEnumerable<ToolOption> All(bool limits = true) =>
-        limits ? [Cifar10, Images, ImageSize, FolderOrder, Seed, TrainLimit, TestLimit] : [Cifar10, Images, ImageSize, FolderOrder, Seed];
+        limits ? [Cifar10, Images, ImageSize, FolderOrder, Seed, TrainLimit, TestLimit, MemoryBudget] : [Cifar10, Images, ImageSize, FolderOrder, Seed];
 }
 
 /// <summary>Where and how the models run.</summary>

@@ -4,20 +4,20 @@ using Microsoft.Extensions.Logging;
 
 namespace Distillation.Tool.Runs;
 
-/// <summary>A command's training and test sets, loaded into memory.</summary>
-internal sealed class LoadedData(ImageDataset train, ImageDataset test, string description) : IDisposable
+/// <summary>A command's training and test sets: in memory, or streamed from disk when an image folder is over the memory budget.</summary>
+internal sealed class LoadedData(IBatchSource train, IBatchSource test, string description) : IDisposable
 {
-    public ImageDataset Train { get; } = train;
+    public IBatchSource Train { get; } = train;
 
-    public ImageDataset Test { get; } = test;
+    public IBatchSource Test { get; } = test;
 
     /// <summary>What was loaded, for the first line of output.</summary>
     public string Description { get; } = description;
 
     public void Dispose()
     {
-        Train.Dispose();
-        Test.Dispose();
+        (Train as IDisposable)?.Dispose();
+        (Test as IDisposable)?.Dispose();
     }
 }
 
@@ -42,6 +42,10 @@ internal static class DataLoading
         {
             Checks.PositiveOrNull(settings, data.TrainLimit);
             Checks.PositiveOrNull(settings, data.TestLimit);
+            if (!(settings.Get(data.MemoryBudget) > 0 && settings.Get(data.MemoryBudget) <= MaxBudgetGiB))
+            {
+                throw new UsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{settings.Origin(data.MemoryBudget)} must be a number of GiB above 0 and at most {MaxBudgetGiB:N0}, was {settings.Get(data.MemoryBudget)}."));
+            }
         }
 
         if (cifar is not null)
@@ -81,13 +85,18 @@ internal static class DataLoading
         ImageSize = settings.Get(data.ImageSize),
         Order = settings.Get(data.FolderOrder).Equals("name", StringComparison.OrdinalIgnoreCase) ? ImageFolderOrder.FileName : ImageFolderOrder.ClassThenFileName,
         SplitSeed = settings.Get(data.Seed),
+        MemoryBudgetBytes = settings.Get(data.MemoryBudget) is var gib && gib > 0 && gib <= MaxBudgetGiB ? (long)(gib * (1L << 30)) : ImageFolderOptions.DefaultMemoryBudgetBytes,
     };
+
+    /// <summary>The largest --memory-budget taken, in GiB (a pebibyte: more than any machine has).</summary>
+    private const double MaxBudgetGiB = 1 << 20;
 
     /// <summary>Loads the training and test sets, with --train-limit and --test-limit applied.</summary>
     public static LoadedData Load(RunSettings settings, DataOptions data, ILogger logger, CancellationToken cancellationToken, bool limits = true)
     {
         ImageDataset train, test;
         string source;
+
         if (settings.GetText(data.Cifar10) is { } cifar)
         {
             var folder = Cifar10Dataset.ResolveFolder(cifar);
@@ -107,7 +116,16 @@ internal static class DataLoading
         else
         {
             var root = Path.GetFullPath(settings.GetText(data.Images)!);
-            (train, test) = ImageFolderDataset.LoadSplits(root, FolderOptions(settings, data), logger: logger, cancellationToken: cancellationToken);
+            try
+            {
+                (train, test) = ImageFolderDataset.LoadSplits(root, FolderOptions(settings, data), logger: logger, cancellationToken: cancellationToken);
+            }
+            catch (MemoryBudgetExceededException overBudget)
+            {
+                // Refused before any decoding: stream the folder instead.
+                return Stream(settings, data, root, overBudget, limits, logger, cancellationToken);
+            }
+
             source = $"Images from {root} at {settings.Get(data.ImageSize)}×{settings.Get(data.ImageSize)}";
         }
 
@@ -125,4 +143,26 @@ internal static class DataLoading
 
         return new LoadedData(train, test, $"{source}: {train.Count:N0} training and {test.Count:N0} test images, {train.ClassNames.Count} classes.");
     }
+
+    /// <summary>
+    /// An image folder whose decoded images would exceed --memory-budget, opened for streaming (both
+    /// splits: the same files in the same order as a resident load).
+    /// </summary>
+    private static LoadedData Stream(RunSettings settings, DataOptions data, string root, MemoryBudgetExceededException overBudget, bool limits, ILogger logger, CancellationToken cancellationToken)
+    {
+        var size = settings.Get(data.ImageSize);
+        if (limits && (settings.GetOrNull(data.TrainLimit) is not null || settings.GetOrNull(data.TestLimit) is not null))
+        {
+            throw new UsageException(
+                $"--train-limit and --test-limit take their images from a folder held in memory, and {root} at {size}×{size} would take {GiB(overBudget.RequiredBytes)}, " +
+                $"over {settings.Origin(data.MemoryBudget)} {GiB(overBudget.BudgetBytes)}: raise --memory-budget, or leave the limits out (the folder is then streamed).");
+        }
+
+        var (train, test) = StreamingImageFolder.OpenSplits(root, FolderOptions(settings, data), logger, cancellationToken);
+        return new LoadedData(train, test,
+            $"Images from {root} at {size}×{size}, streamed from disk ({GiB(overBudget.RequiredBytes)} decoded, over --memory-budget {GiB(overBudget.BudgetBytes)}): " +
+            $"{train.Count:N0} training and {test.Count:N0} test images, {train.ClassNames.Count} classes.");
+    }
+
+    private static string GiB(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.###} GiB");
 }

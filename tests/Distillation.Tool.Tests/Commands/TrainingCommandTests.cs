@@ -53,6 +53,33 @@ public sealed class TrainingCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_folder_over_the_memory_budget_is_streamed_and_trains_as_the_resident_one()
+    {
+        var images = sandbox.WriteImageFolder();
+        string[] Args(string output) => ["teacher", "--images", images, "--epochs", "2", "--batch-size", "8", "--output", sandbox.PathOf(output), "--json"];
+        var resident = await ToolSandbox.RunAsync(Args("resident"));
+        var streamed = await ToolSandbox.RunAsync([.. Args("streamed"), "--memory-budget", "0.000001"]);
+
+        resident.ExitCode.Should().Be(0, resident.ToString());
+        streamed.ExitCode.Should().Be(0, streamed.ToString());
+        streamed.Error.Should().Contain("streamed from disk");
+        resident.Error.Should().NotContain("streamed from disk");
+
+        // Without augmentation a streamed batch equals the resident one bit for bit, so the runs agree.
+        using var residentResults = JsonDocument.Parse(resident.Output);
+        using var streamedResults = JsonDocument.Parse(streamed.Output);
+        streamedResults.RootElement.GetProperty("accuracy").GetDouble().Should().Be(residentResults.RootElement.GetProperty("accuracy").GetDouble());
+        streamedResults.RootElement.GetProperty("lastEpochLoss").GetDouble().Should().Be(residentResults.RootElement.GetProperty("lastEpochLoss").GetDouble());
+        streamedResults.RootElement.GetProperty("confusion").GetRawText().Should().Be(residentResults.RootElement.GetProperty("confusion").GetRawText());
+
+        var limited = await ToolSandbox.RunAsync([.. Args("limited"), "--memory-budget", "0.000001", "--train-limit", "10"]);
+        limited.ExitCode.Should().Be(2, limited.ToString());
+        limited.Error.Should().Contain("--train-limit and --test-limit take their images from a folder held in memory").And.Contain("--memory-budget");
+        var invalid = await ToolSandbox.RunAsync([.. Args("invalid"), "--memory-budget", "0"]);
+        invalid.Error.Should().Contain("--memory-budget must be a number of GiB above 0");
+    }
+
+    [Fact]
     public async Task A_run_repeated_from_its_effective_config_gives_the_same_weights()
     {
         var images = sandbox.WriteImageFolder();
