@@ -113,7 +113,7 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
     {
         // The plan's constructor refuses a batch size below 1.
         ObjectDisposedException.ThrowIf(disposed, this);
-        return Track(new StreamingBatchPlan(this, batchSize, shuffle, crops: null));
+        return Track(new StreamingBatchPlan(this, batchSize, shuffle));
     }
 
     /// <summary>
@@ -129,7 +129,7 @@ public sealed class StreamingImageFolder : IBatchSource, IDisposable
             return null;
         }
 
-        return Track(new StreamingBatchPlan(this, batchSize, shuffle, crops: seed => new DecodedCrops(seed, augmentation), draws));
+        return Track(new StreamingBatchPlan(this, batchSize, shuffle, (augmentation, draws)));
     }
 
     private StreamingBatchPlan Track(StreamingBatchPlan plan)
@@ -255,20 +255,18 @@ internal sealed class StreamingBatchPlan : BatchPlan
     /// <param name="source">The folder.</param>
     /// <param name="batchSize">Images per batch.</param>
     /// <param name="shuffle">The permutation's generator; null keeps the stored order.</param>
-    /// <param name="crops">Makes the pass's crops from its seed, which is drawn from <paramref name="draws"/> after the permutation; null decodes without augmenting.</param>
-    /// <param name="draws">The augmentation generator, with <paramref name="crops"/>.</param>
-    internal StreamingBatchPlan(StreamingImageFolder source, int batchSize, Generator? shuffle, Func<ulong, DecodedCrops>? crops, Generator? draws = null)
+    /// <param name="cropWhileDecoding">The random-resized crop to cut while decoding and the generator of the pass's seed (one draw, after the permutation); null decodes without augmenting.</param>
+    internal StreamingBatchPlan(StreamingImageFolder source, int batchSize, Generator? shuffle, (AugmentationOptions Crop, Generator Draws)? cropWhileDecoding = null)
         : base(source.Count, batchSize, shuffle)
     {
         this.source = source;
 
         // A managed copy of the permutation: background tasks read it without touching libtorch.
         order = Order?.data<long>().ToArray();
-        if (crops is not null)
+        if (cropWhileDecoding is var (crop, draws))
         {
-            ArgumentNullException.ThrowIfNull(draws);
             using var seed = randint(long.MaxValue, [1], dtype: ScalarType.Int64, generator: draws);
-            this.crops = crops(unchecked((ulong)seed.item<long>()));
+            crops = new DecodedCrops(unchecked((ulong)seed.item<long>()), crop);
         }
 
         cancellation = CancellationTokenSource.CreateLinkedTokenSource(source.DisposalToken);
