@@ -54,6 +54,9 @@ internal sealed class RunSettings
 
     public string? GetText(ToolOption<string?> option) => values[option.Key] as string;
 
+    /// <summary>Whether the command takes <paramref name="option"/> (each command registers its own).</summary>
+    public bool Has(ToolOption option) => values.ContainsKey(option.Key);
+
     /// <summary>How to name the option in an error: the flag, or the run file's key and line.</summary>
     public string Origin(ToolOption option) => origins[option.Key];
 
