@@ -97,7 +97,6 @@ internal static class DataLoading
     {
         ImageDataset train, test;
         string source;
-
         if (settings.GetText(data.Cifar10) is { } cifar)
         {
             var folder = Cifar10Dataset.ResolveFolder(cifar);
