@@ -85,8 +85,8 @@ internal static class DataLoading
         ImageSize = settings.Get(data.ImageSize),
         Order = settings.Get(data.FolderOrder).Equals("name", StringComparison.OrdinalIgnoreCase) ? ImageFolderOrder.FileName : ImageFolderOrder.ClassThenFileName,
         SplitSeed = settings.Get(data.Seed),
-        // Commands without --memory-budget (logits streams its own folder) keep the default.
-        MemoryBudgetBytes = settings.Has(data.MemoryBudget) && settings.Get(data.MemoryBudget) is var gib && gib > 0 && gib <= MaxBudgetGiB ? (long)(gib * (1L << 30)) : ImageFolderOptions.DefaultMemoryBudgetBytes,
+        // Commands without --memory-budget (logits streams its own folder) keep the default; Check has bounded the value.
+        MemoryBudgetBytes = settings.Has(data.MemoryBudget) ? (long)(settings.Get(data.MemoryBudget) * (1L << 30)) : ImageFolderOptions.DefaultMemoryBudgetBytes,
     };
 
     /// <summary>The largest --memory-budget taken, in GiB (a pebibyte: more than any machine has).</summary>

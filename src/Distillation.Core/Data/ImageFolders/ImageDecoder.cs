@@ -23,32 +23,15 @@ internal static class ImageDecoder
 
     /// <summary>Decodes <paramref name="path"/> into <paramref name="chw"/> (3·size² bytes).</summary>
     /// <exception cref="InvalidDataException">The file is not a readable image, or is truncated; the message names it.</exception>
-    public static void Decode(string path, int size, ImageResizeMode mode, Span<byte> chw)
-    {
-        var (rgba, width, height) = DecodeRgba(path);
-        byte[]? resized = null;
-        try
+    public static void Decode(string path, int size, ImageResizeMode mode, Span<byte> chw) =>
+        DecodeRegion(path, size, chw, Resample, (width, height) =>
         {
             var cropSide = Math.Min(width, height);
             var source = mode == ImageResizeMode.Stretch
                 ? new SKRectI(0, 0, width, height)
                 : SKRectI.Create((width - cropSide) / 2, (height - cropSide) / 2, cropSide, cropSide);
-            if (source.Width == size && source.Height == size)
-            {
-                // No resampling needed: copy the pixels exactly (lossless sources stay bit-identical).
-                WritePlanes(rgba.AsSpan(((source.Top * width) + source.Left) * 4), width * 4, size, mirrored: false, chw);
-            }
-            else
-            {
-                resized = Resample(rgba, width, height, source, size);
-                WritePlanes(resized, size * 4, size, mirrored: false, chw);
-            }
-        }
-        finally
-        {
-            ReturnBuffers(rgba, resized);
-        }
-    }
+            return (source, Mirrored: false);
+        });
 
     /// <summary>
     /// Decodes <paramref name="path"/> and writes one random-resized crop of the original image
@@ -58,41 +41,44 @@ internal static class ImageDecoder
     /// so large boxes are averaged rather than aliased), mirrored when drawn.
     /// </summary>
     /// <exception cref="InvalidDataException">The file is not a readable image, or is truncated; the message names it.</exception>
-    public static void DecodeResizedCrop(string path, int size, DecodedCrops crops, long position, Span<byte> chw)
+    public static void DecodeResizedCrop(string path, int size, DecodedCrops crops, long position, Span<byte> chw) =>
+        DecodeRegion(path, size, chw, (rgba, width, _, box, side) => ScaleRegion(rgba, width, box, side), (width, height) =>
+        {
+            var (top, left, boxHeight, boxWidth, mirrored) = crops.For(position, width, height);
+            return (SKRectI.Create(left, top, boxWidth, boxHeight), mirrored);
+        });
+
+    /// <summary>
+    /// Decodes <paramref name="path"/> and writes the region <paramref name="region"/> picks for the
+    /// image's width and height into <paramref name="chw"/>: copied exactly when it is already
+    /// size × size (lossless sources stay bit-identical), else scaled by <paramref name="resample"/>.
+    /// Pixel buffers come from the shared pool: at hundreds of images a second, a new array of
+    /// ~0.5 MB per image (the large-object heap) would keep the collector running full collections.
+    /// </summary>
+    private static void DecodeRegion(string path, int size, Span<byte> chw, Func<byte[], int, int, SKRectI, int, byte[]> resample, Func<int, int, (SKRectI Box, bool Mirrored)> region)
     {
         var (rgba, width, height) = DecodeRgba(path);
         byte[]? resized = null;
         try
         {
-            var (top, left, boxHeight, boxWidth, mirrored) = crops.For(position, width, height);
-            if (boxWidth == size && boxHeight == size)
+            var (box, mirrored) = region(width, height);
+            if (box.Width == size && box.Height == size)
             {
-                WritePlanes(rgba.AsSpan(((top * width) + left) * 4), width * 4, size, mirrored, chw);
+                WritePlanes(rgba.AsSpan(((box.Top * width) + box.Left) * 4), width * 4, size, mirrored, chw);
             }
             else
             {
-                resized = ScaleRegion(rgba, width, SKRectI.Create(left, top, boxWidth, boxHeight), size);
+                resized = resample(rgba, width, height, box, size);
                 WritePlanes(resized, size * 4, size, mirrored, chw);
             }
         }
         finally
         {
-            ReturnBuffers(rgba, resized);
-        }
-    }
-
-    /// <summary>
-    /// Pixel buffers come from the shared pool: at hundreds of images a second, a new array of
-    /// ~0.5 MB per image (the large-object heap) would keep the collector running full collections.
-    /// </summary>
-    private static byte[] RentBuffer(int length) => ArrayPool<byte>.Shared.Rent(length);
-
-    private static void ReturnBuffers(byte[] rgba, byte[]? resized)
-    {
-        ArrayPool<byte>.Shared.Return(rgba);
-        if (resized is not null)
-        {
-            ArrayPool<byte>.Shared.Return(resized);
+            ArrayPool<byte>.Shared.Return(rgba);
+            if (resized is not null)
+            {
+                ArrayPool<byte>.Shared.Return(resized);
+            }
         }
     }
 
@@ -120,7 +106,7 @@ internal static class ImageDecoder
         var sampling = new SKSamplingOptions(SKFilterMode.Linear, reduction > 2 ? SKMipmapMode.Linear : SKMipmapMode.None);
 
         // Opaque, as in Resample: the decoded alpha is ignored.
-        var resized = RentBuffer(size * size * 4);
+        var resized = ArrayPool<byte>.Shared.Rent(size * size * 4);
         fixed (byte* sourcePixels = rgba)
         fixed (byte* targetPixels = resized)
         {
@@ -170,7 +156,7 @@ internal static class ImageDecoder
 
         // Unpremultiplied RGBA with no colour space: the stored colours, converted from whatever the file holds.
         var decodedInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var rgba = RentBuffer(checked(width * height * 4));
+        var rgba = ArrayPool<byte>.Shared.Rent(checked(width * height * 4));
         var result = GetPixels(codec, decodedInfo, rgba);
         if (result != SKCodecResult.Success)
         {
@@ -203,7 +189,7 @@ internal static class ImageDecoder
         // through the filter (convert("RGB")) instead of fading towards premultiplied black.
         var sourceInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
         var targetInfo = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Opaque);
-        var resized = RentBuffer(size * size * 4);
+        var resized = ArrayPool<byte>.Shared.Rent(size * size * 4);
         fixed (byte* sourcePixels = rgba)
         fixed (byte* targetPixels = resized)
         {
