@@ -19,7 +19,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 dotnet tool restore >/dev/null
 # docfx reads the projects through MSBuild, which needs their restore (a no-op after a build).
-for project in Core Models Onnx Onnx.Runtime Onnx.Quantization; do
+for project in Core Datasets Models Onnx Onnx.Runtime Onnx.Quantization; do
   dotnet restore "src/Distillation.$project/Distillation.$project.csproj" -v quiet -p:DistillationSkipNativeCheck=true >/dev/null
 done
 

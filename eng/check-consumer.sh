@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs Distillation.Core, Distillation.Models, Distillation.Onnx, Distillation.Onnx.Runtime and Distillation.Onnx.Quantization, then proves another .NET project
+# Packs Distillation.Core, Distillation.Datasets, Distillation.Models, Distillation.Onnx, Distillation.Onnx.Runtime and Distillation.Onnx.Quantization, then proves another .NET project
 # can use them: a copy of eng/consumer outside the repository restores the fresh packages from a local
 # folder feed (plus TorchSharp-cpu from the usual NuGet source), builds, runs a forward pass and
 # exports the student to ONNX (without ONNX Runtime).
@@ -18,14 +18,14 @@ dotnet pack "$repo_root/Distillation.sln" -c Release -o "$feed" --version-suffix
 
 version="$(basename "$feed"/Distillation.Core.*.snupkg .snupkg)"
 version="${version#Distillation.Core.}"
-for package in Distillation.Core Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime Distillation.Onnx.Quantization; do
+for package in Distillation.Core Distillation.Datasets Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime Distillation.Onnx.Quantization; do
   for extension in nupkg snupkg; do
     [ -f "$feed/$package.$version.$extension" ] || { echo "check-consumer: missing $package.$version.$extension" >&2; exit 1; }
   done
 done
 
 # Each package carries its own README (src/<package>/README.md), not the repository's.
-for package in Distillation.Core Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime Distillation.Onnx.Quantization; do
+for package in Distillation.Core Distillation.Datasets Distillation.Models Distillation.Onnx Distillation.Onnx.Runtime Distillation.Onnx.Quantization; do
   unzip -p "$feed/$package.$version.nupkg" README.md > "$work/$package.README.md"   # to a file: head would cut the pipe (pipefail)
   first_line="$(head -n 1 "$work/$package.README.md" | tr -d '\r\357\273\277')"
   [ "$first_line" = "# $package" ] || { echo "check-consumer: $package.$version.nupkg carries README.md starting '$first_line', not its own (# $package)" >&2; exit 1; }
@@ -64,9 +64,17 @@ if grep -qiE 'id="(Microsoft\.ML\.OnnxRuntime|Microsoft\.ML\.OnnxRuntime\.Gpu[^"
 fi
 onnx_listing="$(unzip -l "$feed/Distillation.Onnx.$version.nupkg")"
 grep -q " lib/net8.0/Distillation.Onnx.xml\$" <<<"$onnx_listing" || { echo "check-consumer: lib/net8.0/Distillation.Onnx.xml missing from Distillation.Onnx:" >&2; echo "$onnx_listing" >&2; exit 1; }
-# Image decoding: the managed SkiaSharp only; its native assets are the application's choice too.
-if grep -qi 'id="SkiaSharp.NativeAssets' <<<"$nuspec_deps"; then
-  echo "check-consumer: Distillation.Core depends on SkiaSharp's native assets; it must not" >&2
+# Image decoding lives in Distillation.Datasets, on the managed SkiaSharp only: Core does not decode
+# images, and the native assets are the application's choice.
+if grep -qi 'id="SkiaSharp' <<<"$nuspec_deps"; then
+  echo "check-consumer: Distillation.Core depends on SkiaSharp; image decoding belongs to Distillation.Datasets" >&2
+  exit 1
+fi
+datasets_nuspec="$(unzip -p "$feed/Distillation.Datasets.$version.nupkg" Distillation.Datasets.nuspec)"
+grep -q 'id="SkiaSharp"' <<<"$datasets_nuspec" || { echo "check-consumer: Distillation.Datasets does not depend on SkiaSharp" >&2; exit 1; }
+grep -q 'id="Distillation.Core"' <<<"$datasets_nuspec" || { echo "check-consumer: Distillation.Datasets does not depend on Distillation.Core" >&2; exit 1; }
+if grep -qiE 'id="(SkiaSharp\.NativeAssets[^"]*|TorchSharp-cpu|TorchSharp-cuda[^"]*|libtorch[^"]*)"' <<<"$datasets_nuspec"; then
+  echo "check-consumer: Distillation.Datasets depends on a native library; it must not" >&2
   exit 1
 fi
 for file in README.md LICENSE lib/net8.0/Distillation.Core.xml; do
@@ -93,5 +101,5 @@ dotnet run --project "$consumer/Consumer.csproj" -c Release -p:DistillationVersi
 
 # Leave no one-off versions behind in the global package cache.
 packages_dir="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
-rm -rf "$packages_dir/distillation.core/$version" "$packages_dir/distillation.models/$version" "$packages_dir/distillation.onnx/$version" "$packages_dir/distillation.onnx.runtime/$version"
+rm -rf "$packages_dir/distillation.core/$version" "$packages_dir/distillation.datasets/$version" "$packages_dir/distillation.models/$version" "$packages_dir/distillation.onnx/$version" "$packages_dir/distillation.onnx.runtime/$version"
 exit "$status"

@@ -161,7 +161,7 @@ internal sealed class DataWait
 
         private sealed class TimedPlan(WaitTimedSource owner, BatchPlan plan) : BatchPlan(plan.ImageCount, plan.BatchSize, shuffle: null)
         {
-            internal override bool AugmentedBySource => plan.AugmentedBySource;
+            public override bool AugmentedBySource => plan.AugmentedBySource;
 
             protected override Batch ReadBatch(int index, long start, long length, Device device)
             {

@@ -34,7 +34,7 @@ internal static class OnnxInt8Benchmark
     public static BenchReport Run(BenchOptions options)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads });
+        new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads }.Resolve();
         var notes = new List<string>();
         var cases = new List<CaseResult>();
         if (!Directory.Exists(Cifar10Dataset.ResolveFolder(options.Data)))

@@ -26,7 +26,7 @@ internal static class OnnxLatencyBenchmark
     public static BenchReport Run(BenchOptions options)
     {
         var clock = Stopwatch.StartNew();
-        DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads });
+        new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads }.Resolve();
         manual_seed(42);
         using var student = new StudentNet();
         var notes = new List<string>();

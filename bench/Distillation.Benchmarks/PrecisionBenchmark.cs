@@ -32,7 +32,7 @@ internal static class PrecisionBenchmark
         var images = Math.Min(options.TeacherImages, 1024);
         using var data = BenchData.Load(options, images, 1);
         Console.WriteLine($"Data: {data.Source}");
-        DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads });
+        new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads }.Resolve();
         var clock = Stopwatch.StartNew();
         var notes = new List<string> { "CPU flags: " + CpuCeilings.Flags() };
         var (float32Ceiling, bfloat16Ceiling) = CpuCeilings.Convolution();

@@ -98,7 +98,7 @@ internal static class StabilityBenchmark
             Seed = 42,
             EvaluateEveryEpoch = true,
             Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
-            TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never },
+            TeacherOutputs = new TeacherOutputOptions { Cache = false },
         });
         using var kd = DistillationObjective.Notebook();
 
@@ -146,7 +146,7 @@ internal static class StabilityBenchmark
         Print(Take("end", options.Epochs, 0));
 
         var summary = Summarize(samples, stepsPerEpoch, options.TeacherWeights);
-        var notes = new List<string> { teacherNote, $"live teacher (TeacherOutputCaching.Never), notebook KL loss (T = 10, CE + KD), {options.Epochs} epochs, student evaluated on the test images after every epoch" };
+        var notes = new List<string> { teacherNote, $"live teacher (Cache = false), notebook KL loss (T = 10, CE + KD), {options.Epochs} epochs, student evaluated on the test images after every epoch" };
         if (result.FinalEvaluation is { } final)
         {
             notes.Add(Invariant($"student accuracy after the run: {final.Accuracy:P2}"));

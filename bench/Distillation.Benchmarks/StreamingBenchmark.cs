@@ -17,7 +17,7 @@ internal static class StreamingBenchmark
 {
     public static BenchReport Run(BenchOptions options)
     {
-        DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads });
+        new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads }.Resolve();
         var clock = Stopwatch.StartNew();
         var root = options.Folder ?? Path.Combine(Path.GetTempPath(), $"distill-bench-png-{options.Images}");
         var notes = new List<string>();

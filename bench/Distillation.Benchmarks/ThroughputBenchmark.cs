@@ -37,13 +37,13 @@ internal static class ThroughputBenchmark
         using var studentEval = data.Test.Take(options.StudentEvalImages);
         Console.WriteLine($"Data: {data.Source}");
 
-        TrainerOptions TrainerOptions(TeacherOutputCaching caching) => new()
+        TrainerOptions TrainerOptions(bool cache) => new()
         {
             Epochs = 1,
             BatchSize = options.BatchSize,
             Seed = 42,
             Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = options.Threads },
-            TeacherOutputs = new TeacherOutputOptions { Caching = caching },
+            TeacherOutputs = new TeacherOutputOptions { Cache = cache },
         };
 
         manual_seed(42);
@@ -53,8 +53,8 @@ internal static class ThroughputBenchmark
 
         // Two trainers over the same models: the live teacher, and the teacher's outputs computed once
         // per training call (in memory) and sliced per batch, the library's default without augmentation.
-        var trainer = new Trainer<TeacherNet, StudentNet>(teacher, student, TrainerOptions(TeacherOutputCaching.Never));
-        var cachingTrainer = new Trainer<TeacherNet, StudentNet>(teacher, student, TrainerOptions(TeacherOutputCaching.Auto));
+        var trainer = new Trainer<TeacherNet, StudentNet>(teacher, student, TrainerOptions(false));
+        var cachingTrainer = new Trainer<TeacherNet, StudentNet>(teacher, student, TrainerOptions(true));
         using var kd = DistillationObjective.Notebook();
         var cachedEpochRates = new List<double>();
 

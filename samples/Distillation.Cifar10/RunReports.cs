@@ -23,7 +23,7 @@ internal sealed record ModelEvaluation(string Kind, long? Seed, TrainingPhase Ph
 /// <summary>
 /// Collects the histories and detailed evaluations of the sample's runs and writes them: one JSON
 /// report per model, the training history of every run in one CSV, and the summary, per-class and
-/// confusion tables (<see cref="EvaluationCsv"/>).
+/// confusion tables (<see cref="EvaluationReport.WriteCsvFiles"/>).
 /// </summary>
 internal sealed class RunReports
 {
@@ -79,15 +79,15 @@ internal sealed class RunReports
 
         if (histories.Count > 0)
         {
-            files.Add((HistoryFileName, text => TrainingHistoryCsv.Write(text, histories)));
+            files.Add((HistoryFileName, text => TrainingResult.WriteHistoryCsv(text, histories)));
         }
 
         if (evaluations.Count > 0)
         {
             var all = evaluations.Select(e => e.Report).ToArray();
-            files.Add((EvaluationCsv.SummaryFileName, text => EvaluationCsv.WriteSummary(text, all)));
-            files.Add((EvaluationCsv.PerClassFileName, text => EvaluationCsv.WritePerClass(text, all)));
-            files.Add((EvaluationCsv.ConfusionFileName, text => EvaluationCsv.WriteConfusion(text, all)));
+            files.Add((EvaluationReport.SummaryCsvFileName, text => EvaluationReport.WriteSummaryCsv(text, all)));
+            files.Add((EvaluationReport.PerClassCsvFileName, text => EvaluationReport.WritePerClassCsv(text, all)));
+            files.Add((EvaluationReport.ConfusionCsvFileName, text => EvaluationReport.WriteConfusionCsv(text, all)));
         }
 
         var paths = new List<string>();

@@ -26,7 +26,6 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
     /// <summary>A short timing: one warm-up and three timed passes of 128 images, then the same at batch size 1.</summary>
-    private static readonly LatencyOptions SpeedOptions = new() { WarmupBatches = 1, TimedBatches = 3, BatchSize = 128 };
 
     /// <summary>Standard output and error, with Spectre.Console where they are terminals (the console layer shared with the distill tool).</summary>
     private static readonly Terminal Term = Terminal.ForProcess();
@@ -86,7 +85,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             Term.PrintError(e.Message, " Here: choose another --output, or leave out --resume to train afresh.");
             return 1;
         }
-        catch (Exception e) when (e is TorchNativeLoadException or DatasetNotFoundException or DatasetFormatException or DownloadException or MemoryBudgetExceededException
+        catch (Exception e) when (e is DllNotFoundException or DatasetNotFoundException or DatasetFormatException or DownloadException or MemoryBudgetExceededException
             or DeviceNotAvailableException or IOException or InvalidDataException or FormatException
             or ArgumentException or TrainingDivergedException or UnauthorizedAccessException)
         {
@@ -264,7 +263,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         trainerOptions.Validate();
 
         // Fail on an unavailable device before minutes of loading and training.
-        DeviceSelector.Resolve(deviceOptions);
+        deviceOptions.Resolve();
 
         // Before the first convolution: keeps libtorch's "Could not initialize NNPACK" warnings off the console.
         LibTorchNnpack.TryDisable();
@@ -504,7 +503,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         ChannelsLast = run.ChannelsLast switch { "on" => true, "off" => false, _ => null },
         TeacherOutputs = new TeacherOutputOptions
         {
-            Caching = run.CacheTeacherOutputs ? TeacherOutputCaching.Auto : TeacherOutputCaching.Never,
+            Cache = run.CacheTeacherOutputs,
             ViewCacheDirectory = run.ViewCacheDirectory,
             Precision = run.TeacherPrecision switch
             {
@@ -661,7 +660,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     private (DetailedEvaluation Evaluation, string Details) EvaluateInDetail(string kind, long? seed, TrainingPhase phase, nn.Module<Tensor, Tensor> model, Device device, Splits data, CancellationToken cancellationToken)
     {
         var evaluation = Evaluator.EvaluateDetailed(model, data.Final, device, cancellationToken: cancellationToken);
-        var speed = settings.MeasureSpeed ? Evaluator.MeasureSpeed(model, data.Final, device, SpeedOptions, cancellationToken) : null;
+        var speed = settings.MeasureSpeed ? Evaluator.MeasureSpeed(model, data.Final, device, batchSize: 128, warmupBatches: 1, timedBatches: 3, cancellationToken) : null;
         var name = ModelEvaluation.NameOf(kind, seed);
         reports.Add(new ModelEvaluation(kind, seed, phase, new EvaluationReport(name, ModelFootprint.Of(model), evaluation, speed)));
         var timing = speed is null ? string.Empty : string.Create(Invariant,

@@ -45,7 +45,7 @@ public sealed class RunReportsTests : IDisposable
 
         written.Select(Path.GetFileName).Should().BeEquivalentTo(
             "report-teacher.json", "report-student.json", "report-distilled-student.json",
-            RunReports.HistoryFileName, EvaluationCsv.SummaryFileName, EvaluationCsv.PerClassFileName, EvaluationCsv.ConfusionFileName);
+            RunReports.HistoryFileName, EvaluationReport.SummaryCsvFileName, EvaluationReport.PerClassCsvFileName, EvaluationReport.ConfusionCsvFileName);
         var teacher = EvaluationReport.FromJson(File.ReadAllText(Path.Combine(folder, "report-teacher.json")));
         teacher.ModelName.Should().Be("Teacher");
         teacher.Evaluation.Confusion.ToArray().Should().BeEquivalentTo(Synthetic.NotebookEvaluations()[0].Report.Evaluation.Confusion.ToArray());
@@ -55,9 +55,9 @@ public sealed class RunReportsTests : IDisposable
         history.Should().HaveCount(1 + 4, "a header and two epochs of each run");
         history[1].Should().StartWith("Teacher,Teacher,1,1.5,");
         history[4].Should().StartWith("\"Student, seed 42\",StudentAlone,2,1.7,");
-        File.ReadAllLines(Path.Combine(folder, EvaluationCsv.SummaryFileName)).Should().HaveCount(1 + 3);
-        File.ReadAllLines(Path.Combine(folder, EvaluationCsv.PerClassFileName)).Should().HaveCount(1 + 3 * 10);
-        File.ReadAllLines(Path.Combine(folder, EvaluationCsv.ConfusionFileName)).Should().HaveCount(1 + 3 * 100);
+        File.ReadAllLines(Path.Combine(folder, EvaluationReport.SummaryCsvFileName)).Should().HaveCount(1 + 3);
+        File.ReadAllLines(Path.Combine(folder, EvaluationReport.PerClassCsvFileName)).Should().HaveCount(1 + 3 * 10);
+        File.ReadAllLines(Path.Combine(folder, EvaluationReport.ConfusionCsvFileName)).Should().HaveCount(1 + 3 * 100);
     }
 
     [Fact]

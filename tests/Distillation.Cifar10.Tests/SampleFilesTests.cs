@@ -43,7 +43,7 @@ public sealed class SampleFilesTests : IDisposable
             .And.NotContain("\n");
         File.ReadAllText(results).Should().Be("{\"previous\":true}", "the previous results are never replaced by a cut file");
         Directory.EnumerateFiles(folder).Select(Path.GetFileName).Should().NotContain(n => n!.EndsWith(".tmp", StringComparison.Ordinal), "no temporary file is left")
-            .And.Contain(["report-teacher.json", EvaluationCsv.SummaryFileName, Charts.PerClassFileName, Charts.TrainingCurvesFileName]);
+            .And.Contain(["report-teacher.json", EvaluationReport.SummaryCsvFileName, Charts.PerClassFileName, Charts.TrainingCurvesFileName]);
     }
 
     [Fact]

@@ -4,7 +4,7 @@ namespace Distillation.Data;
 
 /// <summary>
 /// A labelled image set read in batches: resident in memory (<see cref="ImageDataset"/>) or
-/// decoded from disk as it is read (<see cref="StreamingImageFolder"/>). Training and evaluation
+/// decoded from disk as it is read (<c>StreamingImageFolder</c> of Distillation.Datasets). Training and evaluation
 /// take their batches through this, so either kind can feed them.
 /// </summary>
 public interface IBatchSource
@@ -38,5 +38,5 @@ public interface IBatchSource
     /// augments the batches itself. The permutation is drawn from <paramref name="shuffle"/> as
     /// <see cref="PlanBatches"/> draws it; any draws of the augmentation come from <paramref name="draws"/>.
     /// </summary>
-    internal BatchPlan? PlanAugmentedBatches(int batchSize, Generator? shuffle, AugmentationOptions augmentation, Generator draws) => null;
+    BatchPlan? PlanAugmentedBatches(int batchSize, Generator? shuffle, AugmentationOptions augmentation, Generator draws) => null;
 }

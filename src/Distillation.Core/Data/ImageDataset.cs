@@ -238,7 +238,7 @@ public abstract class BatchPlan : IDisposable
     public int ImageCount { get; }
 
     /// <summary>Whether the batches arrive cropped and flipped by the source (<see cref="IBatchSource.PlanAugmentedBatches"/>), so the trainer must not augment them again.</summary>
-    internal virtual bool AugmentedBySource => false;
+    public virtual bool AugmentedBySource => false;
 
     /// <summary>The permutation of the pass, int64 [<see cref="ImageCount"/>] on the CPU, or null when the plan keeps the stored order.</summary>
     protected Tensor? Order => order;

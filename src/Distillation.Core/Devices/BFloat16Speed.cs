@@ -9,7 +9,7 @@ namespace Distillation.Devices;
 /// short timing probe of one convolution in each precision. Used by <c>TeacherPrecision.Auto</c>,
 /// and by an explicit bfloat16 request to warn where it is slow.
 /// </summary>
-public sealed class BFloat16Decision
+internal sealed class BFloat16Decision
 {
     internal BFloat16Decision(bool useBFloat16, bool? nativeSupport, double? factor, string reason)
     {
@@ -64,7 +64,7 @@ internal interface IBFloat16Probe
 /// machines (and, near the margin, between runs on a busy one): a run that must reproduce to the bit
 /// elsewhere sets its precision explicitly.
 /// </summary>
-public static class BFloat16Speed
+internal static class BFloat16Speed
 {
     /// <summary>
     /// bfloat16 is chosen only when its probe time is below this fraction of float32's. The margin

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging;
+using TorchSharp;
 
 namespace Distillation.Devices;
 
@@ -67,6 +69,17 @@ public sealed class DeviceOptions
                 $"the {Environment.ProcessorCount} cores of this machine: more threads than cores contend and slow every step down");
         }
     }
+
+    /// <summary>
+    /// The device these options select, for the model and batches of your own code (the trainer
+    /// resolves its own): sets the thread count, tunes the CPU allocator when asked, and logs the choice.
+    /// </summary>
+    /// <param name="logger">Receives the chosen device; none when null.</param>
+    /// <returns>The device to use.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
+    /// <exception cref="DeviceNotAvailableException">CUDA or MPS was asked for, is not available, and CPU fallback is off.</exception>
+    /// <exception cref="DllNotFoundException">TorchSharp's native library cannot be loaded.</exception>
+    public torch.Device Resolve(ILogger? logger = null) => DeviceSelector.Resolve(this, logger, probe: null);
 
     /// <summary>Parses <c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>mps</c> (case-insensitive).</summary>
     /// <param name="text">The device text.</param>

@@ -15,20 +15,15 @@ internal interface IAcceleratorProbe
 }
 
 /// <summary>Resolves <see cref="DeviceOptions"/> to a TorchSharp device and applies the thread count.</summary>
-public static partial class DeviceSelector
+internal static partial class DeviceSelector
 {
     /// <summary>Asks TorchSharp what this process can use.</summary>
     internal static IAcceleratorProbe TorchProbe { get; } = new TorchAcceleratorProbe();
 
-    /// <summary>Resolves the options to a device, sets the thread count, and logs the choice.</summary>
-    /// <param name="options">The device options; <see cref="DeviceKind.Auto"/> when null.</param>
-    /// <param name="logger">Receives the chosen device; none when null.</param>
-    /// <returns>The device to use.</returns>
-    /// <exception cref="DeviceNotAvailableException">CUDA or MPS was asked for, is not available, and CPU fallback is off.</exception>
-    /// <exception cref="TorchNativeLoadException">TorchSharp's native library cannot be loaded.</exception>
-    public static torch.Device Resolve(DeviceOptions? options = null, ILogger? logger = null) => Resolve(options, logger, probe: null);
-
-    /// <summary>As the public overload, with what accelerators exist given by <paramref name="probe"/> (tests stand in for CUDA and MPS).</summary>
+    /// <summary>
+    /// <see cref="DeviceOptions.Resolve"/>, with what accelerators exist given by <paramref name="probe"/>
+    /// (tests stand in for CUDA and MPS; null asks TorchSharp).
+    /// </summary>
     internal static torch.Device Resolve(DeviceOptions? options, ILogger? logger, IAcceleratorProbe? probe)
     {
         options ??= new DeviceOptions();

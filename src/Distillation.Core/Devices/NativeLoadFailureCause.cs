@@ -1,7 +1,7 @@
 namespace Distillation.Devices;
 
 /// <summary>Why TorchSharp could not load its native library.</summary>
-public enum NativeLoadFailureCause
+internal enum NativeLoadFailureCause
 {
     /// <summary>The cause could not be told from the failure; the original message is kept.</summary>
     Unknown,

@@ -8,12 +8,12 @@ namespace Distillation.Devices;
 /// TorchSharp's native library once and turns a failure into a <see cref="TorchNativeLoadException"/>
 /// that names the cause and the fix.
 /// </summary>
-public static class TorchRuntime
+internal static class TorchRuntime
 {
     private static readonly Lazy<NativeLoadFailure?> LoadOutcome = new(TryLoad, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Loads TorchSharp's native library if it is not loaded yet.</summary>
-    /// <exception cref="TorchNativeLoadException">The native library cannot be loaded.</exception>
+    /// <exception cref="DllNotFoundException">The native library cannot be loaded.</exception>
     public static void EnsureAvailable()
     {
         if (LoadOutcome.Value is { } failure)

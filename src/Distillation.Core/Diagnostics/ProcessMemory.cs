@@ -8,7 +8,7 @@ namespace Distillation.Diagnostics;
 /// </summary>
 /// <param name="ResidentMiB">VmRSS: the resident set now, in MiB.</param>
 /// <param name="PeakResidentMiB">VmHWM: the largest resident set so far, in MiB.</param>
-public sealed record ProcessMemory(double ResidentMiB, double PeakResidentMiB)
+internal sealed record ProcessMemory(double ResidentMiB, double PeakResidentMiB)
 {
     private const string StatusFile = "/proc/self/status";
 

@@ -88,15 +88,15 @@ public sealed class DetailedEvaluation
     public EvaluationResult ToEvaluationResult() => new(Top1Correct, Total, Elapsed);
 
     private static double Ratio(long part, long whole) => whole == 0 ? double.NaN : (double)part / whole;
-}
 
-/// <summary>How one class did: the share of its images predicted as it (its recall).</summary>
-/// <param name="Index">The label.</param>
-/// <param name="Name">The class name.</param>
-/// <param name="Images">Images of the class in the dataset.</param>
-/// <param name="Correct">Of those, how many were predicted as the class.</param>
-public sealed record ClassAccuracy(int Index, string Name, long Images, long Correct)
-{
-    /// <summary>Correct / Images, in [0, 1]; NaN when the dataset holds no image of the class.</summary>
-    public double Accuracy => Images == 0 ? double.NaN : (double)Correct / Images;
+    /// <summary>How one class did: the share of its images predicted as it (its recall).</summary>
+    /// <param name="Index">The label.</param>
+    /// <param name="Name">The class name.</param>
+    /// <param name="Images">Images of the class in the dataset.</param>
+    /// <param name="Correct">Of those, how many were predicted as the class.</param>
+    public sealed record ClassAccuracy(int Index, string Name, long Images, long Correct)
+    {
+        /// <summary>Correct / Images, in [0, 1]; NaN when the dataset holds no image of the class.</summary>
+        public double Accuracy => Images == 0 ? double.NaN : (double)Correct / Images;
+    }
 }

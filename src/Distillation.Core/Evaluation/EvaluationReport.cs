@@ -9,7 +9,7 @@ namespace Distillation.Evaluation;
 /// <param name="Footprint">Its parameters and weight bytes.</param>
 /// <param name="Evaluation">Its accuracy, per class and overall, and confusion matrix.</param>
 /// <param name="Speed">Its inference speed; null when not measured.</param>
-public sealed record EvaluationReport(string ModelName, ModelFootprint Footprint, DetailedEvaluation Evaluation, SpeedMeasurement? Speed = null)
+public sealed partial record EvaluationReport(string ModelName, ModelFootprint Footprint, DetailedEvaluation Evaluation, SpeedMeasurement? Speed = null)
 {
     private static readonly JsonSerializerOptions JsonOptions = new()
     {

@@ -118,21 +118,27 @@ public static class Evaluator
     /// <summary>
     /// Inference speed of <paramref name="model"/> on input prepared from <paramref name="data"/>
     /// (slicing, normalization and the copy to the device are done once, before timing). After
-    /// <see cref="LatencyOptions.WarmupBatches"/> untimed passes, it times
-    /// <see cref="LatencyOptions.TimedBatches"/> passes of <see cref="LatencyOptions.BatchSize"/>
-    /// images, waiting for the device once at the end (throughput), then the same at batch size 1,
+    /// <paramref name="warmupBatches"/> untimed passes, it times <paramref name="timedBatches"/> passes
+    /// of <paramref name="batchSize"/> images, waiting for the device once at the end (throughput), then the same at batch size 1,
     /// waiting for every result (latency). The model runs in eval mode under no_grad; its previous
     /// training mode is restored afterwards.
     /// </summary>
     /// <param name="model">The classifier, already on <paramref name="device"/>.</param>
     /// <param name="data">Images to feed; the first batch of them is used, labels are not.</param>
     /// <param name="device">Where the model lives.</param>
-    /// <param name="options">The warm-up, the number of timed passes and the batch size; the defaults when null.</param>
+    /// <param name="batchSize">Images per timed pass (at least 1; fewer when <paramref name="data"/> holds fewer).</param>
+    /// <param name="warmupBatches">Untimed passes before each measurement (at least 0).</param>
+    /// <param name="timedBatches">Timed passes of each measurement (at least 1).</param>
     /// <param name="cancellationToken">Checked between passes.</param>
     /// <returns>Throughput and mean time per image.</returns>
     /// <exception cref="ArgumentException"><paramref name="data"/> is empty.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
-    public static SpeedMeasurement MeasureSpeed(nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, LatencyOptions? options = null, CancellationToken cancellationToken = default)
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range; the message names it.</exception>
+    public static SpeedMeasurement MeasureSpeed(
+        nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, int batchSize = 256, int warmupBatches = 2, int timedBatches = 10, CancellationToken cancellationToken = default) =>
+        MeasureSpeedWith(model, data, device, new LatencyOptions { BatchSize = batchSize, WarmupBatches = warmupBatches, TimedBatches = timedBatches }, cancellationToken);
+
+    /// <summary>As the public overload, with the three counts in one object (tests set them by name).</summary>
+    internal static SpeedMeasurement MeasureSpeedWith(nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, LatencyOptions? options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);

@@ -1,7 +1,7 @@
 namespace Distillation.Evaluation;
 
 /// <summary>Settings of <see cref="Evaluator.MeasureSpeed"/>.</summary>
-public sealed class LatencyOptions
+internal sealed class LatencyOptions
 {
     /// <summary>
     /// Untimed passes before each timed series, so one-off costs (allocator growth, kernel selection,

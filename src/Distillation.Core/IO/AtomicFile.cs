@@ -7,7 +7,7 @@ namespace Distillation.IO;
 /// over the target. A reader sees either the old content or the new, never a half-written file,
 /// even when the writer is interrupted.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     private static readonly UTF8Encoding Utf8NoBom = new(encoderShouldEmitUTF8Identifier: false);
 

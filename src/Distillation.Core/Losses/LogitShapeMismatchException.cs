@@ -6,7 +6,7 @@ namespace Distillation.Losses;
 /// losses on the first batch, before any backward pass or optimizer step, so the student is unchanged.
 /// </summary>
 /// <remarks>An <see cref="ArgumentException"/>, as before this type existed.</remarks>
-public sealed class LogitShapeMismatchException : ArgumentException
+internal sealed class LogitShapeMismatchException : ArgumentException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="studentShape">The shape of the student's logits.</param>

@@ -7,10 +7,18 @@ using TorchSharp;
 namespace Distillation.Serialization;
 
 /// <summary>
-/// Saving and loading a module's weights in TorchSharp's format, so a trained teacher can be reused.
-/// The library appends the SHA-256 of the entries after them (TorchSharp's own <c>load</c> ignores
-/// it), so a damaged file is found before anything is loaded.
+/// Saving and loading a module's weights: in TorchSharp's format (<see cref="SaveWeights"/>,
+/// <see cref="LoadWeights"/>), so a trained teacher can be reused, with the SHA-256 of the entries
+/// appended after them (TorchSharp's own <c>load</c> ignores it) so that a damaged file is found before
+/// anything is loaded; and PyTorch's state dicts (<see cref="LoadPyTorchStateDict"/>,
+/// <see cref="LoadSafetensors"/>, <see cref="SaveSafetensors"/>, <see cref="LoadStateDict"/>), by
+/// parameter and buffer name with the semantics of PyTorch's <c>load_state_dict</c>.
 /// </summary>
+/// <remarks>
+/// A state-dict load checks everything before it copies anything: when it throws, the module is
+/// unchanged. Values are copied under <c>no_grad</c> into the module's existing tensors, converted to
+/// each tensor's dtype and device, so optimizers holding the parameters stay valid.
+/// </remarks>
 public static partial class ModuleWeights
 {
     /// <summary>Marks the checksum after the entries: 8 bytes, then the 32-byte SHA-256 of everything before.</summary>
@@ -20,7 +28,7 @@ public static partial class ModuleWeights
 
     /// <summary>
     /// Writes the module's state dict to <paramref name="path"/> atomically (through
-    /// <see cref="AtomicFile"/>: a temporary file in the same folder, flushed, then renamed over the
+    /// an atomic write: a temporary file in the same folder, flushed, then renamed over the
     /// target), so an interrupted or failed save never leaves a half-written file under that name,
     /// followed by the SHA-256 of the entries.
     /// </summary>
@@ -65,8 +73,7 @@ public static partial class ModuleWeights
     /// <exception cref="InvalidDataException">
     /// The file is damaged (its checksum does not match its content), does not fit the module (the
     /// message names the file and lists the missing and unexpected keys and the shapes or dtypes that
-    /// differ; <see cref="Exception.InnerException"/> is then a <see cref="StateDictMismatchException"/>
-    /// with the same lists), is a training checkpoint rather than weights, or is not a weights file.
+    /// differ), is a training checkpoint rather than weights, or is not a weights file.
     /// Nothing was loaded.
     /// </exception>
     public static void LoadWeights(this torch.nn.Module module, string path, ILogger? logger = null)

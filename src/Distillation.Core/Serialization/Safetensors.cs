@@ -34,7 +34,7 @@ public static class Safetensors
     /// JSON, an unknown dtype, offsets outside the data or overlapping or leaving gaps, or a byte
     /// count that does not match the shape. The message names the file and the tensor.
     /// </exception>
-    public static SafetensorsContent Read(string path) => Read(path, DefaultChunkBytes);
+    public static FileContent Read(string path) => Read(path, DefaultChunkBytes);
 
     /// <summary>Reads only the header of a safetensors file: names, dtypes, shapes and offsets, validated as by <see cref="Read(string)"/>.</summary>
     /// <param name="path">The file.</param>
@@ -93,7 +93,7 @@ public static class Safetensors
     }
 
     /// <summary>The reader, with the size of the slices tensors are read in (tests use a small one to cover multi-slice reads).</summary>
-    internal static SafetensorsContent Read(string path, int chunkBytes)
+    internal static FileContent Read(string path, int chunkBytes)
     {
         var full = CheckedFullPath(path);
         TorchRuntime.EnsureAvailable();
@@ -117,7 +117,7 @@ public static class Safetensors
             throw;
         }
 
-        return new SafetensorsContent(header.Tensors.Select(t => t.Name).ToList(), tensors, header.Metadata);
+        return new FileContent(header.Tensors.Select(t => t.Name).ToList(), tensors, header.Metadata);
     }
 
     private static string CheckedFullPath(string path)
@@ -458,5 +458,38 @@ public static class Safetensors
     {
         var where = tensor is null ? $"Safetensors file {file}" : $"Safetensors file {file}, tensor \"{tensor}\"";
         return new InvalidDataException($"{where}: {problem}", inner);
+    }
+
+    /// <summary>The tensors of a safetensors file, read onto the CPU; disposing it frees them.</summary>
+    public sealed class FileContent : IDisposable
+    {
+        private readonly Dictionary<string, Tensor> tensors;
+
+        internal FileContent(IReadOnlyList<string> names, Dictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
+        {
+            Names = names;
+            this.tensors = tensors;
+            Metadata = metadata;
+        }
+
+        /// <summary>The tensor names in the order of the file's header.</summary>
+        public IReadOnlyList<string> Names { get; }
+
+        /// <summary>The tensors by name, in the dtypes and shapes the file stores.</summary>
+        public IReadOnlyDictionary<string, Tensor> Tensors => tensors;
+
+        /// <summary>The file's <c>__metadata__</c> strings (empty when it has none).</summary>
+        public IReadOnlyDictionary<string, string> Metadata { get; }
+
+        /// <summary>Disposes every tensor.</summary>
+        public void Dispose()
+        {
+            foreach (var tensor in tensors.Values)
+            {
+                tensor.Dispose();
+            }
+
+            tensors.Clear();
+        }
     }
 }

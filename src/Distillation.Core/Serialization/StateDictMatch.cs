@@ -5,8 +5,8 @@ namespace Distillation.Serialization;
 
 /// <summary>
 /// A source's entries (a weights file, a safetensors or PyTorch file, a dictionary) matched key by
-/// key against a module's state dict: the one comparison behind <see cref="ModuleWeights"/> and
-/// <see cref="StateDictFiles"/>, so both name the same faults the same way.
+/// key against a module's state dict: the one comparison behind every load of <see cref="ModuleWeights"/>
+/// (its own format and PyTorch's), so all name the same faults the same way.
 /// </summary>
 internal sealed class StateDictMatch
 {

@@ -6,7 +6,7 @@ namespace Distillation.Serialization;
 /// was copied into the module. An <see cref="IOException"/>, like the other "this file does not
 /// fit" errors of the library (<see cref="InvalidDataException"/> is sealed).
 /// </summary>
-public sealed class StateDictMismatchException : IOException
+internal sealed class StateDictMismatchException : IOException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="message">What does not fit, naming every key at fault.</param>
@@ -35,7 +35,7 @@ public sealed class StateDictMismatchException : IOException
 /// <param name="Key">The parameter or buffer name.</param>
 /// <param name="SourceShape">The shape in the source (the file).</param>
 /// <param name="ModuleShape">The shape in the module.</param>
-public sealed record StateDictShapeMismatch(string Key, IReadOnlyList<long> SourceShape, IReadOnlyList<long> ModuleShape)
+internal sealed record StateDictShapeMismatch(string Key, IReadOnlyList<long> SourceShape, IReadOnlyList<long> ModuleShape)
 {
     /// <inheritdoc />
     public override string ToString() => $"{Key}: [{string.Join(", ", SourceShape)}] in the source, [{string.Join(", ", ModuleShape)}] in the module";

@@ -5,16 +5,6 @@ using static TorchSharp.torch;
 
 namespace Distillation.Training;
 
-/// <summary>When the frozen teacher's outputs are computed once and reused, rather than recomputed every epoch.</summary>
-public enum TeacherOutputCaching
-{
-    /// <summary>Cache when the training inputs are the same every epoch, that is without augmentation; else run the teacher live.</summary>
-    Auto,
-
-    /// <summary>Always run the teacher live, batch by batch.</summary>
-    Never,
-}
-
 /// <summary>The number format the frozen teacher runs in during distillation.</summary>
 public enum TeacherPrecision
 {
@@ -31,7 +21,7 @@ public enum TeacherPrecision
 
     /// <summary>
     /// <see cref="BFloat16"/> where the device has bfloat16 instructions and a short timing probe
-    /// measures it faster (see <see cref="Devices.BFloat16Speed"/>), and only for a float32 module
+    /// measures it faster (the run logs the decision and its reason), and only for a float32 module
     /// teacher whose features the loss does not read; <see cref="Float32"/> otherwise. Measured, so it
     /// may differ between machines: the run's checkpoint records the precision chosen, and a resume
     /// where the other one is chosen is refused. Set the precision explicitly for runs that must
@@ -48,8 +38,13 @@ public enum TeacherPrecision
 /// </summary>
 public sealed partial class TeacherOutputOptions
 {
-    /// <summary>When to cache. Default: <see cref="TeacherOutputCaching.Auto"/>.</summary>
-    public TeacherOutputCaching Caching { get; set; } = TeacherOutputCaching.Auto;
+    /// <summary>
+    /// Whether to cache. True (the default): the outputs are computed once when the training images
+    /// are the same every epoch (no augmentation), or, with <see cref="ViewCacheDirectory"/>, for every
+    /// crop-and-flip view; otherwise the teacher runs live. False: the teacher always runs live, batch
+    /// by batch.
+    /// </summary>
+    public bool Cache { get; set; } = true;
 
     /// <summary>
     /// Largest cache to hold, in bytes (logits plus features of the whole training set); a larger
@@ -77,7 +72,7 @@ public sealed partial class TeacherOutputOptions
     /// (a file of its own), both to compute the cache and live where the cache cannot serve (mixed
     /// batches, a random-resized crop, a loss that reads features, streamed data; a warning says
     /// which); the losses differ from that live teacher's only by the float16 rounding of its logits. Used when
-    /// <see cref="Caching"/> is <see cref="TeacherOutputCaching.Auto"/> and the run is augmented;
+    /// <see cref="Cache"/> is on and the run is augmented;
     /// the resident training set must be an <see cref="Data.ImageDataset"/>. Default: null (off).
     /// </summary>
     public string? ViewCacheDirectory { get; set; }
@@ -99,11 +94,11 @@ public sealed partial class TeacherOutputOptions
 
     /// <summary>
     /// The default pipeline over <paramref name="teacher"/> for one run, and the precision it runs in:
-    /// cached when <see cref="Caching"/> is <see cref="TeacherOutputCaching.Auto"/> and the images do
+    /// cached when <see cref="Cache"/> is on and the images do
     /// not change between epochs (computed once in float32), else run live in <see cref="Precision"/>
     /// (bfloat16 only for a teacher that holds a module). <see cref="TeacherPrecision.Auto"/> resolves
     /// here: bfloat16 for a float32 module teacher whose features the loss does not read, where
-    /// <see cref="BFloat16Speed"/> measures it faster, with one line logged; an explicit bfloat16 request
+    /// a short probe measures it faster, with one line logged; an explicit bfloat16 request
     /// where it is measured slow logs one warning. A preflight (<paramref name="checkOnly"/>) measures
     /// nothing and warns of nothing: Auto never picks what bfloat16 would refuse. A teacher that already
     /// caches or runs in bfloat16 is not wrapped again. The wrappers are not disposed: they own nothing
@@ -113,13 +108,13 @@ public sealed partial class TeacherOutputOptions
     internal (ITeacher Teacher, TeacherPrecision Precision) Apply(
         ITeacher teacher, bool augmented, IReadOnlyCollection<string> featurePaths, Device device, ILogger logger, bool checkOnly = false)
     {
-        if (Caching == TeacherOutputCaching.Auto && !augmented)
+        if (Cache && !augmented)
         {
             var cached = teacher.GetService(typeof(CachingTeacher)) is null ? teacher.UseCache(MaxBytes, Directory) : teacher;
             return (cached, Precision == TeacherPrecision.BFloat16 ? TeacherPrecision.BFloat16 : TeacherPrecision.Float32);
         }
 
-        if (Caching == TeacherOutputCaching.Auto && ViewCacheDirectory is { } views)
+        if (Cache && ViewCacheDirectory is { } views)
         {
             // Computed once, in float32 unless bfloat16 is asked for by name (Auto does not measure for a cache that outlives the run):
             // a bfloat16 teacher has another fingerprint, so its views get a file of their own.
@@ -182,11 +177,6 @@ public sealed partial class TeacherOutputOptions
         if (!Enum.IsDefined(Precision))
         {
             throw OptionChecks.OutOfRange(nameof(Precision), Precision, "one of Float32, BFloat16");
-        }
-
-        if (!Enum.IsDefined(Caching))
-        {
-            throw OptionChecks.OutOfRange(nameof(Caching), Caching, "one of Auto, Never");
         }
 
         OptionChecks.IntegerIn(MaxBytes, nameof(MaxBytes), 0, long.MaxValue);

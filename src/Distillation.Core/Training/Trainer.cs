@@ -61,7 +61,7 @@ public sealed partial class Trainer<TTeacher, TStudent>
         this.streams = streams ?? RandomStreams.FromSeed(options.Seed);
 
         this.teacher = Training.Teacher.Adapt(teacher, nameof(teacher));
-        Device = device ?? DeviceSelector.Resolve(Options.Device, this.logger);
+        Device = device ?? DeviceSelector.Resolve(Options.Device, this.logger, probe: null);
         Teacher = teacher;
         Student = student;
         this.teacher.GetModule()?.to(Device);

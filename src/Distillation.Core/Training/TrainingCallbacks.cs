@@ -77,27 +77,8 @@ public sealed class RunEndContext
     internal RunSession Session { get; }
 }
 
-/// <summary>What a callback may do besides reading: ask the trainer to stop.</summary>
-public abstract class TrainingCallbackContext
-{
-    private protected TrainingCallbackContext()
-    {
-    }
-
-    /// <summary>Whether a callback asked to stop.</summary>
-    public bool StopRequested { get; private set; }
-
-    /// <summary>
-    /// Asks the trainer to stop: after this step, the epoch ends early (it is reported over the steps
-    /// done, evaluated and checkpointed); after an epoch, no further epoch starts. The result then has
-    /// <see cref="TrainingResult.StoppedEarly"/> set, and resuming from its checkpoint returns it
-    /// without training on.
-    /// </summary>
-    public void StopTraining() => StopRequested = true;
-}
-
 /// <summary>The end of one training step.</summary>
-public sealed class StepEndContext : TrainingCallbackContext
+public sealed class StepEndContext
 {
     internal StepEndContext(TrainingPhase phase, int epoch, int epochs, int step, int stepCount, LossResult loss) =>
         (Phase, Epoch, Epochs, Step, StepCount, Loss) = (phase, epoch, epochs, step, stepCount, loss);
@@ -123,10 +104,21 @@ public sealed class StepEndContext : TrainingCallbackContext
     /// callback that reads every step slows training on an accelerator.
     /// </summary>
     public LossResult Loss { get; }
+
+    /// <summary>Whether a callback asked to stop.</summary>
+    public bool StopRequested { get; private set; }
+
+    /// <summary>
+    /// Asks the trainer to stop after this step: the epoch ends early (it is reported over the steps
+    /// done, evaluated and checkpointed) and no further epoch starts. The result then has
+    /// <see cref="TrainingResult.StoppedEarly"/> set, and resuming from its checkpoint returns it
+    /// without training on.
+    /// </summary>
+    public void StopTraining() => StopRequested = true;
 }
 
 /// <summary>The end of one epoch.</summary>
-public sealed class EpochEndContext : TrainingCallbackContext
+public sealed class EpochEndContext
 {
     internal EpochEndContext(EpochReport report, RunSession? session = null, EvaluationResult? evaluation = null) =>
         (Report, Session, Evaluation) = (report, session, evaluation);
@@ -146,4 +138,15 @@ public sealed class EpochEndContext : TrainingCallbackContext
     /// them changes the run.
     /// </summary>
     public nn.Module<Tensor, Tensor> Model => Session?.Model ?? throw new InvalidOperationException("This context belongs to no run.");
+
+    /// <summary>Whether a callback asked to stop.</summary>
+    public bool StopRequested { get; private set; }
+
+    /// <summary>
+    /// Asks the trainer to stop: no further epoch starts (this one is already reported, evaluated
+    /// and checkpointed). The result then has
+    /// <see cref="TrainingResult.StoppedEarly"/> set, and resuming from its checkpoint returns it
+    /// without training on.
+    /// </summary>
+    public void StopTraining() => StopRequested = true;
 }

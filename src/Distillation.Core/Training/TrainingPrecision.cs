@@ -21,7 +21,7 @@ public enum TrainingPrecision
 
     /// <summary>
     /// <see cref="BFloat16Mixed"/> where the device has bfloat16 instructions and a short probe
-    /// measures bfloat16 faster (<see cref="Devices.BFloat16Speed"/>), and for a model whose floating
+    /// measures bfloat16 faster (the run logs the decision and its reason), and for a model whose floating
     /// values are all float32; <see cref="Float32"/> elsewhere. The choice is logged, and recorded
     /// in checkpoints.
     /// </summary>

@@ -10,7 +10,7 @@ namespace Distillation.Training;
 /// <param name="FinalEvaluation">The evaluation of the model as returned: after the last epoch, or of the best epoch when early stopping restored it; null when no evaluation set was given.</param>
 /// <param name="TrainingTime">Wall time of all training steps (evaluation excluded).</param>
 /// <param name="TotalTime">Wall time of the whole call.</param>
-public sealed record TrainingResult(
+public sealed partial record TrainingResult(
     TrainingPhase Phase,
     string LossName,
     long Parameters,

@@ -96,7 +96,7 @@ internal abstract class ToolCommand(string name, string description, string exam
             context.Terminal.PrintError(e.Message, " (see --help)");
             return ExitCodes.Usage;
         }
-        catch (Exception e) when (e is TorchNativeLoadException or DatasetNotFoundException or DatasetFormatException or MemoryBudgetExceededException
+        catch (Exception e) when (e is DllNotFoundException or DatasetNotFoundException or DatasetFormatException or MemoryBudgetExceededException
             or DeviceNotAvailableException or IOException or InvalidDataException or FormatException or ArgumentException or InvalidOperationException
             or NotSupportedException or TrainingDivergedException or UnauthorizedAccessException or CheckpointMismatchException)
         {

@@ -56,7 +56,7 @@ internal sealed class EvalCommand() : ToolCommand(
         var logger = context.LoggerFactory.CreateLogger("Distillation");
         using var data = DataLoading.Load(settings, Data, logger, cancellationToken);
         output.Progress(data.Description);
-        var device = Devices.DeviceSelector.Resolve(TrainerSetup.Device(settings, Runtime));
+        var device = TrainerSetup.Device(settings, Runtime).Resolve();
         DetailedEvaluation evaluation;
         string name;
         if (settings.GetText(Onnx) is { } onnxPath)

@@ -92,7 +92,7 @@ internal sealed class LogitsCommand() : ToolCommand(
 
         var output = new ToolOutput(context.Terminal, settings.Get(Runtime.Quiet), settings.Get(Json));
         var logger = context.LoggerFactory.CreateLogger("Distillation");
-        var device = Devices.DeviceSelector.Resolve(TrainerSetup.Device(settings, Runtime));
+        var device = TrainerSetup.Device(settings, Runtime).Resolve();
         using var train = OpenTrainingSet(settings, logger, cancellationToken, out var dataFingerprint);
         using var teacher = OpenTeacher(settings, train.Source.ClassNames.Count, logger);
         var batchSize = settings.Get(Runtime.BatchSize);

@@ -72,7 +72,7 @@ internal static class LogitsFiles
     /// <summary>Reads a shard file, refusing one that is unreadable, truncated or not a shard, naming the file.</summary>
     public static Shard ReadShard(string path)
     {
-        SafetensorsContent content;
+        Safetensors.FileContent content;
         try
         {
             content = Safetensors.Read(path);

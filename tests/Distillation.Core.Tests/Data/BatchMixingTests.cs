@@ -161,7 +161,7 @@ public sealed class BatchMixingTests : IDisposable
         Optimizer = new OptimizationOptions { Kind = OptimizerKind.Sgd, LearningRate = 0.05, Momentum = 0.9 },
         Augmentation = new AugmentationOptions { Padding = 1, MixupAlpha = mixup, CutMixAlpha = cutMix },
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
-        TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Precision = TeacherPrecision.Float32 },
+        TeacherOutputs = new TeacherOutputOptions { Cache = false, Precision = TeacherPrecision.Float32 },
         Checkpoints = checkpoints ? new CheckpointOptions { Directory = folder.Path, Resume = resume } : null,
     };
 

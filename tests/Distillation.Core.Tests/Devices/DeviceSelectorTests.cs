@@ -64,7 +64,7 @@ public class DeviceSelectorTests
         var before = torch.get_num_threads();
         try
         {
-            DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 }, logger);
+            new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 }.Resolve(logger);
 
             torch.get_num_threads().Should().Be(1);
             logger.Entries.Should().Contain(e => e.Message.Contains("Device cpu") && e.Message.Contains("1 CPU threads"));
@@ -78,7 +78,7 @@ public class DeviceSelectorTests
     [Fact]
     public void The_real_probe_finds_no_accelerator_on_a_CPU_only_backend()
     {
-        DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Auto }).type.Should().Be(DeviceType.CPU);
+        new DeviceOptions { Kind = DeviceKind.Auto }.Resolve().type.Should().Be(DeviceType.CPU);
     }
 
     [SkippableFact]
@@ -86,7 +86,7 @@ public class DeviceSelectorTests
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "The allocator tuning is for glibc on Linux.");
 
-        DeviceSelector.Resolve(new DeviceOptions { Kind = DeviceKind.Cpu });
+        new DeviceOptions { Kind = DeviceKind.Cpu }.Resolve();
 
         CpuAllocatorTuning.Apply(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).Should().BeTrue("glibc accepts the raised thresholds");
     }

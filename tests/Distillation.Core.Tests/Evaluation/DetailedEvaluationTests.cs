@@ -196,7 +196,7 @@ public sealed class DetailedEvaluationTests
 
         Evaluator.EvaluateDetailed(model, data, CPU, batchSize: 4);
         model.training.Should().Be(trainingBefore);
-        Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 2, BatchSize = 4 });
+        Evaluator.MeasureSpeedWith(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 2, BatchSize = 4 });
         model.training.Should().Be(trainingBefore);
 
         // 3 evaluation batches, then (1 + 2) passes at batch size 4 and (1 + 2) at batch size 1.
@@ -276,11 +276,11 @@ public sealed class DetailedEvaluationTests
 
         // The first calls cache the dataset's normalization constants on the device.
         Evaluator.EvaluateDetailed(model, data, CPU, batchSize: 32);
-        Evaluator.MeasureSpeed(model, data, CPU, options);
+        Evaluator.MeasureSpeedWith(model, data, CPU, options);
         var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
         Evaluator.EvaluateDetailed(model, data, CPU, batchSize: 32);
-        Evaluator.MeasureSpeed(model, data, CPU, options);
+        Evaluator.MeasureSpeedWith(model, data, CPU, options);
 
         DisposeScopeManager.Statistics.ThreadTotalLiveCount.Should().Be(before);
     }
@@ -292,7 +292,7 @@ public sealed class DetailedEvaluationTests
         manual_seed(2);
         using var model = new TinyNet(4, classes: 5);
 
-        var speed = Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 3, BatchSize = 64 });
+        var speed = Evaluator.MeasureSpeedWith(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 3, BatchSize = 64 });
 
         speed.BatchSize.Should().Be(40, "the dataset has fewer images than the batch size asked for");
         new[] { speed.ImagesPerSecond, speed.MillisecondsPerImageAtBatchSize, speed.MillisecondsPerImageAtBatchSize1 }
@@ -391,7 +391,7 @@ public sealed class DetailedEvaluationTests
 
         // Three timed passes of 4 images, then three of 1 image, each pass ≥ 20 ms. Sleep may overrun
         // on a busy machine, so the upper bounds leave a factor of 5.
-        var speed = Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 3, BatchSize = 4 });
+        var speed = Evaluator.MeasureSpeedWith(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 3, BatchSize = 4 });
 
         speed.BatchSize.Should().Be(4);
         speed.MillisecondsPerImageAtBatchSize.Should().BeInRange(SleepyNet.PassMilliseconds / 4.0, 5 * SleepyNet.PassMilliseconds / 4.0);
@@ -406,11 +406,11 @@ public sealed class DetailedEvaluationTests
         using var data = Indexed(HandLabels, SixClasses);
         using var model = new LookupNet(HandLogits());
 
-        Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 0, TimedBatches = 1, BatchSize = 1 });
+        Evaluator.MeasureSpeedWith(model, data, CPU, new LatencyOptions { WarmupBatches = 0, TimedBatches = 1, BatchSize = 1 });
         model.Calls.Select(c => c.BatchSize).Should().Equal(1, 1);
 
         model.Calls.Clear();
-        Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 2, TimedBatches = 3, BatchSize = 6 });
+        Evaluator.MeasureSpeedWith(model, data, CPU, new LatencyOptions { WarmupBatches = 2, TimedBatches = 3, BatchSize = 6 });
         model.Calls.Select(c => c.BatchSize).Should().Equal(6, 6, 6, 6, 6, 1, 1, 1, 1, 1);
     }
 
@@ -424,7 +424,7 @@ public sealed class DetailedEvaluationTests
 
         FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, empty, CPU))
             .Should().Throw<ArgumentException>().WithParameterName("data");
-        FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { TimedBatches = 0 }))
+        FluentActions.Invoking(() => Evaluator.MeasureSpeedWith(model, data, CPU, new LatencyOptions { TimedBatches = 0 }))
             .Should().Throw<ArgumentOutOfRangeException>().WithParameterName(nameof(LatencyOptions.TimedBatches));
         model.Calls.Should().BeEmpty("nothing runs before the checks");
         model.training.Should().BeTrue();
@@ -589,7 +589,7 @@ public sealed class DetailedEvaluationTests
         // With a warm-up the first check is the warm-up's; without one, the timed loop's.
         foreach (var warmup in new[] { 1, 0 })
         {
-            FluentActions.Invoking(() => Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = warmup, TimedBatches = 2 }, cancellation.Token))
+            FluentActions.Invoking(() => Evaluator.MeasureSpeedWith(model, data, CPU, new LatencyOptions { WarmupBatches = warmup, TimedBatches = 2 }, cancellation.Token))
                 .Should().Throw<OperationCanceledException>();
             model.Calls.Should().BeEmpty($"no pass runs once cancelled (warm-up {warmup})");
         }
@@ -604,7 +604,7 @@ public sealed class DetailedEvaluationTests
         using var data = Indexed(HandLabels, SixClasses);
         using var model = new FixedOutputNet(zeros(0));
 
-        var speed = Evaluator.MeasureSpeed(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 2, BatchSize = 4 });
+        var speed = Evaluator.MeasureSpeedWith(model, data, CPU, new LatencyOptions { WarmupBatches = 1, TimedBatches = 2, BatchSize = 4 });
 
         speed.ImagesPerSecond.Should().BePositive();
     }

@@ -90,7 +90,7 @@ public sealed class ReportTests
     [Fact]
     public void Summary_csv_has_one_row_per_model_and_blank_speed_when_unmeasured()
     {
-        var csv = Write(w => EvaluationCsv.WriteSummary(w, [Teacher(), Student()]));
+        var csv = Write(w => EvaluationReport.WriteSummaryCsv(w, [Teacher(), Student()]));
 
         Lines(csv).Should().Equal(
             "model,parameters,trainable_parameters,weight_bytes,images,top1_accuracy,top5_accuracy,top_k,evaluation_seconds,speed_batch_size,images_per_second,ms_per_image_at_batch_size,ms_per_image_at_batch_size_1",
@@ -106,7 +106,7 @@ public sealed class ReportTests
         {
             CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo("de-DE");
 
-            var csv = Write(w => EvaluationCsv.WriteSummary(w, [Teacher()]));
+            var csv = Write(w => EvaluationReport.WriteSummaryCsv(w, [Teacher()]));
 
             Lines(csv)[1].Should().StartWith("teacher,1186986,1186986,4748123,6,0.5,1,3,1.5,256,1234.5,");
         }
@@ -119,7 +119,7 @@ public sealed class ReportTests
     [Fact]
     public void Per_class_csv_quotes_names_with_commas_and_leaves_nan_blank()
     {
-        var csv = Write(w => EvaluationCsv.WritePerClass(w, [Teacher()]));
+        var csv = Write(w => EvaluationReport.WritePerClassCsv(w, [Teacher()]));
 
         Lines(csv).Should().Equal(
             "model,class,images,correct,accuracy",
@@ -131,7 +131,7 @@ public sealed class ReportTests
     [Fact]
     public void Confusion_csv_has_every_cell_by_class_name()
     {
-        var csv = Write(w => EvaluationCsv.WriteConfusion(w, [Teacher(), Student()]));
+        var csv = Write(w => EvaluationReport.WriteConfusionCsv(w, [Teacher(), Student()]));
 
         var lines = Lines(csv);
         lines[0].Should().Be("model,true,predicted,count");
@@ -150,11 +150,11 @@ public sealed class ReportTests
         using var folder = new TempFolder();
         var target = Path.Combine(folder.Path, "reports");
 
-        var paths = EvaluationCsv.WriteFiles(target, [Teacher(), Student()]);
+        var paths = EvaluationReport.WriteCsvFiles(target, [Teacher(), Student()]);
 
-        paths.Select(Path.GetFileName).Should().Equal(EvaluationCsv.SummaryFileName, EvaluationCsv.PerClassFileName, EvaluationCsv.ConfusionFileName);
+        paths.Select(Path.GetFileName).Should().Equal(EvaluationReport.SummaryCsvFileName, EvaluationReport.PerClassCsvFileName, EvaluationReport.ConfusionCsvFileName);
         Directory.GetFiles(target).Should().HaveCount(3);
-        File.ReadAllText(paths[1]).Should().Be(Write(w => EvaluationCsv.WritePerClass(w, [Teacher(), Student()])));
+        File.ReadAllText(paths[1]).Should().Be(Write(w => EvaluationReport.WritePerClassCsv(w, [Teacher(), Student()])));
     }
 
     [Fact]
@@ -172,7 +172,7 @@ public sealed class ReportTests
             [Epoch(TrainingPhase.Distillation, 1, 3, new() { ["ce"] = 1, ["kd"] = 2 }, 0.25)],
             null, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(5));
 
-        var csv = Write(w => TrainingHistoryCsv.Write(w, [("student", student), ("distilled, T=4", distilled)]));
+        var csv = Write(w => TrainingResult.WriteHistoryCsv(w, [("student", student), ("distilled, T=4", distilled)]));
 
         Lines(csv).Should().Equal(
             "run,phase,epoch,mean_loss,loss_ce,loss_kd,accuracy,images_per_second,seconds",
@@ -247,7 +247,7 @@ public sealed class ReportTests
         using var writer = new StringWriter(CultureInfo.InvariantCulture);
         var writes = new (string Name, Action<TextWriter, IEnumerable<EvaluationReport>> Write)[]
         {
-            ("summary", EvaluationCsv.WriteSummary), ("per class", EvaluationCsv.WritePerClass), ("confusion", EvaluationCsv.WriteConfusion),
+            ("summary", EvaluationReport.WriteSummaryCsv), ("per class", EvaluationReport.WritePerClassCsv), ("confusion", EvaluationReport.WriteConfusionCsv),
         };
 
         foreach (var (name, write) in writes)
@@ -257,11 +257,11 @@ public sealed class ReportTests
         }
 
         writer.ToString().Should().BeEmpty("nothing is written before the checks");
-        FluentActions.Invoking(() => EvaluationCsv.WriteFiles(" ", [Teacher()])).Should().Throw<ArgumentException>().WithParameterName("folder");
-        FluentActions.Invoking(() => EvaluationCsv.WriteFiles("somewhere", null!)).Should().Throw<ArgumentNullException>().WithParameterName("reports");
+        FluentActions.Invoking(() => EvaluationReport.WriteCsvFiles(" ", [Teacher()])).Should().Throw<ArgumentException>().WithParameterName("folder");
+        FluentActions.Invoking(() => EvaluationReport.WriteCsvFiles("somewhere", null!)).Should().Throw<ArgumentNullException>().WithParameterName("reports");
         FluentActions.Invoking(() => EvaluationReport.FromJson(null!)).Should().Throw<ArgumentNullException>().WithParameterName("json");
-        FluentActions.Invoking(() => TrainingHistoryCsv.Write(null!, [])).Should().Throw<ArgumentNullException>().WithParameterName("writer");
-        FluentActions.Invoking(() => TrainingHistoryCsv.Write(writer, null!)).Should().Throw<ArgumentNullException>().WithParameterName("runs");
+        FluentActions.Invoking(() => TrainingResult.WriteHistoryCsv(null!, [])).Should().Throw<ArgumentNullException>().WithParameterName("writer");
+        FluentActions.Invoking(() => TrainingResult.WriteHistoryCsv(writer, null!)).Should().Throw<ArgumentNullException>().WithParameterName("runs");
     }
 
     [Fact]
@@ -275,9 +275,9 @@ public sealed class ReportTests
         var path = Path.Combine(folder, "history.csv");
         try
         {
-            TrainingHistoryCsv.WriteFile(path, [("teacher", run)]);
+            TrainingResult.WriteHistoryCsvFile(path, [("teacher", run)]);
 
-            File.ReadAllText(path).Should().Be(Write(w => TrainingHistoryCsv.Write(w, [("teacher", run)])));
+            File.ReadAllText(path).Should().Be(Write(w => TrainingResult.WriteHistoryCsv(w, [("teacher", run)])));
             Lines(File.ReadAllText(path)).Should().HaveCount(2);
         }
         finally

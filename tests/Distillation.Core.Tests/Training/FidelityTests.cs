@@ -35,7 +35,7 @@ public sealed class FidelityTests : IDisposable
         EvaluateEveryEpoch = true,
         TrackFidelity = track,
         FlipTestTimeAugmentation = flip,
-        TeacherOutputs = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Precision = TeacherPrecision.Float32 },
+        TeacherOutputs = new TeacherOutputOptions { Cache = false, Precision = TeacherPrecision.Float32 },
     };
 
     /// <summary>A teacher trained a little on Quadrants, so that it is right on some images and wrong on others.</summary>
@@ -173,7 +173,7 @@ public sealed class FidelityTests : IDisposable
         var distilled = trainer.Distill(train, test, new KLDivergenceLoss(4));
 
         using var withFidelity = new StringWriter(CultureInfo.InvariantCulture);
-        TrainingHistoryCsv.Write(withFidelity, [("student", student), ("distilled", distilled)]);
+        TrainingResult.WriteHistoryCsv(withFidelity, [("student", student), ("distilled", distilled)]);
         var lines = withFidelity.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
         lines[0].Should().EndWith(",seconds,agreement,teacher_kl,teacher_accuracy");
         lines[1].Should().StartWith("student,").And.EndWith(",,,", "the student alone has no teacher to agree with");
@@ -182,7 +182,7 @@ public sealed class FidelityTests : IDisposable
             .Should().Equal(last.Agreement!.Value, last.TeacherKLDivergence!.Value, last.TeacherAccuracy!.Value);
 
         using var without = new StringWriter(CultureInfo.InvariantCulture);
-        TrainingHistoryCsv.Write(without, [("student", student)]);
+        TrainingResult.WriteHistoryCsv(without, [("student", student)]);
         without.ToString().Should().NotContain("agreement");
     }
 

@@ -94,16 +94,16 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Theory]
-    [InlineData(TeacherOutputCaching.Never, 2 * 3)]
-    [InlineData(TeacherOutputCaching.Auto, 2)] // once on one image to size the cache, once over the 96 images in one evaluation batch
-    public void Distillation_runs_the_teacher_frozen_in_eval_mode_without_gradients(TeacherOutputCaching caching, int teacherCalls)
+    [InlineData(false, 2 * 3)]
+    [InlineData(true, 2)] // once on one image to size the cache, once over the 96 images in one evaluation batch
+    public void Distillation_runs_the_teacher_frozen_in_eval_mode_without_gradients(bool cache, int teacherCalls)
     {
         using var train = Quadrants.Create(96, seed: 1);
         manual_seed(1);
         var teacher = new ObservedTeacher(new TinyNet(16));
         var student = new TinyNet(4);
         var options = Options(epochs: 2);
-        options.TeacherOutputs = new TeacherOutputOptions { Caching = caching };
+        options.TeacherOutputs = new TeacherOutputOptions { Cache = cache };
         var trainer = new Trainer<ObservedTeacher, TinyNet>(teacher, student, options);
         var teacherBefore = teacher.parameters().Select(p => p.detach().clone()).ToArray();
 
@@ -251,7 +251,7 @@ public sealed class TrainerTests : IDisposable
 
         private sealed class RecordedPlan(SelfAugmentingSource owner, BatchPlan plan, bool augmentedBySource) : BatchPlan(plan.ImageCount, plan.BatchSize, shuffle: null)
         {
-            internal override bool AugmentedBySource => augmentedBySource;
+            public override bool AugmentedBySource => augmentedBySource;
 
             protected override Batch ReadBatch(int index, long start, long length, Device device)
             {
@@ -447,10 +447,4 @@ public sealed class TrainerTests : IDisposable
 
         act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(name);
     }
-}
-
-/// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

@@ -98,7 +98,7 @@ internal static class TrainingPageExamples
         // docs:begin TrainingPageCache
         var options = new TrainerOptions
         {
-            TeacherOutputs = new TeacherOutputOptions { Directory = "cache/teacher-outputs" },   // or Caching = TeacherOutputCaching.Never
+            TeacherOutputs = new TeacherOutputOptions { Directory = "cache/teacher-outputs" },   // or Cache = false
         };
         // docs:end TrainingPageCache
         return options;

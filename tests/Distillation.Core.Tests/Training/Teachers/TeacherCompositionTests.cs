@@ -21,7 +21,7 @@ public sealed class TeacherCompositionTests : IDisposable
         folder.Dispose();
     }
 
-    private static TrainerOptions Options(TeacherOutputCaching caching = TeacherOutputCaching.Auto, bool augment = false) => new()
+    private static TrainerOptions Options(bool cache = true, bool augment = false) => new()
     {
         Epochs = 2,
         BatchSize = 16,
@@ -30,7 +30,7 @@ public sealed class TeacherCompositionTests : IDisposable
         Device = new DeviceOptions { Kind = DeviceKind.Cpu, Threads = 1 },
         Augmentation = augment ? new AugmentationOptions { Padding = 1 } : null,
         // Float32 so that a live teacher gives the losses of a cache (computed in float32) on any machine; Auto may pick bfloat16.
-        TeacherOutputs = new TeacherOutputOptions { Caching = caching, Precision = TeacherPrecision.Float32 },
+        TeacherOutputs = new TeacherOutputOptions { Cache = cache, Precision = TeacherPrecision.Float32 },
     };
 
     private static TinyNet Net(long seed, int width = 8)
@@ -122,7 +122,7 @@ public sealed class TeacherCompositionTests : IDisposable
         using var train = Quadrants.Create(64, seed: 1);
         using var net = Net(1);
         var counting = new CountingTeacher(Teacher.From(net));
-        var trainer = new Trainer<CountingTeacher, TinyNet>(counting, Net(3, width: 4), Options(TeacherOutputCaching.Never));
+        var trainer = new Trainer<CountingTeacher, TinyNet>(counting, Net(3, width: 4), Options(false));
 
         var result = trainer.Distill(train, loss: new KLDivergenceLoss(4));
 
@@ -138,7 +138,7 @@ public sealed class TeacherCompositionTests : IDisposable
         using var train = Quadrants.Create(64, seed: 1);
         using var net = Net(1);
         var counting = new CountingTeacher(Teacher.From(net));
-        var trainer = new Trainer<ITeacher, TinyNet>(counting.UseCache(), Net(3, width: 4), Options(TeacherOutputCaching.Auto));
+        var trainer = new Trainer<ITeacher, TinyNet>(counting.UseCache(), Net(3, width: 4), Options(true));
 
         var result = trainer.Distill(train, loss: new KLDivergenceLoss(4));
 
@@ -151,8 +151,8 @@ public sealed class TeacherCompositionTests : IDisposable
     {
         using var train = Quadrants.Create(64, seed: 1);
         using var net = Net(1);
-        var live = new Trainer<ITeacher, TinyNet>(Teacher.From(net), Net(3, width: 4), Options(TeacherOutputCaching.Never)).Distill(train, loss: new KLDivergenceLoss(4));
-        var cached = new Trainer<ITeacher, TinyNet>(Teacher.From(net).UseCache(), Net(3, width: 4), Options(TeacherOutputCaching.Never)).Distill(train, loss: new KLDivergenceLoss(4));
+        var live = new Trainer<ITeacher, TinyNet>(Teacher.From(net), Net(3, width: 4), Options(false)).Distill(train, loss: new KLDivergenceLoss(4));
+        var cached = new Trainer<ITeacher, TinyNet>(Teacher.From(net).UseCache(), Net(3, width: 4), Options(false)).Distill(train, loss: new KLDivergenceLoss(4));
 
         cached.TeacherOutputsCached.Should().BeTrue("an explicit cache serves whatever the options say");
         cached.History.Select(e => e.MeanLoss).Should().Equal(live.History.Select(e => e.MeanLoss));
@@ -196,7 +196,7 @@ public sealed class TeacherCompositionTests : IDisposable
         using var train = Quadrants.Create(64, seed: 1);
         using var net = Net(1);
         var counting = new CountingTeacher(Teacher.From(net));
-        var trainer = new Trainer<CountingTeacher, TinyNet>(counting, Net(3, width: 4), Options(TeacherOutputCaching.Auto));
+        var trainer = new Trainer<CountingTeacher, TinyNet>(counting, Net(3, width: 4), Options(true));
         using var features = new DistillationObjective((new KLDivergenceLoss(4), 1.0), (new CosineFeatureLoss("layers.3", "layers.9"), 1.0));
 
         trainer.Check(train, new KLDivergenceLoss(4));

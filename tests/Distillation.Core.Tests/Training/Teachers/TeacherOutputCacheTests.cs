@@ -55,7 +55,7 @@ public sealed class TeacherOutputCacheTests : IDisposable
     {
         using var train = Quadrants.Create(150, seed: 1);
 
-        var live = Distill(new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Precision = TeacherPrecision.Float32 }, LossFor(loss), train);
+        var live = Distill(new TeacherOutputOptions { Cache = false, Precision = TeacherPrecision.Float32 }, LossFor(loss), train);
         var cached = Distill(new TeacherOutputOptions(), LossFor(loss), train);
 
         live.Result.TeacherOutputsCached.Should().BeFalse();
@@ -134,7 +134,7 @@ public sealed class TeacherOutputCacheTests : IDisposable
     {
         using var train = Quadrants.Create(150, seed: 1);
         var options = new TeacherOutputOptions { Directory = folder.Path };
-        var live = Distill(new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Precision = TeacherPrecision.Float32 }, LossFor("kd+cosine+hint"), train);
+        var live = Distill(new TeacherOutputOptions { Cache = false, Precision = TeacherPrecision.Float32 }, LossFor("kd+cosine+hint"), train);
 
         var first = Distill(options, LossFor("kd+cosine+hint"), train);
         var file = Directory.GetFiles(folder.Path).Should().ContainSingle().Subject;

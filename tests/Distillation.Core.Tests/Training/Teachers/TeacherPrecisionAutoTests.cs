@@ -77,7 +77,7 @@ public sealed class TeacherPrecisionAutoTests : IDisposable
     public void Auto_picks_float32_without_timing_on_a_device_without_the_instructions()
     {
         var noInstructions = new FakeBFloat16Probe(support: false, factor: 0.45);
-        var options = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Probe = noInstructions };
+        var options = new TeacherOutputOptions { Cache = false, Probe = noInstructions };
         using var module = new TinyNet(8);
 
         var (teacher, precision) = options.Apply(Teacher.From(module), augmented: true, [], CPU, new ListLogger());
@@ -90,7 +90,7 @@ public sealed class TeacherPrecisionAutoTests : IDisposable
     [Fact]
     public void Auto_wraps_the_teacher_in_bfloat16_and_says_so_when_it_is_measured_faster()
     {
-        var options = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Probe = new FakeBFloat16Probe(support: true, factor: 0.45) };
+        var options = new TeacherOutputOptions { Cache = false, Probe = new FakeBFloat16Probe(support: true, factor: 0.45) };
         using var module = new TinyNet(8);
 
         var (teacher, precision) = options.Apply(Teacher.From(module), augmented: true, [], CPU, new ListLogger());
@@ -112,7 +112,7 @@ public sealed class TeacherPrecisionAutoTests : IDisposable
         options.Apply(Teacher.From(float64), augmented: true, [], CPU, new ListLogger()).Precision.Should().Be(TeacherPrecision.Float32, "a teacher that is not float32");
         options.Apply(Teacher.From(module), augmented: false, [], CPU, new ListLogger()).Precision.Should().Be(TeacherPrecision.Float32, "a cached teacher computes its outputs in float32");
         options.Apply(Teacher.From(module), augmented: true, [], CPU, new ListLogger(), checkOnly: true).Precision.Should().Be(TeacherPrecision.Float32, "a preflight measures nothing");
-        var never = new TeacherOutputOptions { Caching = TeacherOutputCaching.Never, Probe = fast };
+        var never = new TeacherOutputOptions { Cache = false, Probe = fast };
         never.Apply(Teacher.From(module).UseCache(), augmented: false, [], CPU, new ListLogger()).Precision.Should().Be(TeacherPrecision.Float32, "the caller's cache serves unaugmented batches");
         fast.Timings.Should().Be(0);
     }

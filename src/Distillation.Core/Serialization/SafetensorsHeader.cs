@@ -2,39 +2,6 @@ using static TorchSharp.torch;
 
 namespace Distillation.Serialization;
 
-/// <summary>The tensors of a safetensors file, read onto the CPU; disposing it frees them.</summary>
-public sealed class SafetensorsContent : IDisposable
-{
-    private readonly Dictionary<string, Tensor> tensors;
-
-    internal SafetensorsContent(IReadOnlyList<string> names, Dictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
-    {
-        Names = names;
-        this.tensors = tensors;
-        Metadata = metadata;
-    }
-
-    /// <summary>The tensor names in the order of the file's header.</summary>
-    public IReadOnlyList<string> Names { get; }
-
-    /// <summary>The tensors by name, in the dtypes and shapes the file stores.</summary>
-    public IReadOnlyDictionary<string, Tensor> Tensors => tensors;
-
-    /// <summary>The file's <c>__metadata__</c> strings (empty when it has none).</summary>
-    public IReadOnlyDictionary<string, string> Metadata { get; }
-
-    /// <summary>Disposes every tensor.</summary>
-    public void Dispose()
-    {
-        foreach (var tensor in tensors.Values)
-        {
-            tensor.Dispose();
-        }
-
-        tensors.Clear();
-    }
-}
-
 /// <summary>A validated safetensors header: the tensors' descriptions in file order, and the metadata.</summary>
 /// <param name="Tensors">Each tensor's name, dtype, shape and data offsets, in the header's order.</param>
 /// <param name="Metadata">The <c>__metadata__</c> strings (empty when the file has none).</param>

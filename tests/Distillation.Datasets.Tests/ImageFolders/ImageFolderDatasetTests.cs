@@ -1,12 +1,11 @@
 using Distillation.Data;
 using Distillation.Tests.TestSupport;
-using Distillation.Tests.Training;
 using Microsoft.Extensions.Logging;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.ImageFolders;
 
 public sealed class ImageFolderDatasetTests : IDisposable
 {
@@ -139,7 +138,7 @@ public sealed class ImageFolderDatasetTests : IDisposable
     public void A_cmyk_jpeg_becomes_RGB()
     {
         // Fixture made once with ImageMagick: `convert -size 16x16 xc:'rgb(200,100,50)' -colorspace CMYK -quality 95 cmyk.jpg`.
-        var fixture = Path.Combine(AppContext.BaseDirectory, "Data", "Fixtures", "cmyk.jpg");
+        var fixture = Path.Combine(AppContext.BaseDirectory, "ImageFolders", "Fixtures", "cmyk.jpg");
         ImageFiles.Write(Path.Combine(Root, "x", "cmyk.jpg"), File.ReadAllBytes(fixture));
 
         using var data = ImageFolderDataset.Load(Root, Size(16));

@@ -2,7 +2,7 @@ using CsCheck;
 using Distillation.Data;
 using Distillation.Tests.TestSupport;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.Cifar10;
 
 /// <summary>Random bytes as CIFAR-10 files: the reader only ever loads them or throws its documented exceptions.</summary>
 public sealed class Cifar10DatasetFuzzTests : IDisposable

@@ -86,7 +86,7 @@ public static class ImageFolderWriter
     }
 
     /// <summary>An opaque RGBA bitmap of the uint8 CHW image <paramref name="chw"/> [3, height, width]; dispose it.</summary>
-    internal static SKBitmap ToBitmap(ReadOnlySpan<byte> chw, int width, int height)
+    public static SKBitmap ToBitmap(ReadOnlySpan<byte> chw, int width, int height)
     {
         var plane = width * height;
         var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));

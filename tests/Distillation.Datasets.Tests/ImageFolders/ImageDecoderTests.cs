@@ -1,7 +1,7 @@
 using Distillation.Data;
 using Distillation.Tests.TestSupport;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.ImageFolders;
 
 /// <summary>The decoder on its own: exact copies, centre crops of tall and wide images, stretching, size guards and its messages.</summary>
 public sealed class ImageDecoderTests : IDisposable

@@ -6,7 +6,7 @@ using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.ImageFolders;
 
 /// <summary>The listing of an image folder under links, undecodable names, too few classes and cancellation (issue 29).</summary>
 public sealed class ImageFolderIndexTests : IDisposable
@@ -254,7 +254,7 @@ public sealed class ImageFolderIndexTests : IDisposable
         var decodedAtCancel = 0;
         var lastSeen = 0;
         var clock = new Stopwatch();
-        var progress = new SynchronousProgress(p =>
+        var progress = new SynchronousProgress<ImageFolderProgress>(p =>
         {
             lastSeen = p.Decoded;
             if (p.Decoded >= 3 && !cancel.IsCancellationRequested)
@@ -274,11 +274,6 @@ public sealed class ImageFolderIndexTests : IDisposable
         clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(2));
         decodedAtCancel.Should().BeGreaterThan(0);
         lastSeen.Should().BeLessThan(decodedAtCancel + 5, "only the images already started finish (2 decoders; an image may be picked up as the token turns)");
-    }
-
-    private sealed class SynchronousProgress(Action<ImageFolderProgress> report) : IProgress<ImageFolderProgress>
-    {
-        public void Report(ImageFolderProgress value) => report(value);
     }
 
     /// <summary>Copies <paramref name="source"/> to <paramref name="folder"/>/<paramref name="printfName"/>, a name given as printf octal escapes (bytes that need not be UTF-8).</summary>

@@ -1,6 +1,6 @@
 using Distillation.Data;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.ImageFolders;
 
 /// <summary>The crop boxes a streamed pass draws while decoding: torchvision's rules, from one seed per pass.</summary>
 public sealed class DecodedCropsTests

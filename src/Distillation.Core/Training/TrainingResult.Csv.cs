@@ -3,23 +3,16 @@ using Distillation.IO;
 
 namespace Distillation.Training;
 
-/// <summary>
-/// Writes the epoch histories of training runs as one CSV table, one row per run and epoch:
-/// <c>run, phase, epoch, mean_loss, loss_&lt;part&gt;…, accuracy, images_per_second, seconds</c>.
-/// There is one <c>loss_&lt;part&gt;</c> column for every loss part named in any run (in order of
-/// first appearance), empty where a run has no such part; <c>accuracy</c> is empty for an epoch
-/// without evaluation. When any epoch measured fidelity (<see cref="TrainerOptions.TrackFidelity"/>),
-/// three more columns follow: <c>agreement, teacher_kl, teacher_accuracy</c>, empty where an epoch
-/// has none. RFC 4180, invariant culture, as <see cref="Evaluation.EvaluationCsv"/>.
-/// </summary>
-public static class TrainingHistoryCsv
+public sealed partial record TrainingResult
 {
     private static readonly string[] FidelityColumns = ["agreement", "teacher_kl", "teacher_accuracy"];
 
-    /// <summary>Writes the table.</summary>
+    /// <summary>
+    /// Writes the epoch histories of training runs as one CSV table, one row per run and epoch: <c>run, phase, epoch, mean_loss, loss_&lt;part&gt;…, accuracy, images_per_second, seconds</c>. There is one <c>loss_&lt;part&gt;</c> column for every loss part named in any run (in order of first appearance), empty where a run has no such part; <c>accuracy</c> is empty for an epoch without evaluation. When any epoch measured fidelity (<see cref="TrainerOptions.TrackFidelity"/>), three more columns follow: <c>agreement, teacher_kl, teacher_accuracy</c>, empty where an epoch has none. RFC 4180, invariant culture, as <see cref="Evaluation.EvaluationReport.WriteSummaryCsv"/>.
+    /// </summary>
     /// <param name="writer">Where to write.</param>
     /// <param name="runs">The runs, each with the name its rows carry.</param>
-    public static void Write(TextWriter writer, IEnumerable<(string Run, TrainingResult Result)> runs)
+    public static void WriteHistoryCsv(TextWriter writer, IEnumerable<(string Run, TrainingResult Result)> runs)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(runs);
@@ -55,10 +48,10 @@ public static class TrainingHistoryCsv
     /// <summary>Writes the table to <paramref name="path"/> atomically.</summary>
     /// <param name="path">The file; its folder is created if needed.</param>
     /// <param name="runs">The runs, each with the name its rows carry.</param>
-    public static void WriteFile(string path, IEnumerable<(string Run, TrainingResult Result)> runs)
+    public static void WriteHistoryCsvFile(string path, IEnumerable<(string Run, TrainingResult Result)> runs)
     {
         using var text = new StringWriter(CultureInfo.InvariantCulture);
-        Write(text, runs);
+        WriteHistoryCsv(text, runs);
         AtomicFile.WriteAllText(path, text.ToString());
     }
 }

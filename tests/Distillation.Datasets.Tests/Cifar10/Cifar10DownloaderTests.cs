@@ -7,7 +7,7 @@ using Distillation.Data;
 using Microsoft.Extensions.Logging;
 using Distillation.Tests.TestSupport;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.Cifar10;
 
 /// <summary>
 /// The downloader against small archives built here (nothing is fetched from the internet): the

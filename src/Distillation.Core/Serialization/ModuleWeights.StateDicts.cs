@@ -6,17 +6,12 @@ using static TorchSharp.torch;
 
 namespace Distillation.Serialization;
 
-/// <summary>
-/// Loads weights saved by PyTorch into any TorchSharp module by parameter and buffer name, with
-/// the semantics of PyTorch's <c>load_state_dict</c>, and exports a module's state dict as
-/// safetensors so it can go back to PyTorch.
-/// </summary>
-/// <remarks>
-/// A load checks everything before it copies anything: when it throws, the module is unchanged.
-/// Values are copied under <c>no_grad</c> into the module's existing tensors, converted to each
-/// tensor's dtype and device, so optimizers holding the parameters stay valid.
-/// </remarks>
-public static class StateDictFiles
+// PyTorch's state dicts: loads weights saved by PyTorch into any TorchSharp module by parameter and
+// buffer name, with the semantics of PyTorch's load_state_dict, and exports a module's state dict as
+// safetensors so it can go back to PyTorch. A load checks everything before it copies anything (when it
+// throws, the module is unchanged); values are copied under no_grad into the module's existing tensors,
+// converted to each tensor's dtype and device, so optimizers holding the parameters stay valid.
+public static partial class ModuleWeights
 {
     /// <summary>
     /// Loads a safetensors file (for example written in Python by
@@ -31,7 +26,7 @@ public static class StateDictFiles
     /// <returns>The keys loaded, missing and unexpected.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not valid safetensors (see <see cref="Safetensors.Read(string)"/>).</exception>
-    /// <exception cref="StateDictMismatchException">Keys are missing or unexpected in a strict load, or a shape differs.</exception>
+    /// <exception cref="IOException">Keys are missing or unexpected in a strict load, or a shape differs.</exception>
     public static StateDictLoadResult LoadSafetensors(this nn.Module module, string path, bool strict = true)
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -70,7 +65,7 @@ public static class StateDictFiles
     /// <returns>The keys loaded, missing and unexpected.</returns>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file cannot be read as a PyTorch state dict of tensors.</exception>
-    /// <exception cref="StateDictMismatchException">Keys are missing or unexpected in a strict load, or a shape differs.</exception>
+    /// <exception cref="IOException">Keys are missing or unexpected in a strict load, or a shape differs.</exception>
     public static StateDictLoadResult LoadPyTorchStateDict(this nn.Module module, string path, bool strict = true)
     {
         ArgumentNullException.ThrowIfNull(module);
@@ -127,7 +122,7 @@ public static class StateDictFiles
     /// <param name="stateDict">The values by parameter or buffer name; not modified or disposed.</param>
     /// <param name="strict">True (the default) to require exactly the same keys; false to load the common keys and report the others.</param>
     /// <returns>The keys loaded, missing and unexpected.</returns>
-    /// <exception cref="StateDictMismatchException">Keys are missing or unexpected in a strict load, or a shape differs.</exception>
+    /// <exception cref="IOException">Keys are missing or unexpected in a strict load, or a shape differs.</exception>
     public static StateDictLoadResult LoadStateDict(this nn.Module module, IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
     {
         ArgumentNullException.ThrowIfNull(module);

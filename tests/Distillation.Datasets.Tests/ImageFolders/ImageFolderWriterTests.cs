@@ -3,7 +3,7 @@ using Distillation.Tests.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.ImageFolders;
 
 public sealed class ImageFolderWriterTests : IDisposable
 {

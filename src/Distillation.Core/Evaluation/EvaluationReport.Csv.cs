@@ -3,22 +3,17 @@ using Distillation.IO;
 
 namespace Distillation.Evaluation;
 
-/// <summary>
-/// Writes <see cref="EvaluationReport"/>s as three CSV tables, one row per model, per class, and per
-/// confusion cell. RFC 4180: CRLF line ends, a field with a comma, quote or line break in double
-/// quotes (inner quotes doubled); numbers in the invariant culture. A number that is absent or not
-/// finite (the NaN accuracy of a class with no image) is an empty field.
-/// </summary>
-public static class EvaluationCsv
+// The CSV form of reports: three tables, one row per model, per class, and per confusion cell. RFC 4180: CRLF line ends, a field with a comma, quote or line break in double quotes (inner quotes doubled); numbers in the invariant culture. A number that is absent or not finite (the NaN accuracy of a class with no image) is an empty field.
+public sealed partial record EvaluationReport
 {
-    /// <summary>The file name of the summary table in <see cref="WriteFiles"/>.</summary>
-    public const string SummaryFileName = "summary.csv";
+    /// <summary>The file name of the summary table in <see cref="WriteCsvFiles"/>.</summary>
+    public const string SummaryCsvFileName = "summary.csv";
 
-    /// <summary>The file name of the per-class table in <see cref="WriteFiles"/>.</summary>
-    public const string PerClassFileName = "per-class-accuracy.csv";
+    /// <summary>The file name of the per-class table in <see cref="WriteCsvFiles"/>.</summary>
+    public const string PerClassCsvFileName = "per-class-accuracy.csv";
 
-    /// <summary>The file name of the confusion table in <see cref="WriteFiles"/>.</summary>
-    public const string ConfusionFileName = "confusion-matrix.csv";
+    /// <summary>The file name of the confusion table in <see cref="WriteCsvFiles"/>.</summary>
+    public const string ConfusionCsvFileName = "confusion-matrix.csv";
 
     /// <summary>
     /// One row per model: <c>model, parameters, trainable_parameters, weight_bytes, images,
@@ -28,7 +23,7 @@ public static class EvaluationCsv
     /// </summary>
     /// <param name="writer">Where to write.</param>
     /// <param name="reports">The models.</param>
-    public static void WriteSummary(TextWriter writer, IEnumerable<EvaluationReport> reports)
+    public static void WriteSummaryCsv(TextWriter writer, IEnumerable<EvaluationReport> reports)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(reports);
@@ -62,7 +57,7 @@ public static class EvaluationCsv
     /// <summary>One row per model and class, in label order: <c>model, class, images, correct, accuracy</c>.</summary>
     /// <param name="writer">Where to write.</param>
     /// <param name="reports">The models.</param>
-    public static void WritePerClass(TextWriter writer, IEnumerable<EvaluationReport> reports)
+    public static void WritePerClassCsv(TextWriter writer, IEnumerable<EvaluationReport> reports)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(reports);
@@ -82,7 +77,7 @@ public static class EvaluationCsv
     /// </summary>
     /// <param name="writer">Where to write.</param>
     /// <param name="reports">The models.</param>
-    public static void WriteConfusion(TextWriter writer, IEnumerable<EvaluationReport> reports)
+    public static void WriteConfusionCsv(TextWriter writer, IEnumerable<EvaluationReport> reports)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(reports);
@@ -102,22 +97,22 @@ public static class EvaluationCsv
     }
 
     /// <summary>
-    /// Writes the three tables into <paramref name="folder"/> as <see cref="SummaryFileName"/>,
-    /// <see cref="PerClassFileName"/> and <see cref="ConfusionFileName"/>, each atomically.
+    /// Writes the three tables into <paramref name="folder"/> as <see cref="SummaryCsvFileName"/>,
+    /// <see cref="PerClassCsvFileName"/> and <see cref="ConfusionCsvFileName"/>, each atomically.
     /// </summary>
     /// <param name="folder">The folder; created if needed.</param>
     /// <param name="reports">The models.</param>
     /// <returns>The paths written, in that order.</returns>
-    public static IReadOnlyList<string> WriteFiles(string folder, IEnumerable<EvaluationReport> reports)
+    public static IReadOnlyList<string> WriteCsvFiles(string folder, IEnumerable<EvaluationReport> reports)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
         ArgumentNullException.ThrowIfNull(reports);
         var all = reports.ToArray();
         var tables = new (string Name, Action<TextWriter, IEnumerable<EvaluationReport>> Write)[]
         {
-            (SummaryFileName, WriteSummary),
-            (PerClassFileName, WritePerClass),
-            (ConfusionFileName, WriteConfusion),
+            (SummaryCsvFileName, WriteSummaryCsv),
+            (PerClassCsvFileName, WritePerClassCsv),
+            (ConfusionCsvFileName, WriteConfusionCsv),
         };
 
         var paths = new List<string>();

@@ -4,7 +4,7 @@ using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.ImageFolders;
 
 public sealed class StreamingImageFolderTests : IDisposable
 {

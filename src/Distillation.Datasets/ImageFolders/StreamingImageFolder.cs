@@ -276,7 +276,7 @@ internal sealed class StreamingBatchPlan : BatchPlan
         }
     }
 
-    internal override bool AugmentedBySource => crops is not null;
+    public override bool AugmentedBySource => crops is not null;
 
     protected override Batch ReadBatch(int index, long start, long length, Device device)
     {

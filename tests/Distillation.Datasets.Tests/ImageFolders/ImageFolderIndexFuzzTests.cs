@@ -2,7 +2,7 @@ using CsCheck;
 using Distillation.Data;
 using Distillation.Tests.TestSupport;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.ImageFolders;
 
 /// <summary>
 /// Generated image-folder trees (issue 29): odd names, empty and hidden classes, nested folders,

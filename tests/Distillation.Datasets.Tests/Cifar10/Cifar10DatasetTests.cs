@@ -3,7 +3,7 @@ using Distillation.Tests.TestSupport;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.Cifar10;
 
 public sealed class Cifar10DatasetTests : IDisposable
 {

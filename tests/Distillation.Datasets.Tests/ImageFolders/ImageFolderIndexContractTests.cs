@@ -1,9 +1,9 @@
 using Distillation.Data;
 using Distillation.Tests.TestSupport;
 using Microsoft.Extensions.Logging;
-using static Distillation.Tests.Data.ImageFolderIndexTests;
+using static Distillation.Datasets.Tests.ImageFolders.ImageFolderIndexTests;
 
-namespace Distillation.Tests.Data;
+namespace Distillation.Datasets.Tests.ImageFolders;
 
 /// <summary>
 /// The listing's contract where the mutation run of issue 29 found it untested: its arguments and
