@@ -2,7 +2,8 @@
 # Packs Distillation.Core, Distillation.Datasets, Distillation.Models, Distillation.Onnx, Distillation.Onnx.Runtime and Distillation.Onnx.Quantization, then proves another .NET project
 # can use them: a copy of eng/consumer outside the repository restores the fresh packages from a local
 # folder feed (plus TorchSharp-cpu from the usual NuGet source), builds, runs a forward pass and
-# exports the student to ONNX (without ONNX Runtime).
+# exports the student to ONNX (without ONNX Runtime); then builds the sample from those packages alone
+# (a copy of its files, no project of the repository in reach) and runs its --help.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -99,7 +100,29 @@ status=0
 # Links, not copies, of the 1.5 GB of native libraries (as Directory.Build.props does in the repository).
 dotnet run --project "$consumer/Consumer.csproj" -c Release -p:DistillationVersion="$version" -p:CreateSymbolicLinksForCopyLocalIfPossible=true -nologo || status=$?
 
+# The sample, built from the packed packages alone instead of the projects, then run: it needs the
+# public API only. Built in a copy of the files it compiles (its folder, the shared console output,
+# Core's two small helpers it compiles in, the repository's build settings), so no project of the
+# repository is in reach.
+if [ "$status" -eq 0 ]; then
+  echo "check-consumer: building samples/Distillation.Cifar10 against the packed packages"
+  mirror="$work/sample-repo"
+  mkdir -p "$mirror"
+  tar -C "$repo_root" --exclude=bin --exclude=obj -cf - samples/Distillation.Cifar10 src/Shared/ConsoleOutput \
+    src/Distillation.Core/IO/AtomicFile.cs src/Distillation.Core/Diagnostics/ProcessMemory.cs \
+    Directory.Build.props Directory.Build.targets Directory.Packages.props global.json eng/NativePrerequisite.targets \
+    | tar -C "$mirror" -xf -
+  dotnet build "$mirror/samples/Distillation.Cifar10/Distillation.Cifar10.csproj" -c Release -nologo -v quiet \
+    -p:DistillationPackageVersion="$version" -p:RestoreAdditionalProjectSources="$feed" \
+    -p:DistillationSkipNativeCheck=true -p:CreateSymbolicLinksForCopyLocalIfPossible=true || status=$?
+  if [ "$status" -eq 0 ]; then
+    dotnet "$mirror/samples/Distillation.Cifar10/bin/Release/net10.0/distill-cifar10.dll" --help >"$work/sample-help.txt" || status=$?
+    grep -q -- "--recipe" "$work/sample-help.txt" || { echo "check-consumer: the sample built from the packages did not print its options" >&2; status=1; }
+    [ -d "$mirror/src/Distillation.Core/bin" ] && { echo "check-consumer: the sample built a library project instead of using its package" >&2; status=1; }
+  fi
+fi
+
 # Leave no one-off versions behind in the global package cache.
 packages_dir="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
-rm -rf "$packages_dir/distillation.core/$version" "$packages_dir/distillation.datasets/$version" "$packages_dir/distillation.models/$version" "$packages_dir/distillation.onnx/$version" "$packages_dir/distillation.onnx.runtime/$version"
+rm -rf "$packages_dir/distillation.core/$version" "$packages_dir/distillation.datasets/$version" "$packages_dir/distillation.models/$version" "$packages_dir/distillation.onnx/$version" "$packages_dir/distillation.onnx.runtime/$version" "$packages_dir/distillation.onnx.quantization/$version"
 exit "$status"

@@ -6,7 +6,7 @@ using Distillation.Models;
 using Distillation.Onnx;
 using static TorchSharp.torch;
 
-TorchRuntime.EnsureAvailable();
+new DeviceOptions { Kind = DeviceKind.Cpu }.Resolve();   // loads the native library (a clear error if it cannot), sets up the CPU
 manual_seed(0);
 using var teacher = new TeacherNet();
 using var student = new StudentNet();
