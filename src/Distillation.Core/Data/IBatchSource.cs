@@ -37,6 +37,14 @@ public interface IBatchSource
     /// true), when this source can augment while it reads; null when it cannot, and the trainer
     /// augments the batches itself. The permutation is drawn from <paramref name="shuffle"/> as
     /// <see cref="PlanBatches"/> draws it; any draws of the augmentation come from <paramref name="draws"/>.
+    /// The default returns null: implement it only for a source that can crop and flip cheaper while it
+    /// decodes (the streamed image folder of Distillation.Datasets cuts torchvision's random-resized
+    /// crops on its decode threads). Mixup and CutMix stay the trainer's, after the crop.
     /// </summary>
+    /// <param name="batchSize">Images per batch; must be positive.</param>
+    /// <param name="shuffle">The generator of the permutation; null keeps the stored order.</param>
+    /// <param name="augmentation">The crop and flip to apply.</param>
+    /// <param name="draws">The run's augmentation generator, for the source's own draws.</param>
+    /// <returns>The plan, whose <see cref="BatchPlan.AugmentedBySource"/> is true; or null.</returns>
     BatchPlan? PlanAugmentedBatches(int batchSize, Generator? shuffle, AugmentationOptions augmentation, Generator draws) => null;
 }
