@@ -89,8 +89,8 @@ internal static class IdeasBenchmark
             TeacherOutputs = new TeacherOutputOptions { Cache = false, Precision = TeacherPrecision.Auto },
         });
 
-        // What Auto chooses here, and on what evidence, is the trainer's own log line (the probe is internal to the library):
-        // the "auto precision" case below times the two against each other whatever it chose.
+        // What Auto chooses here, and on what evidence, is the trainer's own log line (the probe is internal to the library);
+        // the probe runs once per process, in the "auto precision" case's untimed first call, which then times whatever it chose.
         notes.Add("TeacherPrecision.Auto and TrainingPrecision.Auto decide by the library's probe (avx512_bf16 or amx_bf16, then one timed convolution); the choice is in the run's log.");
 
         var distillerBFloat16 = new Trainer<TeacherNet, StudentNet>(teacher, distiller.Student, new TrainerOptions
