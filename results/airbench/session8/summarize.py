@@ -65,8 +65,7 @@ for name, row in new.items():
 # One control setting for every seed, the better on the mean over the seeds both ran (choosing per
 # seed would take the larger of two noisy values, an optimistic control).
 both = sorted(set(mixup_controls) & set(controls))
-mixup_better = bool(both) and sum(mixup_controls[s] for s in both) > sum(controls[s] for s in both)
-mixup_better = mixup_better and set(mixup_controls) >= set(controls)
+mixup_better = set(mixup_controls) >= set(controls) and sum(mixup_controls[s] for s in both) > sum(controls[s] for s in both)
 best_control = dict(mixup_controls) if mixup_better else dict(controls)
 best_control_setting = "weight decay 1e-3, mixup 0.2" if mixup_better else "weight decay 1e-3, no mixup"
 for row in rows:

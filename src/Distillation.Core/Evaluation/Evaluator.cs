@@ -138,12 +138,12 @@ public static class Evaluator
         MeasureSpeedWith(model, data, device, new LatencyOptions { BatchSize = batchSize, WarmupBatches = warmupBatches, TimedBatches = timedBatches }, cancellationToken);
 
     /// <summary>As the public overload, with the three counts in one object (tests set them by name).</summary>
-    internal static SpeedMeasurement MeasureSpeedWith(nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, LatencyOptions? options, CancellationToken cancellationToken = default)
+    internal static SpeedMeasurement MeasureSpeedWith(nn.Module<Tensor, Tensor> model, IBatchSource data, Device device, LatencyOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(device);
-        options ??= new LatencyOptions();
+        ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (data.Count == 0)
         {
