@@ -8,7 +8,9 @@ namespace Distillation.Cifar10;
 /// <c>dkd</c>) or a comma-separated weighted combination such as <c>kd:1,cosine:0.25</c>. Cross-entropy
 /// always enters first with <c>--hard-weight</c>; a method's weight defaults to <c>--soft-weight</c>.
 /// Every spelling goes through the one path, so <c>kd</c> and <c>kd:1</c> (with soft weight 1) are
-/// the same objective, with the same description and checkpoints.
+/// the same objective, with the same description and checkpoints. With <c>--soft-ramp</c> every
+/// distillation term's weight moves linearly to 0 over the last part of the run
+/// (<see cref="WeightSchedule.RampTo"/>); cross-entropy keeps its weight.
 /// </summary>
 internal static class MethodSpec
 {
@@ -19,9 +21,14 @@ internal static class MethodSpec
     private static readonly string[] Names = ["kd", "kd+ls", "kd-ls", "cosine", "hint", "dkd", "dist"];
 
     /// <summary>Builds the objective; call <see cref="Check"/> first for a message instead of an exception.</summary>
+    /// <param name="text">The method list.</param>
+    /// <param name="temperature">The temperature of the terms that take one.</param>
+    /// <param name="hardWeight">Cross-entropy's weight.</param>
+    /// <param name="softWeight">A method's weight when the list gives none.</param>
+    /// <param name="softRamp">The last fraction of the run over which the distillation terms' weights fall linearly to 0 (0: constant weights).</param>
     /// <exception cref="FormatException">The text is not a method list, or every weight is 0.</exception>
-    public static DistillationObjective Create(string text, double temperature, double hardWeight, double softWeight) =>
-        new([(new LabelCrossEntropyLoss(), hardWeight), .. Parse(text, hardWeight, softWeight).Select(t => (Term(t.Name, temperature), t.Weight))]);
+    public static DistillationObjective Create(string text, double temperature, double hardWeight, double softWeight, double softRamp = 0) =>
+        new([(new LabelCrossEntropyLoss(), hardWeight), .. Parse(text, hardWeight, softWeight).Select(t => (Term(t.Name, temperature), Weight(t.Weight, softRamp)))]);
 
     /// <summary>What is wrong with the method list and weights, in one line, or null: without building a loss (no native library needed).</summary>
     public static string? Check(string text, double hardWeight, double softWeight)
@@ -83,6 +90,9 @@ internal static class MethodSpec
 
         return terms;
     }
+
+    private static WeightSchedule Weight(double weight, double softRamp) =>
+        softRamp > 0 ? WeightSchedule.RampTo(weight, finalWeight: 0, softRamp) : WeightSchedule.Constant(weight);
 
     private static IDistillationLoss Term(string name, double temperature) => name switch
     {

@@ -29,7 +29,14 @@ var threads = new Option<int?>("--threads") { Description = "CPU threads of libt
 var device = new Option<string>("--device") { Description = "auto, cpu, cuda, cuda:N or mps.", DefaultValueFactory = _ => "auto" };
 var trainLimit = new Option<int?>("--train-limit") { Description = "Train on a seeded random subset of this many images." };
 var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first this-many test images (the test set's prefixes are class-balanced)." };
-var teacher = new Option<string?>("--teacher") { Description = "Load the teacher's weights from this file instead of training it." };
+var teacher = new Option<string?>("--teacher")
+{
+    Description = "Load the teacher's weights from this file instead of training it; several comma-separated files (snapshots of one run, say) make an ensemble teacher: the mean of their log-probabilities (Teacher.Ensemble).",
+};
+var teacherSnapshots = new Option<int?>("--teacher-snapshots")
+{
+    Description = "Save the teacher this run trains every this many epochs and after its last, into teacher-snapshots/ in the output folder (teacher-epoch-NNN.weights; SnapshotCallback), for an ensemble teacher later: --teacher a.weights,b.weights.",
+};
 var teacherOnnx = new Option<string?>("--teacher-onnx") { Description = "Use this ONNX model, run by ONNX Runtime, as the teacher (logits only: no cosine or hint terms); it is not trained." };
 var teacherLogits = new Option<string?>("--teacher-logits") { Description = "Use the teacher's logits from this safetensors file, one row per training image in the sample's order, or with --augment (or a recipe) every crop-and-flip view of each (distill logits --views); no cosine or hint terms; no teacher runs." };
 var output = new Option<string>("--output") { Description = "Folder for results.json, the reports (JSON, CSV), the charts (PNG) and the trained teacher's weights.", DefaultValueFactory = _ => "./runs/latest" };
@@ -38,6 +45,15 @@ var distillFrom = new Option<DistillFrom>("--distill-from")
 {
     Description = "baseline: distill the student just trained with cross-entropy (the notebook); scratch: a freshly initialised one (the PyTorch tutorial).",
     DefaultValueFactory = _ => DistillFrom.Baseline,
+};
+var softRamp = new Option<double>("--soft-ramp")
+{
+    Description = "The last fraction of each distillation run (above 0, at most 1) over which the distillation terms' weights fall linearly to 0, reaching it in the last epoch, while cross-entropy keeps --hard-weight (e.g. 0.25: the KD weight ramped off as the learning rate anneals). 0 = constant weights.",
+    DefaultValueFactory = _ => 0.0,
+};
+var teacherFlipAverage = new Option<bool>("--teacher-flip-average")
+{
+    Description = "Label each distillation batch with the teacher's flip test-time augmentation: the mean of its log-probabilities for the images and their mirrors (Teacher.UseFlipAveraging), at the cost of a second teacher pass per batch. Logits only: not with --teacher-logits or a --method that reads features (cosine, hint).",
 };
 var method = new Option<string>("--method") { Description = MethodSpec.Help, DefaultValueFactory = _ => "kd" };
 var mixup = new Option<double>("--mixup") { Description = "With --augment: mixup at this Beta(α, α) for the students' training runs (the teacher labels the mixed images; 0 = off, e.g. 0.2)." };
@@ -109,11 +125,11 @@ var channelsLast = new Option<string>("--channels-last")
 
 var root = new RootCommand("Knowledge distillation on CIFAR-10 with Distillation for .NET: trains the teacher, the student baseline and the distilled student, then prints the results table.")
 {
-    data, dataFolder, folderOrder, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight,
+    data, dataFolder, folderOrder, noDownload, downloadSource, epochs, batchSize, learningRate, temperature, hardWeight, softWeight, softRamp,
     seed, threads, device, trainLimit, testLimit, teacher, teacherOnnx, teacherLogits, output, verbose, distillFrom, seeds,
     method, augment, optimizer, weightDecay, schedule, warmup, evaluateEveryEpoch, fidelity, mixup, cutMix, noSpeed, noCharts,
     resume, validation, patience, noTeacherCache, viewCache, exportOnnx, recipe, noControl, controlOnly, teacherEpochs, teacherLearningRate, teacherPrecision,
-    controlLearningRate, controlWeightDecay, studentModel, teacherModel, imageSize, exportInt8, calibrationImages, precision, channelsLast,
+    teacherFlipAverage, teacherSnapshots, controlLearningRate, controlWeightDecay, studentModel, teacherModel, imageSize, exportInt8, calibrationImages, precision, channelsLast,
 };
 
 root.SetAction((parse, cancellationToken) =>
@@ -134,6 +150,7 @@ root.SetAction((parse, cancellationToken) =>
         Temperature = Pick(temperature, r => r.Temperature),
         HardWeight = Pick(hardWeight, r => r.HardWeight),
         SoftWeight = Pick(softWeight, r => r.SoftWeight),
+        SoftRamp = parse.GetValue(softRamp),
         Seed = parse.GetValue(seed),
         Threads = parse.GetValue(threads),
         Device = parse.GetValue(device)!,
@@ -175,6 +192,8 @@ root.SetAction((parse, cancellationToken) =>
         TeacherOptimizer = chosen?.TeacherOptimizer,
         TeacherWarmupEpochs = chosen?.WarmupFor(parse.GetValue(teacherEpochs) ?? chosen.TeacherEpochs),
         TeacherPrecision = SampleSettings.CanonicalPrecision(Pick(teacherPrecision, r => r.TeacherPrecision)),
+        TeacherFlipAverage = parse.GetValue(teacherFlipAverage),
+        TeacherSnapshotEvery = parse.GetValue(teacherSnapshots),
         TrainingPrecision = SampleSettings.CanonicalTrainingPrecision(parse.GetValue(precision)!),
         ChannelsLast = parse.GetValue(channelsLast)!.ToLowerInvariant(),
         StudentModel = parse.GetValue(studentModel),
@@ -192,6 +211,7 @@ var error = parsed.Errors.Count > 0
     : FirstRangeError(
         Positive(epochs), Positive(batchSize), PositiveOrNull(threads), PositiveOrNull(trainLimit), PositiveOrNull(testLimit),
         Above(learningRate, 0), Above(temperature, 0), AtLeast(hardWeight, 0), AtLeast(softWeight, 0), AtLeast(weightDecay, 0), SeedsError(),
+        parsed.GetValue(softRamp) is var ramp && !(ramp >= 0 && ramp <= 1) ? $"--soft-ramp must be a fraction from 0 to 1, was {ramp.ToString(CultureInfo.InvariantCulture)}." : null,
         OneOf(optimizer, "adam", "adamw", "sgd"), OneOf(folderOrder, "class", "name"), OneOf(schedule, "constant", "step", "multistep", "cosine"), NonNegative(warmup),
         PositiveOrNull(validation), PositiveOrNull(patience), PositiveOrNull(teacherEpochs), AboveOrNull(teacherLearningRate, 0), AboveOrNull(controlLearningRate, 0),
         parsed.GetValue(controlWeightDecay) is { } decay && !(double.IsFinite(decay) && decay >= 0) ? $"--control-weight-decay must be a finite number ≥ 0, was {decay}." : null,
@@ -209,7 +229,11 @@ var error = parsed.Errors.Count > 0
         parsed.GetValue(recipe) is not null && parsed.GetResult(distillFrom) is { Implicit: false } ? "--recipe distills a fresh student (the control starts from the same weights); leave out --distill-from." : null,
         parsed.GetValue(patience) is not null && parsed.GetValue(validation) is null ? "--patience needs --validation: early stopping on the test set would tune on it." : null,
         MethodSpec.Check(parsed.GetValue(method) ?? "", parsed.GetValue(hardWeight), parsed.GetValue(softWeight)),
-        TeacherSourceError());
+        TeacherSourceError(),
+        FlipAverageError(),
+        PositiveOrNull(teacherSnapshots),
+        parsed.GetValue(teacherSnapshots) is not null && new[] { teacher, teacherOnnx, teacherLogits }.FirstOrDefault(o => parsed.GetValue(o) is not null) is { } given
+            ? $"--teacher-snapshots saves the teacher this run trains, and {given.Name} gives one that is not trained here; leave out one." : null);
 if (error is not null)
 {
     Terminal.ForProcess().PrintError(error, " (see --help)");
@@ -295,6 +319,12 @@ string? ViewCacheError()
         : null;
 }
 
+string? FlipAverageError() =>
+    !parsed.GetValue(teacherFlipAverage) ? null
+    : parsed.GetValue(teacherLogits) is not null ? "--teacher-flip-average runs the teacher on each batch and its mirror, and --teacher-logits looks its logits up by image; leave out one."
+    : MethodSpec.ReadsFeatures(parsed.GetValue(method) ?? "") ? $"--teacher-flip-average gives the teacher's logits only; --method {parsed.GetValue(method)} reads its features (cosine, hint)."
+    : null;
+
 string? ControlOnlyError()
 {
     if (!parsed.GetValue(controlOnly))
@@ -302,7 +332,7 @@ string? ControlOnlyError()
         return null;
     }
 
-    var teacherFlag = new[] { teacher.Name, teacherOnnx.Name, teacherLogits.Name, teacherEpochs.Name, teacherLearningRate.Name }.FirstOrDefault(name => parsed.GetResult(name) is not null);
+    var teacherFlag = new[] { teacher.Name, teacherOnnx.Name, teacherLogits.Name, teacherEpochs.Name, teacherLearningRate.Name, teacherFlipAverage.Name, teacherSnapshots.Name }.FirstOrDefault(name => parsed.GetResult(name) is OptionResult { Implicit: false });
     return parsed.GetValue(recipe) is null ? "--control-only needs --recipe: it trains a recipe's control alone."
         : parsed.GetValue(noControl) ? "--control-only and --no-control leave nothing to train; use one."
         : teacherFlag is not null ? $"--control-only trains no teacher and distils nothing; leave out {teacherFlag}."

@@ -29,7 +29,7 @@ internal sealed partial class SampleRunner
                 : null;
 
             using var distilledStudent = settings.RecipeDistilled ? FreshStudent(seed) : null;
-            var distilled = distilledStudent is null ? null : Train(RecipeComparison.DistilledName, $"Distilled: the same student and batches, with {loss.Name} (teacher in {settings.TeacherPrecision})", TrainingPhase.Distillation,
+            var distilled = distilledStudent is null ? null : Train(RecipeComparison.DistilledName, $"Distilled: the same student and batches, with {loss.Name} (teacher in {settings.TeacherPrecision}{(settings.TeacherFlipAverage ? ", flip-averaged" : "")})", TrainingPhase.Distillation,
                 t => t.Distill(data.Train, data.Evaluation, loss, console, cancellationToken), TrainerFor(distilledStudent, "distilled", settings), data, seed, cancellationToken);
 
             perSeed.Add(new RecipeSeedRuns(seed, control, distilled));

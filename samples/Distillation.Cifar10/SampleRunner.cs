@@ -52,6 +52,12 @@ internal sealed partial class SampleRunner(SampleSettings settings)
     /// <summary>Classes of the data: CIFAR-10's ten, or the class folders of --data-folder.</summary>
     private int classCount = Cifar10Dataset.DefaultClassNames.Count;
 
+    /// <summary>The parameters of an ensemble teacher's members together (--teacher with several files).</summary>
+    private long ensembleParameters;
+
+    /// <summary>The teacher's snapshots (--teacher-snapshots), or null.</summary>
+    private TeacherSnapshots? teacherSnapshots;
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         try
@@ -112,7 +118,12 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             throw new UsageException($"--data {settings.DataRoot} is a file; give the folder that holds cifar-10-batches-bin/ (or where to download it).");
         }
 
-        if (settings.TeacherWeights is { } teacher)
+        if (settings.TeacherWeights is not null && settings.TeacherWeightFiles.Count == 0)
+        {
+            throw new UsageException($"--teacher '{settings.TeacherWeights}' names no file; give a weights file, or several separated by commas.");
+        }
+
+        foreach (var teacher in settings.TeacherWeightFiles)
         {
             if (Directory.Exists(teacher))
             {
@@ -259,7 +270,13 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         var trainerOptions = settings.Recipe is null
             ? TrainerOptionsFor(settings, settings.Seed, deviceOptions, "main")
             : TeacherOptionsFor(settings, deviceOptions);
-        using var loss = MethodSpec.Create(settings.Method, settings.Temperature, settings.HardWeight, settings.SoftWeight);
+        if (settings.TeacherSnapshotEvery is { } every)
+        {
+            teacherSnapshots = new TeacherSnapshots(Path.Combine(settings.OutputDirectory, "teacher-snapshots"), every);
+            trainerOptions.Callbacks.Add(teacherSnapshots);
+        }
+
+        using var loss = MethodSpec.Create(settings.Method, settings.Temperature, settings.HardWeight, settings.SoftWeight, settings.SoftRamp);
         trainerOptions.Validate();
 
         // Fail on an unavailable device before minutes of loading and training.
@@ -294,9 +311,12 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         // As the notebook: each model is created right after torch.manual_seed(seed).
         manual_seed(settings.Seed);
         // --teacher-onnx and --teacher-logits bring a teacher from elsewhere: it is not trained here.
-        using ITeacher teacher = settings.TeacherOnnx is { } onnxPath ? new OnnxTeacher(onnxPath, threads: settings.Threads ?? 0)
+        ITeacher source = settings.TeacherOnnx is { } onnxPath ? new OnnxTeacher(onnxPath, threads: settings.Threads ?? 0)
             : settings.TeacherLogits is { } logitsPath ? new PrecomputedTeacher(logitsPath)
+            : settings.TeacherWeightFiles.Count > 1 ? LoadEnsemble(settings.TeacherWeightFiles, loggerFactory.CreateLogger("Distillation.Models"))
             : Teacher.From(NewModel(settings.TeacherModel, "--teacher-model", notebook: () => new TeacherNet(classCount)), ownsModule: true);
+        // Innermost, so the output cache and the bfloat16 option the trainer adds wrap the averaged teacher.
+        using var teacher = settings.TeacherFlipAverage ? source.UseFlipAveraging() : source;
         if (teacher is PrecomputedTeacher { Images: var rows } && rows != data.Train.Count)
         {
             throw new UsageException($"--teacher-logits {settings.TeacherLogits} holds {rows} rows, but the training set has {data.Train.Count} images: it needs one row per training image, in the order the sample uses (after --train-limit and --validation).");
@@ -309,7 +329,7 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         // Every rule of the teacher's kind and the loss, checked before the first model trains.
         trainer.Check(data.Train, loss);
         Term.Out.Line($"Device {trainer.Device}, {get_num_threads()} CPU threads.");
-        Term.Out.Line($"Teacher parameters: {(teacher.GetModule() is { } teacherModule ? CountParameters(teacherModule) : 0):N0}");
+        Term.Out.Line($"Teacher parameters: {(teacher.GetModule() is { } teacherModule ? CountParameters(teacherModule) : ensembleParameters):N0}");
         Term.Out.Line($"Student parameters: {CountParameters(student):N0}");
 
         if (settings.Recipe is not null && !settings.RecipeDistilled)
@@ -405,20 +425,19 @@ internal sealed partial class SampleRunner(SampleSettings settings)
             return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "precomputed logits from " + precomputed.Path, 0, 0, null, null, []);
         }
 
-        if (trainer.Teacher is OnnxTeacher onnx)
+        if (trainer.Teacher.GetService(typeof(OnnxTeacher)) is OnnxTeacher onnx)
         {
             Term.Out.Line($"\nTeacher: {onnx.ModelPath}, run by ONNX Runtime.");
-            currentStep = "evaluating the ONNX teacher";
-            var onnxEvaluation = trainer.EvaluateTeacherInDetail(data.Final, cancellationToken);
-            currentStep = null;
-            reports.Add(new ModelEvaluation("Teacher", null, TrainingPhase.Teacher, new EvaluationReport(ModelEvaluation.NameOf("Teacher", null), new ModelFootprint(0, 0, 0), onnxEvaluation, null)));
-            var (run, runDetails) = (onnxEvaluation, string.Create(Invariant, $"  top-5 {onnxEvaluation.Top5Accuracy:P2}, worst class {WorstClass(onnxEvaluation)}"));
-            Term.Out.Line(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {run.Top1Accuracy:P2}"));
-            Term.Out.Line(runDetails);
-            return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), "ONNX model " + onnx.ModelPath, 0, 0, null, run.Top1Accuracy, []);
+            return EvaluateGivenTeacher(trainer, data, "the ONNX teacher", "ONNX model " + onnx.ModelPath, parameters: 0, cancellationToken);
         }
 
-        if (settings.TeacherWeights is { } weights)
+        if (settings.TeacherWeightFiles is { Count: > 1 } members)
+        {
+            Term.Out.Line($"\nTeacher: an ensemble of {members.Count} weights files (the mean of their log-probabilities): {string.Join(", ", members)}.");
+            return EvaluateGivenTeacher(trainer, data, "the ensemble teacher", $"ensemble of {members.Count}: " + string.Join(", ", members), ensembleParameters, cancellationToken);
+        }
+
+        if (settings.TeacherWeightFiles is [var weights])
         {
             teacherModule!.LoadWeights(weights, teacherLogger);
             Term.Out.Line($"\nTeacher loaded from {weights}.");
@@ -459,9 +478,49 @@ internal sealed partial class SampleRunner(SampleSettings settings)
         currentStep = null;
         Term.Out.Line(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}{Notes(result, data.Validation is not null)}{savedNote}"));
         Term.Out.Line(details);
+        if (teacherSnapshots is { Files.Count: > 0 } snapshots)
+        {
+            Term.Out.Line($"  {snapshots.Files.Count} snapshots in {Path.GetDirectoryName(snapshots.Files[0])}: an ensemble of some of them is --teacher with their files, comma-separated.");
+        }
+
         reports.AddHistory("Teacher", result);
         finishedRuns.Add("the teacher");
         return SampleResults.Summarize("Teacher", result, evaluation.Top1Accuracy);
+    }
+
+    /// <summary>Evaluates a teacher that is not trained here and has no single module (an ONNX model, an ensemble) on the final set.</summary>
+    private RunSummary EvaluateGivenTeacher(Trainer<ITeacher, nn.Module<Tensor, Tensor>> trainer, Splits data, string what, string origin, long parameters, CancellationToken cancellationToken)
+    {
+        currentStep = "evaluating " + what;
+        var evaluation = trainer.EvaluateTeacherInDetail(data.Final, cancellationToken);
+        currentStep = null;
+        reports.Add(new ModelEvaluation("Teacher", null, TrainingPhase.Teacher, new EvaluationReport(ModelEvaluation.NameOf("Teacher", null), new ModelFootprint(parameters, 0, 0), evaluation, null)));
+        Term.Out.Line(string.Create(Invariant, $"Teacher {data.FinalName} accuracy: {evaluation.Top1Accuracy:P2}"));
+        Term.Out.Line(string.Create(Invariant, $"  top-5 {evaluation.Top5Accuracy:P2}, worst class {WorstClass(evaluation)}"));
+        return new RunSummary("Teacher", TrainingPhase.Teacher.ToString(), origin, parameters, 0, null, evaluation.Top1Accuracy, []);
+    }
+
+    /// <summary>The teacher model of --teacher-model once per file, each loaded from its file, as one ensemble teacher.</summary>
+    private ITeacher LoadEnsemble(IReadOnlyList<string> files, ILogger logger)
+    {
+        var members = new List<ITeacher>();
+        try
+        {
+            foreach (var file in files)
+            {
+                var member = Teacher.From(NewModel(settings.TeacherModel, "--teacher-model", notebook: () => new TeacherNet(classCount)), ownsModule: true);
+                members.Add(member);
+                member.GetModule()!.LoadWeights(file, logger);
+                ensembleParameters += CountParameters(member.GetModule()!);
+            }
+
+            return Teacher.Ensemble([.. members]);
+        }
+        catch
+        {
+            members.ForEach(m => m.Dispose());
+            throw;
+        }
     }
 
     /// <summary>

@@ -20,12 +20,25 @@ internal sealed record SampleSettings
     public required double Temperature { get; init; }
     public required double HardWeight { get; init; }
     public required double SoftWeight { get; init; }
+
+    /// <summary>The last fraction of a distillation run over which its distillation terms' weights fall to 0 (--soft-ramp); 0 for constant weights.</summary>
+    public double SoftRamp { get; init; }
     public required long Seed { get; init; }
     public int? Threads { get; init; }
     public required string Device { get; init; }
     public int? TrainLimit { get; init; }
     public int? TestLimit { get; init; }
     public string? TeacherWeights { get; init; }
+
+    /// <summary>The files of --teacher, split at commas: one, or several for an ensemble teacher.</summary>
+    public IReadOnlyList<string> TeacherWeightFiles =>
+        TeacherWeights is null ? [] : TeacherWeights.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>Save the trained teacher's weights every this many epochs and after the last, into teacher-snapshots/ (--teacher-snapshots); null for none.</summary>
+    public int? TeacherSnapshotEvery { get; init; }
+
+    /// <summary>Whether distillation labels each batch with the teacher's flip average (--teacher-flip-average).</summary>
+    public bool TeacherFlipAverage { get; init; }
 
     /// <summary>An ONNX model run by ONNX Runtime as the teacher (--teacher-onnx); null otherwise.</summary>
     public string? TeacherOnnx { get; init; }

@@ -64,6 +64,33 @@ public sealed class MethodSpecTests : IDisposable
     }
 
     [Fact]
+    public void Soft_ramp_moves_every_distillation_term_to_zero_over_the_last_fraction_and_keeps_cross_entropy()
+    {
+        using var objective = MethodSpec.Create("kd,kd+ls:0.25", temperature: 2, hardWeight: 0.5, softWeight: 0.5, softRamp: 0.25);
+
+        objective.Description.Should().Be("0.5·ce + 0.5(to 0 over the last 0.25)·kd(T=2) + 0.25(to 0 over the last 0.25)·kd-ls(T=2)");
+        var weights = objective.WeightSchedules;
+        weights.Select(w => w.WeightAt(75, 100)).Should().Equal(0.5, 0.5, 0.25);
+        weights[1].WeightAt(88, 100).Should().BeApproximately(0.5 * 12 / 25, 1e-12, "13 of the ramp's 25 epochs are done");
+        weights[2].WeightAt(88, 100).Should().BeApproximately(0.25 * 12 / 25, 1e-12);
+        weights.Select(w => w.WeightAt(100, 100)).Should().Equal(0.5, 0, 0);
+
+        manual_seed(3);
+        using var scope = NewDisposeScope();
+        var lastEpoch = objective.Compute(new DistillationContext(randn(8, 10), randint(0, 10, [8], ScalarType.Int64), randn(8, 10) * 3) { Epoch = 100, Epochs = 100 });
+        lastEpoch.Total.item<float>().Should().Be(0.5f * lastEpoch["ce"].item<float>());
+    }
+
+    [Fact]
+    public void Without_soft_ramp_the_weights_are_constant_and_print_as_before()
+    {
+        using var objective = MethodSpec.Create("kd", temperature: 2, hardWeight: 0.5, softWeight: 0.5);
+
+        objective.Description.Should().Be("0.5·ce + 0.5·kd(T=2)");
+        objective.WeightSchedules[1].WeightAt(100, 100).Should().Be(0.5);
+    }
+
+    [Fact]
     public void Every_weight_zero_is_refused_as_nothing_to_optimize()
     {
         var act = () => MethodSpec.Create("kd:0,cosine:0", 4, hardWeight: 0, softWeight: 1);

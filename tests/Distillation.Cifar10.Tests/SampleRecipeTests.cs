@@ -25,7 +25,14 @@ public sealed class SampleRecipeTests : IDisposable
     [InlineData("error: --control-lr and --control-weight-decay need --recipe*", "--control-lr", "0.1")]
     [InlineData("error: --control-weight-decay must be a finite number ≥ 0, was -1.*", "--recipe", "strong", "--control-weight-decay", "-1")]
     [InlineData("error: --teacher-epochs and --teacher-lr need --recipe*", "--teacher-epochs", "3")]
+    [InlineData("error: --soft-ramp must be a fraction from 0 to 1, was 1.5.*", "--recipe", "strong", "--soft-ramp", "1.5")]
+    [InlineData("error: --soft-ramp must be a fraction from 0 to 1, was -0.25.*", "--soft-ramp", "-0.25")]
     [InlineData("error: --no-control needs --recipe.*", "--no-control")]
+    [InlineData("error: --teacher-snapshots must be ≥ 1, was 0.*", "--teacher-snapshots", "0")]
+    [InlineData("error: --teacher-snapshots saves the teacher this run trains, and --teacher gives one that is not trained here; leave out one.*", "--teacher-snapshots", "2", "--teacher", "t.weights")]
+    [InlineData("error: --control-only trains no teacher and distils nothing; leave out --teacher-snapshots.*", "--recipe", "strong", "--control-only", "--teacher-snapshots", "1")]
+    [InlineData("error: --control-only trains no teacher and distils nothing; leave out --teacher-flip-average.*", "--recipe", "strong", "--control-only", "--teacher-flip-average")]
+    [InlineData("error: --teacher-flip-average gives the teacher's logits only; --method kd,cosine reads its features (cosine, hint).*", "--teacher-flip-average", "--method", "kd,cosine")]
     [InlineData("error: --control-only needs --recipe: it trains a recipe's control alone.*", "--control-only")]
     [InlineData("error: --control-only and --no-control leave nothing to train; use one.*", "--recipe", "strong", "--control-only", "--no-control")]
     [InlineData("error: --control-only trains no teacher and distils nothing; leave out --teacher.*", "--recipe", "strong", "--control-only", "--teacher", "t.weights")]
@@ -52,6 +59,98 @@ public sealed class SampleRecipeTests : IDisposable
         var settings = json.RootElement.GetProperty("settings");
         settings.GetProperty("trainingPrecision").GetString().Should().Be("bf16-mixed");
         settings.GetProperty("channelsLast").GetString().Should().Be("on");
+    }
+
+    [Fact]
+    public async Task Soft_ramp_takes_the_distillation_weight_to_zero_in_the_last_epoch_and_keeps_cross_entropy()
+    {
+        var (exit, output, error) = await SampleProcess.RunAsync(Args(
+            "--recipe", "strong", "--validation", "40", "--teacher-epochs", "1", "--epochs", "2", "--seeds", "1", "--no-control", "--soft-ramp", "0.5"));
+
+        exit.Should().Be(0, error);
+        output.Should().Contain("0.5·ce + 0.5(to 0 over the last 0.5)·kd(T=2)");
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
+        json.RootElement.GetProperty("settings").GetProperty("softRamp").GetDouble().Should().Be(0.5);
+        var epochs = json.RootElement.GetProperty("recipe").GetProperty("runs")[0].GetProperty("distilled").GetProperty("epochs");
+        double Loss(int epoch) => epochs[epoch].GetProperty("meanLoss").GetDouble();
+        double Part(int epoch, string name) => epochs[epoch].GetProperty("lossParts").GetProperty(name).GetDouble();
+
+        // The ramp covers the last ⌈0.5 · 2⌉ = 1 epoch: epoch 1 at the recipe's weights, epoch 2 with kd at 0.
+        Part(0, "kd").Should().BeGreaterThan(0);
+        Loss(0).Should().BeApproximately((0.5 * Part(0, "ce")) + (0.5 * Part(0, "kd")), 1e-4);
+        Part(1, "kd").Should().BeGreaterThan(0, "the term is still computed and reported");
+        Loss(1).Should().BeApproximately(0.5 * Part(1, "ce"), 1e-4, "kd's weight is 0 in the last epoch");
+    }
+
+    [Fact]
+    public async Task Teacher_flip_average_labels_the_distilled_students_batches_with_the_teachers_flip_average()
+    {
+        async Task<(string Output, JsonElement Distilled, JsonElement Settings)> Run(params string[] more)
+        {
+            var (exit, output, error) = await SampleProcess.RunAsync(
+                Args(["--recipe", "strong", "--validation", "40", "--teacher-epochs", "1", "--epochs", "1", "--seeds", "1", "--no-control", .. more]));
+            exit.Should().Be(0, error);
+            using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
+            return (output, json.RootElement.GetProperty("recipe").GetProperty("runs")[0].GetProperty("distilled").Clone(), json.RootElement.GetProperty("settings").Clone());
+        }
+
+        var plain = await Run();
+        var averaged = await Run("--teacher-flip-average");
+
+        averaged.Output.Should().Contain("(teacher in auto, flip-averaged)");
+        plain.Output.Should().Contain("(teacher in auto)");
+        averaged.Settings.GetProperty("teacherFlipAverage").GetBoolean().Should().BeTrue();
+        plain.Settings.GetProperty("teacherFlipAverage").GetBoolean().Should().BeFalse();
+        double Kd(JsonElement run) => run.GetProperty("epochs")[0].GetProperty("lossParts").GetProperty("kd").GetDouble();
+        Kd(averaged.Distilled).Should().NotBe(Kd(plain.Distilled), "the same teacher, student and batches, labelled by the flip average instead of the plain prediction");
+    }
+
+    [Fact]
+    public async Task Teacher_snapshots_are_saved_while_the_teacher_trains_and_several_teacher_files_distil_as_one_ensemble()
+    {
+        string[] Recipe(params string[] more) => Args(["--recipe", "strong", "--validation", "40", "--epochs", "1", "--seeds", "1", "--no-control", .. more]);
+        var (exit, output, error) = await SampleProcess.RunAsync(Recipe("--teacher-epochs", "3", "--teacher-snapshots", "2"));
+
+        exit.Should().Be(0, error);
+        var folder = Path.Combine(temp.Path, "run", "teacher-snapshots");
+        string[] snapshots = ["teacher-epoch-002.weights", "teacher-epoch-003.weights"];
+        Directory.GetFiles(folder).Select(Path.GetFileName).Should().BeEquivalentTo(snapshots, "every second epoch and the last");
+        output.Should().Contain($"2 snapshots in {folder}");
+        var teacherParameters = long.Parse(Regex.Match(output, @"Teacher parameters: ([\d,]+)").Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+
+        // The two snapshots, copied out of the output folder the next run writes into, as one teacher.
+        var members = snapshots.Select(name =>
+        {
+            var copy = Path.Combine(temp.Path, name);
+            File.Copy(Path.Combine(folder, name), copy);
+            return copy;
+        }).ToArray();
+        (exit, output, error) = await SampleProcess.RunAsync(Recipe("--teacher", string.Join(",", members)));
+
+        exit.Should().Be(0, error);
+        output.Should().Contain($"Teacher parameters: {2 * teacherParameters:N0}")
+            .And.Contain($"Teacher: an ensemble of 2 weights files (the mean of their log-probabilities): {members[0]}, {members[1]}.")
+            .And.Contain("Teacher validation accuracy");
+        var ensembleKd = await FirstEpochKdAsync();
+
+        (exit, _, error) = await SampleProcess.RunAsync(Recipe("--teacher", members[1]));
+        exit.Should().Be(0, error);
+        (await FirstEpochKdAsync()).Should().NotBe(ensembleKd, "the ensemble labels the batches, not its last member alone");
+
+        (exit, _, error) = await SampleProcess.RunAsync(Recipe("--teacher", " , "));
+        exit.Should().Be(2);
+        error.Should().Contain("--teacher ' , ' names no file; give a weights file, or several separated by commas.");
+
+        var missing = Path.Combine(temp.Path, "missing.weights");
+        (exit, _, error) = await SampleProcess.RunAsync(Recipe("--teacher", $"{members[0]},{missing}"));
+        exit.Should().Be(2);
+        error.Should().Contain($"--teacher {missing} does not exist.");
+
+        async Task<double> FirstEpochKdAsync()
+        {
+            using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(temp.Path, "run", "results.json")));
+            return json.RootElement.GetProperty("recipe").GetProperty("runs")[0].GetProperty("distilled").GetProperty("epochs")[0].GetProperty("lossParts").GetProperty("kd").GetDouble();
+        }
     }
 
     [Fact]
