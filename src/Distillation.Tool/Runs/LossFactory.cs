@@ -18,6 +18,9 @@ internal sealed class LossOptions
 
     public ToolOption<double> SoftWeight { get; } = new("--soft-weight", "Weight of a distillation term given without one.", 1.0);
 
+    public ToolOption<double> SoftRamp { get; } = new("--soft-ramp",
+        "The last fraction of the run (above 0, at most 1) over which every distillation term's weight falls linearly to 0, reaching it in the last epoch; cross-entropy keeps --hard-weight. 0: constant weights.", 0.0);
+
     public ToolOption<double> DkdAlpha { get; } = new("--dkd-alpha", "dkd: weight of the target-class term.", 1.0);
 
     public ToolOption<double> DkdBeta { get; } = new("--dkd-beta", "dkd: weight of the non-target-class term.", 8.0);
@@ -36,7 +39,7 @@ internal sealed class LossOptions
 
     public ToolOption<int> HintTeacherChannels { get; } = new("--hint-teacher-channels", "hint: channels of the teacher's feature map.", 32);
 
-    public IEnumerable<ToolOption> All => [Loss, Temperature, HardWeight, SoftWeight, DkdAlpha, DkdBeta, DkdWarmup, DistBeta, DistGamma, StudentFeatures, TeacherFeatures, HintStudentChannels, HintTeacherChannels];
+    public IEnumerable<ToolOption> All => [Loss, Temperature, HardWeight, SoftWeight, SoftRamp, DkdAlpha, DkdBeta, DkdWarmup, DistBeta, DistGamma, StudentFeatures, TeacherFeatures, HintStudentChannels, HintTeacherChannels];
 
     /// <summary>The terms of --loss, parsed; refuses an unknown name or a malformed weight.</summary>
     public IReadOnlyList<(string Name, double Weight)> Terms(RunSettings settings)
@@ -74,6 +77,11 @@ internal sealed class LossOptions
         Checks.Above(settings, Temperature, 0);
         Checks.AtLeast(settings, HardWeight, 0);
         Checks.AtLeast(settings, SoftWeight, 0);
+        if (settings.Get(SoftRamp) is var ramp && !(ramp >= 0 && ramp <= 1))
+        {
+            throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"{settings.Origin(SoftRamp)} must be a fraction from 0 to 1, was {ramp}."));
+        }
+
         Checks.AtLeast(settings, DkdAlpha, 0);
         Checks.AtLeast(settings, DkdBeta, 0);
         Checks.NonNegative(settings, DkdWarmup);
@@ -115,6 +123,8 @@ internal sealed class LossOptions
             _ => throw new UsageException($"unknown loss '{name}'"),
         };
 
-        return new DistillationObjective([(new LabelCrossEntropyLoss(), settings.Get(HardWeight)), .. Terms(settings).Select(t => (Term(t.Name), t.Weight))]);
+        var ramp = settings.Get(SoftRamp);
+        WeightSchedule Weight(double weight) => ramp > 0 ? WeightSchedule.RampTo(weight, finalWeight: 0, ramp) : WeightSchedule.Constant(weight);
+        return new DistillationObjective([(new LabelCrossEntropyLoss(), settings.Get(HardWeight)), .. Terms(settings).Select(t => (Term(t.Name), Weight(t.Weight)))]);
     }
 }

@@ -53,6 +53,7 @@ public sealed class ToolAppTests : IDisposable
             (["student", "--images", images, "--teacher-onnx", sandbox.PathOf("none.onnx")], $"--teacher-onnx {sandbox.PathOf("none.onnx")} does not exist."),
             (["student", "--images", images, "--teacher-weights", images], "is a folder"),
             (["student", "--images", images, "--loss", "kd,magic"], "unknown loss 'magic'"),
+            (["student", "--images", images, "--teacher-onnx", fake, "--soft-ramp", "1.5"], "--soft-ramp must be a fraction from 0 to 1, was 1.5."),
             (["student", "--images", images, "--teacher-onnx", fake, "--loss", "kd,hint"], "gives the teacher's logits only; --loss kd,hint reads its features"),
             (["student", "--images", images, "--teacher-logits", plainLogits, "--augment"], "holds logits of the un-augmented training images; leave out --augment, or compute the logits of every view (distill logits --views)."),
             (["student", "--images", images, "--teacher-logits", fake], $"--teacher-logits {fake} cannot be used: "),

@@ -20,9 +20,10 @@ public sealed class TrainingCommandTests : IDisposable
         teacher.Output.Should().Contain("checked in ONNX Runtime");
 
         var fromWeights = await ToolSandbox.RunAsync("student", "--images", images, "--epochs", "1", "--batch-size", "8",
-            "--teacher-weights", Path.Combine(teacherRun, "teacher.weights"), "--loss", "dist", "--dist-gamma", "0.5", "--output", sandbox.PathOf("runs/student-w"), "--quiet");
+            "--teacher-weights", Path.Combine(teacherRun, "teacher.weights"), "--loss", "dist", "--dist-gamma", "0.5", "--soft-ramp", "0.5", "--output", sandbox.PathOf("runs/student-w"));
         fromWeights.ExitCode.Should().Be(0, fromWeights.ToString());
-        File.ReadAllText(sandbox.PathOf("runs/student-w/config.yaml")).Should().Contain("dist-gamma: 0.5");
+        File.ReadAllText(sandbox.PathOf("runs/student-w/config.yaml")).Should().Contain("dist-gamma: 0.5").And.Contain("soft-ramp: 0.5");
+        fromWeights.ToString().Should().Contain("with 1·ce + 1(to 0 over the last 0.5)·dist(β=1, γ=0.5, T=4)", "--soft-ramp ramps the distillation term, not cross-entropy");
 
         var studentOnnx = sandbox.PathOf("student.onnx");
         var fromOnnx = await ToolSandbox.RunAsync("student", "--images", images, "--epochs", "1", "--batch-size", "8",
