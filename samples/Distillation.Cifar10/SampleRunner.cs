@@ -221,8 +221,10 @@ internal sealed partial class SampleRunner(SampleSettings settings)
                 ? epoch is > 0
                     ? $"its training had finished and is kept in {run.Checkpoints!.LastCheckpointPath(run.Phase)} (--resume evaluates it again without training)"
                     : "its training had finished but is not checkpointed, so --resume trains it again"
+                : run.Checkpoints is null
+                    ? "it writes no checkpoint (a teacher trained with lookahead trains in one go), so it starts afresh"
                 : epoch is > 0
-                    ? $"epoch {epoch} of {settings.Epochs} is kept in {run.Checkpoints!.LastCheckpointPath(run.Phase)}"
+                    ? $"epoch {epoch} of {(run.Phase == TrainingPhase.Teacher ? settings.ForTeacher().Epochs : settings.Epochs)} is kept in {run.Checkpoints.LastCheckpointPath(run.Phase)}"
                     : "no epoch of it was finished, so it starts afresh";
         }
         catch (InvalidDataException e)

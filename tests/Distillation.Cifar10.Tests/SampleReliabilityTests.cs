@@ -86,6 +86,23 @@ public sealed class SampleReliabilityTests(Xunit.Abstractions.ITestOutputHelper 
         Directory.EnumerateFiles(Output, "*.tmp", SearchOption.AllDirectories).Should().BeEmpty();
     }
 
+    [Theory]
+    [InlineData("strong", "epoch (\\d+) of 50 is kept in .*teacher-last\\.checkpoint")]
+    [InlineData("airbench", "it writes no checkpoint \\(a teacher trained with lookahead trains in one go\\), so it starts afresh")]
+    public async Task An_interrupted_recipe_teacher_is_reported_with_its_own_epochs_or_as_not_checkpointed(string recipe, string kept)
+    {
+        // The teacher trains for --teacher-epochs, not the students' --epochs; airbench's lookahead teacher writes no checkpoint.
+        var args = Args("--recipe", recipe, "--validation", "40", "--teacher-epochs", "50", "--epochs", "3", "--seeds", "1");
+        using var sample = SampleProcess.Start(args);
+        await sample.WaitForOutputAsync("Epoch 1/50", TimeSpan.FromSeconds(120));
+
+        sample.Signal(SIGTERM);
+        await sample.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        sample.ExitCode.Should().Be(143, sample.Error);
+        sample.Error.Should().MatchRegex($"Interrupted during the teacher's training: {kept}\\.");
+    }
+
     [SkippableFact]
     public async Task A_second_Ctrl_C_ends_the_process_at_once()
     {
